@@ -1,0 +1,66 @@
+import django_filters
+from django.db.models import Q
+
+from .models import BenchmarkRun, Regression, RegressionStatus, RunStatus, SourceFormat
+
+
+class BenchmarkRunFilterSet(django_filters.FilterSet):
+    """Runs by catalog slug or id, status, format, time range and free text; shared by the page and the API."""
+
+    model = django_filters.CharFilter(field_name="model_version__ml_model__slug")
+    model_version = django_filters.CharFilter(field_name="model_version__version")
+    model_version_id = django_filters.NumberFilter()
+    runtime = django_filters.CharFilter(field_name="runtime_version__runtime__slug")
+    runtime_version = django_filters.CharFilter(field_name="runtime_version__version")
+    runtime_version_id = django_filters.NumberFilter()
+    delegate = django_filters.CharFilter(field_name="delegate__slug")
+    delegate_id = django_filters.NumberFilter()
+    device_model = django_filters.CharFilter(field_name="device_model__slug")
+    device_model_id = django_filters.NumberFilter()
+    status = django_filters.ChoiceFilter(choices=RunStatus.choices)
+    source_format = django_filters.ChoiceFilter(choices=SourceFormat.choices)
+    series = django_filters.NumberFilter(field_name="series_id", label="Series id")
+    from_ = django_filters.IsoDateTimeFilter(field_name="ran_at", lookup_expr="gte", label="From")
+    to = django_filters.IsoDateTimeFilter(field_name="ran_at", lookup_expr="lt", label="To")
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    class Meta:
+        model = BenchmarkRun
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword; the public parameter name is still ?from=
+        self.filters["from"] = self.filters.pop("from_")
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(build__icontains=value)
+            | Q(commit__istartswith=value)
+            | Q(error__icontains=value)
+            | Q(model_version__ml_model__name__icontains=value)
+            | Q(device_model__name__icontains=value)
+        )
+
+
+class RegressionFilterSet(django_filters.FilterSet):
+    """Regressions by status, metric and the series' catalog identity."""
+
+    status = django_filters.MultipleChoiceFilter(choices=RegressionStatus.choices)
+    metric = django_filters.CharFilter()
+    model = django_filters.CharFilter(field_name="series__ml_model__slug", label="Model (slug)")
+    runtime = django_filters.CharFilter(field_name="series__runtime__slug", label="Runtime (slug)")
+    delegate = django_filters.CharFilter(field_name="series__delegate__slug", label="Delegate (slug)")
+    device_model = django_filters.CharFilter(field_name="series__device_model__slug", label="Device model (slug)")
+    device_model_id = django_filters.NumberFilter(field_name="series__device_model_id", label="Device model id")
+    series = django_filters.NumberFilter(field_name="series_id", label="Series id")
+    from_ = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label="From")
+    to = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label="To")
+
+    class Meta:
+        model = Regression
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["from"] = self.filters.pop("from_")

@@ -1,0 +1,339 @@
+"""TFLite / LiteRT `benchmark_model` text log, with or without `--enable_op_profiling`.
+
+What is read (all tool times are microseconds and converted to ms here):
+- `count=.. first=.. curr=.. min=.. max=.. avg=.. std=..` lines: the first is the warm-up phase, the
+  second the measured runs (each follows a "Running benchmark for at least" line when the log has them).
+  A single line without those is the measured one when its avg equals `Inference (avg)` (write-ups often
+  paste only that), the warm-up when it equals `Warmup (avg)`, and the measured one when nothing tells
+  them apart. `count=N curr=X` means every run took X.
+- `Inference timings in us: Init, First inference, Warmup (avg), Inference (avg)` (and the older
+  `Average inference timings in us: Warmup, Init, Inference`).
+- memory: `Memory footprint delta from the start of the tool (MB): init= overall=` and its older name
+  `Peak memory footprint (MB): init= overall=` are the same figure, the growth of the process's peak RSS
+  since the tool started: init -> init_memory_mb, overall -> peak_memory_mb.
+- model size, delegate lines, `Name: [value]` parameter lines (-> environment).
+- op profiling (tables read by tflite_op_tables): the primary graph's "Run Order" table of the regular
+  runs, else its "Summary by node type"; initialization profiles, subgraph tables and "Delegate internal"
+  tables are not counted, since their time is already inside the primary graph's nodes. Its "Timings
+  (microseconds)" line is the latency fallback when the log has no run-statistics line.
+Lines are read with any `INFO:`, logcat, glog or iOS prefix removed; unknown lines are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from benchmarks.importers.base import (
+    ArtifactError,
+    ImportedRun,
+    LatencySummary,
+    decode_text,
+    number_from_text,
+    shares_by_delegate,
+)
+from benchmarks.importers.tflite_op_tables import (
+    TABLE_TITLE,
+    OpTable,
+    ends_table,
+    header_columns,
+    ops_from_tables,
+    table_row,
+)
+
+SOURCE_FORMAT = "tflite_benchmark_model"
+
+_PREFIXES = (
+    # Android logcat: "05-31 10:38:42.583 22206 22206 I tflite  : "
+    re.compile(r"^\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+\d+\s+(?P<level>[VDIWEF])\s+[^:]*?\s*: ?"),
+    # iOS console: "2020-10-28 14:41:14.151361+0800 TFLiteBenchmark[3921:935759] "
+    re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+[+-]\d{4} \S+\[\d+:\d+\] "),
+    # glog: "I1122 04:40:27.123456  1234 benchmark_model.cc:123] "
+    re.compile(r"^(?P<level>[IWEF])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] "),
+    # TFLite's own logger: "INFO: "
+    re.compile(r"^(?P<level>INFO|WARNING|WARN|ERROR|FATAL|VERBOSE|DEBUG): "),
+)
+_ERROR_LEVELS = {"E", "F", "ERROR", "FATAL"}
+
+_FAILURES = re.compile(
+    r"^(Failed to apply .*delegate|Failed to invoke|Benchmarking failed|Failed to allocate tensors"
+    r"|Failed to construct interpreter|Failed to initialize the interpreter|Failed to mmap model"
+    r"|Disallowed CPU fallback detected)"
+    r"|Node number \d+ \(.*\) failed to (invoke|prepare)"
+)
+_STAT = re.compile(
+    r"^count=(?P<count>\S+)"
+    r"(?: first=(?P<first>\S+) curr=(?P<curr>\S+) min=(?P<min>\S+) max=(?P<max>\S+)"
+    r" avg=(?P<avg>\S+) std=(?P<std>\S+)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?$"
+)
+_TIMINGS = re.compile(r"^(Average )?[Ii]nference timings in us: (?P<pairs>.*)$")
+_MEMORY = re.compile(
+    r"^(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
+    r"init=(?P<init>\S+) overall=(?P<overall>\S+)$"
+)
+_MONITORED_PEAK = re.compile(r"^Overall peak memory footprint \(MB\) via periodic monitoring: (?P<mb>\S+)$")
+_MODEL_SIZE = re.compile(r"^The input model file size \(MB\): (?P<mb>\S+)$")
+_SESSION_INIT = re.compile(r"^Initialized session in (?P<ms>\S+?)ms\.$")
+_CREATED = re.compile(r"^(?P<name>\S+) delegate created\.$")
+_DEFAULT_XNNPACK = re.compile(r"^Created TensorFlow Lite XNNPACK delegate for CPU\.$")
+_APPLIED = re.compile(
+    r"^Explicitly applied (?P<name>.+?) delegate, and the model graph will be "
+    r"(?:(?P<complete>completely executed)|partially executed by the delegate w/ (?P<kernels>\d+) delegate kernels)"
+)
+_NOT_APPLIED = re.compile(r"^Though (?P<name>.+?) delegate is explicitly applied, the model graph will not be")
+_PARAM = re.compile(r"^(?P<key>[#A-Za-z][^:\[\]]{0,80}): \[(?P<value>[^\]]*)\]$")
+
+
+@dataclass
+class _Stat:
+    line: int
+    phase: int  # 1 = warm-up, 2 = measured, by the "Running benchmark for at least" lines before it; 0 unknown
+    count: int
+    first_us: float | None
+    mean_us: float | None
+    std_us: float | None
+    min_us: float | None
+    max_us: float | None
+
+
+@dataclass
+class _Log:
+    stats: list[_Stat] = field(default_factory=list)
+    phases: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    timings_line: int | None = None
+    profile_stat: _Stat | None = None
+    tables: dict[str, OpTable] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    error_lines: list[str] = field(default_factory=list)
+    init_memory_mb: float | None = None
+    peak_memory_mb: float | None = None
+    monitored_peak_mb: float | None = None
+    model_size_mb: float | None = None
+    session_init_ms: float | None = None
+    delegates: list[str] = field(default_factory=list)
+    delegation: str | None = None
+    delegate_kernels: int | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def _strip_prefix(raw: str) -> tuple[str, bool]:
+    """The message part of a log line and whether it was logged at error level."""
+    is_error = False
+    for pattern in _PREFIXES:
+        match = pattern.match(raw)
+        if match:
+            is_error = is_error or match.groupdict().get("level") in _ERROR_LEVELS
+            raw = raw[match.end() :]
+    return raw, is_error
+
+
+def _stat(text: str, line: int, phase: int = 0) -> _Stat:
+    match = _STAT.match(text)
+    if match is None:
+        raise ArtifactError(f"unreadable run statistics {text!r}", line=line)
+    count = number_from_text(match["count"], line=line)
+    if not count.is_integer():
+        raise ArtifactError(f"count must be a whole number, got {match['count']!r}", line=line)
+    if match["avg"] is not None:
+        values = {key: number_from_text(match[key], line=line) for key in ("first", "min", "max", "avg", "std")}
+        return _Stat(
+            line, phase, int(count), values["first"], values["avg"], values["std"], values["min"], values["max"]
+        )
+    if match["same"] is not None:
+        same = number_from_text(match["same"], line=line)
+        return _Stat(line, phase, int(count), same, same, 0.0, same, same)
+    if count != 0:
+        raise ArtifactError(f"run statistics with count={int(count)} but no times", line=line)
+    return _Stat(line, phase, 0, None, None, None, None, None)
+
+
+def _timings(pairs: str, line: int) -> dict[str, float]:
+    values = {}
+    for part in pairs.split(","):
+        key, sep, value = part.partition(":")
+        if not sep:
+            raise ArtifactError(f"unreadable inference timing {part.strip()!r}", line=line)
+        values[key.strip()] = number_from_text(value.strip(), line=line)
+    return values
+
+
+def _read(text: str) -> _Log:
+    log = _Log()
+    section = None  # "init", "run" or "delegate_internal" once a profiling report starts
+    subgraph = 0
+    table: OpTable | None = None
+    expect_header = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        message, is_error = _strip_prefix(raw.rstrip("\r"))
+        stripped = message.strip()
+        if table is not None and expect_header:
+            expect_header = False
+            if table.counted:
+                table.columns, table.is_csv = header_columns(stripped, number)
+            continue
+        if table is not None:
+            if not ends_table(stripped):
+                if table.counted:
+                    table.rows.append(table_row(message, table, number))
+                continue
+            table = None
+            if not stripped:
+                continue
+        if _FAILURES.search(stripped):
+            log.failures.append(stripped)
+        if is_error or _FAILURES.search(stripped):
+            log.error_lines.append(stripped)
+        if stripped == "Profiling Info for Benchmark Initialization:":
+            section, subgraph = "init", 0
+        elif stripped == "Operator-wise Profiling Info for Regular Benchmark Runs:":
+            section, subgraph = "run", 0
+        elif stripped == "Delegate internal:":
+            section = "delegate_internal"
+        elif re.match(r"^Primary graph (profile|summary):$", stripped):
+            subgraph = 0
+        elif match := re.match(r"^Subgraph \(index: (\d+)\) (profile|summary):$", stripped):
+            subgraph = int(match[1])
+        elif section is not None and (match := TABLE_TITLE.match(stripped)):
+            # Only the primary graph's tables of the regular runs count (see the module docstring).
+            table = OpTable(title=match["title"], counted=section == "run" and subgraph == 0, columns=[])
+            if table.counted:
+                log.tables.setdefault(table.title, table)
+            expect_header = True
+        elif stripped.startswith("Timings (microseconds): "):
+            if section == "run" and subgraph == 0:
+                log.profile_stat = _stat(stripped.removeprefix("Timings (microseconds): "), number)
+        elif stripped.startswith("Running benchmark for at least "):
+            log.phases += 1
+        elif stripped.startswith("count="):
+            log.stats.append(_stat(stripped, number, log.phases))
+            if len(log.stats) > 2:
+                raise ArtifactError("a third run-statistics line: upload one benchmark run per artifact", line=number)
+        elif match := _TIMINGS.match(stripped):
+            if log.timings_line is not None:
+                raise ArtifactError("a second 'Inference timings' line: upload one run per artifact", line=number)
+            log.timings, log.timings_line = _timings(match["pairs"], number), number
+        elif match := _MEMORY.match(stripped):
+            log.init_memory_mb = number_from_text(match["init"], line=number)
+            log.peak_memory_mb = number_from_text(match["overall"], line=number)
+        elif match := _MONITORED_PEAK.match(stripped):
+            log.monitored_peak_mb = number_from_text(match["mb"], line=number)
+        elif match := _MODEL_SIZE.match(stripped):
+            log.model_size_mb = number_from_text(match["mb"], line=number)
+        elif match := _SESSION_INIT.match(stripped):
+            log.session_init_ms = number_from_text(match["ms"], line=number)
+        elif match := _CREATED.match(stripped):
+            _add_delegate(log, match["name"])
+        elif _DEFAULT_XNNPACK.match(stripped):
+            _add_delegate(log, "XNNPACK")
+        elif match := _APPLIED.match(stripped):
+            _add_delegate(log, match["name"])
+            log.delegation = "complete" if match["complete"] else "partial"
+            log.delegate_kernels = None if match["complete"] else int(match["kernels"])
+        elif match := _NOT_APPLIED.match(stripped):
+            _add_delegate(log, match["name"])
+            log.delegation = log.delegation or "none"
+        elif match := _PARAM.match(stripped):
+            log.environment.setdefault(match["key"], match["value"])
+    return log
+
+
+def _add_delegate(log: _Log, name: str) -> None:
+    if name not in log.delegates:
+        log.delegates.append(name)
+
+
+def _latency(stat: _Stat) -> LatencySummary:
+    return LatencySummary(
+        count=stat.count,
+        mean_ms=stat.mean_us / 1000,
+        std_ms=stat.std_us / 1000,
+        min_ms=stat.min_us / 1000,
+        max_ms=stat.max_us / 1000,
+    )
+
+
+def _close(a: float, b: float) -> bool:
+    # The tool prints both figures with six significant digits.
+    return abs(a - b) <= max(1e-5 * max(abs(a), abs(b)), 0.5)
+
+
+def _split_stats(log: _Log) -> tuple[_Stat | None, _Stat | None]:
+    """The warm-up and the measured run-statistics lines."""
+    stats = [stat for stat in log.stats if stat.count > 0]
+    if any(stat.phase for stat in stats):
+        by_phase = {stat.phase: stat for stat in stats}
+        return by_phase.get(1), by_phase.get(2)
+    if len(stats) == 2:
+        return stats[0], stats[1]
+    if len(stats) == 1:
+        only = stats[0]
+        measured_avg = log.timings.get("Inference (avg)", log.timings.get("Inference"))
+        warmup_avg = log.timings.get("Warmup (avg)", log.timings.get("Warmup"))
+        if measured_avg is not None and _close(only.mean_us, measured_avg):
+            return None, only
+        if warmup_avg is not None and _close(only.mean_us, warmup_avg):
+            return only, None
+        if measured_avg is not None:
+            raise ArtifactError("run statistics match neither 'Warmup (avg)' nor 'Inference (avg)'", line=only.line)
+        return None, only
+    return None, None
+
+
+def parse(data: bytes | str) -> ImportedRun:
+    """Read a `benchmark_model` log into an ImportedRun."""
+    log = _read(decode_text(data))
+    warmup, measured = _split_stats(log)
+    timings = log.timings
+    latency = None
+    if measured is not None:
+        latency = _latency(measured)
+    elif (inference_us := timings.get("Inference (avg)", timings.get("Inference"))) is not None:
+        latency = LatencySummary(mean_ms=inference_us / 1000)
+    elif log.profile_stat is not None and log.profile_stat.count > 0:
+        latency = _latency(log.profile_stat)
+    failed = bool(log.failures)
+    if latency is None and not failed:
+        raise ArtifactError(
+            "no latency figures: expected a measured 'count=... avg=...' line, an 'Inference timings in us: ...'"
+            " line or an op-profiling 'Timings (microseconds): ...' line",
+            field="latency",
+        )
+
+    init_ms = timings["Init"] / 1000 if "Init" in timings else log.session_init_ms
+    first_us = timings.get("First inference")
+    if first_us is None and warmup is not None:
+        first_us = warmup.first_us
+    warmup_us = timings.get("Warmup (avg)", timings.get("Warmup"))
+    if warmup_us is None and warmup is not None:
+        warmup_us = warmup.mean_us
+
+    ops = ops_from_tables(log.tables)
+    accelerated_fraction, delegate_summary = shares_by_delegate(ops)
+    if not ops and log.delegation == "complete":
+        accelerated_fraction = 1.0
+    profiled_runs = log.profile_stat.count if ops and log.profile_stat is not None else None
+    return ImportedRun(
+        source_format=SOURCE_FORMAT,
+        status="failed" if failed else "done",
+        error=log.failures[0] if failed else "",
+        error_lines=list(dict.fromkeys(log.error_lines)) if failed else [],
+        init_ms=init_ms,
+        first_inference_ms=first_us / 1000 if first_us is not None else None,
+        warmup_avg_ms=warmup_us / 1000 if warmup_us is not None else None,
+        latency=latency,
+        # Runs are sequential, one inference each, so throughput is the reciprocal of the mean latency.
+        throughput_per_s=1000 / latency.mean_ms if latency and latency.mean_ms else None,
+        peak_memory_mb=log.peak_memory_mb,
+        peak_memory_monitored_mb=log.monitored_peak_mb,
+        init_memory_mb=log.init_memory_mb,
+        model_size_mb=log.model_size_mb,
+        accelerated_fraction=accelerated_fraction,
+        delegates=log.delegates,
+        delegation=log.delegation,
+        delegate_kernels=log.delegate_kernels,
+        delegate_summary=delegate_summary,
+        ops=ops,
+        profiled_runs=profiled_runs,
+        environment=log.environment,
+    )

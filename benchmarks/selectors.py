@@ -1,0 +1,161 @@
+"""Reads for the benchmark pages and API: run lists, a run with its ops, series histories, regressions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from .models import (
+    SERIES_METRICS,
+    BenchmarkArtifact,
+    BenchmarkOp,
+    BenchmarkRun,
+    BenchmarkSeries,
+    Regression,
+    RegressionStatus,
+    RunStatus,
+)
+
+_RUN_RELATIONS = (
+    "model_version__ml_model",
+    "runtime_version__runtime",
+    "delegate",
+    "device_model",
+    "series",
+)
+
+
+def runs_list() -> QuerySet[BenchmarkRun]:
+    """Runs with their catalog identity joined (one query per page); samples deferred, they are large."""
+    return BenchmarkRun.objects.select_related(*_RUN_RELATIONS).defer("latency_samples_ms").order_by("-ran_at", "-id")
+
+
+def runs_with_ops() -> QuerySet[BenchmarkRun]:
+    """Runs as the API serialises them: identity joined, ops prefetched in one query."""
+    return runs_list().prefetch_related(Prefetch("ops", queryset=BenchmarkOp.objects.order_by("position")))
+
+
+def run_get(*, run_id: int) -> BenchmarkRun | None:
+    """One run with everything its page shows (artifact metadata without the bytes)."""
+    return (
+        BenchmarkRun.objects.select_related(*_RUN_RELATIONS, "series__baseline_run")
+        .prefetch_related(Prefetch("ops", queryset=BenchmarkOp.objects.order_by("position")))
+        .filter(id=run_id)
+        .first()
+    )
+
+
+def artifact_meta_get(*, run_id: int) -> BenchmarkArtifact | None:
+    """The run's artifact name/size/hash, without loading its bytes."""
+    return BenchmarkArtifact.objects.defer("data").filter(run_id=run_id).first()
+
+
+def artifact_get(*, run_id: int) -> BenchmarkArtifact | None:
+    return BenchmarkArtifact.objects.filter(run_id=run_id).first()
+
+
+def series_runs(*, series_id: int, done_only: bool = True) -> list[BenchmarkRun]:
+    """A series' runs in build/time order (the order detection reads them in)."""
+    runs = BenchmarkRun.objects.filter(series_id=series_id).select_related("model_version", "runtime_version")
+    if done_only:
+        runs = runs.filter(status=RunStatus.DONE)
+    return list(runs.defer("latency_samples_ms").order_by("ran_at", "id"))
+
+
+def series_previous_run(*, run: BenchmarkRun) -> BenchmarkRun | None:
+    """The done run before this one in its series."""
+    return (
+        BenchmarkRun.objects.filter(series_id=run.series_id, status=RunStatus.DONE, ran_at__lt=run.ran_at)
+        .order_by("-ran_at", "-id")
+        .first()
+    )
+
+
+def model_variants_latest(*, run: BenchmarkRun) -> list[BenchmarkRun]:
+    """Latest done run of every variant (version × precision × runtime × delegate) of the run's model family
+    on its device model: the points of the trade-off scatter."""
+    runs = (
+        BenchmarkRun.objects.filter(
+            model_version__ml_model_id=run.model_version.ml_model_id,
+            device_model_id=run.device_model_id,
+            status=RunStatus.DONE,
+        )
+        .select_related("model_version", "runtime_version__runtime", "delegate")
+        .defer("latency_samples_ms")
+        .order_by("model_version_id", "runtime_version_id", "delegate_id", "-ran_at", "-id")
+    )
+    latest: dict[tuple[int, int, int], BenchmarkRun] = {}
+    for candidate in runs:
+        latest.setdefault((candidate.model_version_id, candidate.runtime_version_id, candidate.delegate_id), candidate)
+    return list(latest.values())
+
+
+def regressions_list() -> QuerySet[Regression]:
+    """Regressions with their series identity and runs joined."""
+    return Regression.objects.select_related(
+        "series__ml_model",
+        "series__runtime",
+        "series__delegate",
+        "series__device_model",
+        "change_run__model_version",
+        "change_run__runtime_version",
+        "run_before__model_version",
+        "run_before__runtime_version",
+        "triaged_by",
+    ).order_by("-detected_at", "-id")
+
+
+@dataclass(frozen=True)
+class SeriesTrend:
+    """One series on the regression dashboard: its runs, regressions and baseline."""
+
+    series: BenchmarkSeries
+    metric: str
+    runs: list[BenchmarkRun]
+    regressions: list[Regression]
+
+
+def open_series_trends(*, regressions: list[Regression], limit: int = 12) -> list[SeriesTrend]:
+    """The series behind open regressions with their histories: one query for all runs, none per series."""
+    by_series: dict[int, list[Regression]] = {}
+    for regression in regressions:
+        if regression.status == RegressionStatus.OPEN:
+            by_series.setdefault(regression.series_id, []).append(regression)
+    series_ids = list(by_series)[:limit]
+    runs_by_series: dict[int, list[BenchmarkRun]] = {series_id: [] for series_id in series_ids}
+    fields = (
+        "id",
+        "series_id",
+        "ran_at",
+        "build",
+        "model_version_id",
+        "runtime_version_id",
+        *(metric for metric, _, _, _ in SERIES_METRICS),
+    )
+    for run in (
+        BenchmarkRun.objects.filter(series_id__in=series_ids, status=RunStatus.DONE)
+        .only(*fields)
+        .order_by("ran_at", "id")
+    ):
+        runs_by_series[run.series_id].append(run)
+    trends = []
+    for series_id in series_ids:
+        regressions_here = by_series[series_id]
+        trends.append(
+            SeriesTrend(
+                series=regressions_here[0].series,
+                metric=regressions_here[0].metric,
+                runs=runs_by_series[series_id],
+                regressions=regressions_here,
+            )
+        )
+    return trends
+
+
+def series_baselines(*, series_ids: list[int]) -> dict[int, BenchmarkRun]:
+    """Pinned baseline runs of the given series."""
+    pinned = BenchmarkSeries.objects.filter(id__in=series_ids, baseline_run__isnull=False).select_related(
+        "baseline_run"
+    )
+    return {series.id: series.baseline_run for series in pinned}

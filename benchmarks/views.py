@@ -1,0 +1,209 @@
+"""Benchmark pages: runs, a run, the comparison report, the regression dashboard; thin over selectors/services."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import charts, selectors
+from .filtersets import BenchmarkRunFilterSet, RegressionFilterSet
+from .forms import RunUploadForm, TriageForm
+from .importers.base import ArtifactError
+from .models import BenchmarkSeries, Regression, RegressionStatus
+from .reports import comparison_build, comparison_csv, comparison_markdown
+from .services import CatalogError, RunIdentity, baseline_pin, baseline_unpin, benchmark_run_import, regression_triage
+
+PAGE_SIZE = 50
+MANAGE_PERMISSION = "benchmarks.triage_regression"  # support and admin: triage, pin baselines, upload
+
+
+def _require_manage(request) -> None:
+    if not request.user.has_perm(MANAGE_PERMISSION):
+        raise PermissionDenied("Your role does not allow this (needs support or admin).")
+
+
+def runs_list(request):
+    filterset = BenchmarkRunFilterSet(request.GET or None, queryset=selectors.runs_list())
+    runs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.runs_list()
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "benchmarks/runs.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "can_manage": request.user.has_perm(MANAGE_PERMISSION),
+        },
+    )
+
+
+def run_detail(request, run_id: int):
+    run = selectors.run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such run")
+    ops = list(run.ops.all())
+    return render(
+        request,
+        "benchmarks/run.html",
+        {
+            "run": run,
+            "ops": ops,
+            "artifact": selectors.artifact_meta_get(run_id=run.id),
+            "previous": selectors.series_previous_run(run=run),
+            "latency_chart": charts.latency_distribution_chart(run=run),
+            "ops_chart": charts.ops_by_time_chart(ops=ops, chart_id="ops-by-time"),
+            "delegate_chart": charts.delegate_share_chart(ops=ops, chart_id="ops-by-delegate"),
+            "fallback_ops": [op for op in ops if not op.accelerated],
+            "is_baseline": run.series.baseline_run_id == run.id,
+            "can_manage": request.user.has_perm(MANAGE_PERMISSION),
+        },
+    )
+
+
+def artifact_download(request, run_id: int):
+    artifact = selectors.artifact_get(run_id=run_id)
+    if artifact is None:
+        raise Http404("This run has no stored artifact")
+    response = HttpResponse(bytes(artifact.data), content_type=artifact.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{artifact.filename.replace(chr(34), "")}"'
+    return response
+
+
+@require_POST
+def baseline_toggle(request, run_id: int):
+    _require_manage(request)
+    run = selectors.run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such run")
+    if request.POST.get("action") == "unpin":
+        baseline_unpin(series=run.series)
+        messages.success(request, "Baseline cleared for this series.")
+    else:
+        baseline_pin(run=run, user=request.user)
+        messages.success(request, f"Run {run.id} is now the golden baseline of its series.")
+    return redirect("benchmarks:run", run_id=run.id)
+
+
+def _compare_reference(a):
+    series: BenchmarkSeries = a.series
+    if series.baseline_run_id and series.baseline_run_id != a.id:
+        return series.baseline_run_id
+    previous = selectors.series_previous_run(run=a)
+    return previous.id if previous else None
+
+
+def compare(request):
+    try:
+        a_id = int(request.GET["a"])
+        b_id = int(request.GET["b"]) if request.GET.get("b") else None
+    except (KeyError, ValueError):
+        return HttpResponseBadRequest("Give ?a=<run id> (and optionally &b=<run id>).")
+    a = selectors.run_get(run_id=a_id)
+    if a is None:
+        raise Http404("No such run a")
+    b_id = b_id or _compare_reference(a)
+    b = selectors.run_get(run_id=b_id) if b_id else None
+    if b is None:
+        raise Http404("No run b to compare with: give &b=, or pin a baseline for this series")
+    comparison = comparison_build(a=a, b=b)
+    export = request.GET.get("format")
+    if export == "md":
+        response = HttpResponse(comparison_markdown(comparison), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="compare-{a.id}-vs-{b.id}.md"'
+        return response
+    if export == "csv":
+        response = HttpResponse(comparison_csv(comparison), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="compare-{a.id}-vs-{b.id}.csv"'
+        return response
+    tradeoff, front = charts.tradeoff_chart(variants=selectors.model_variants_latest(run=a), highlight_ids={a.id, b.id})
+    return render(
+        request,
+        "benchmarks/compare.html",
+        {
+            "comparison": comparison,
+            "a": a,
+            "b": b,
+            "tradeoff_chart": tradeoff,
+            "pareto_front": front,
+            "b_is_baseline": a.series.baseline_run_id == b.id,
+        },
+    )
+
+
+def regressions(request):
+    params = request.GET.copy()
+    if "status" not in params:
+        params.setlist("status", [RegressionStatus.OPEN])
+    filterset = RegressionFilterSet(params, queryset=selectors.regressions_list())
+    rows = filterset.qs if filterset.is_valid() else selectors.regressions_list().none()
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    regressions_on_page = list(page.object_list)
+    trends = selectors.open_series_trends(regressions=regressions_on_page)
+    baselines = selectors.series_baselines(series_ids=[trend.series.id for trend in trends])
+    query = params.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "benchmarks/regressions.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "regressions": regressions_on_page,
+            "trend_charts": [charts.trend_chart(trend=t, baseline=baselines.get(t.series.id)) for t in trends],
+            "statuses": RegressionStatus.choices,
+            "can_triage": request.user.has_perm(MANAGE_PERMISSION),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require_POST
+def regression_triage_view(request, regression_id: int):
+    _require_manage(request)
+    regression = get_object_or_404(Regression, id=regression_id)
+    form = TriageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Unknown status")
+    regression_triage(regression=regression, status=form.cleaned_data["status"], user=request.user)
+    messages.success(request, f"Regression {regression.id} marked {regression.get_status_display().lower()}.")
+    return redirect(request.POST.get("next") or "benchmarks:regressions")
+
+
+def run_upload(request):
+    _require_manage(request)
+    form = RunUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data["artifact"]
+        identity = RunIdentity(
+            model=data["model"].slug,
+            model_version=data["model_version"],
+            runtime=data["runtime"].slug,
+            runtime_version=data["runtime_version"],
+            delegate=data["delegate"],
+            device_model=data["device_model"].slug,
+            build=data["build"],
+            commit=data["commit"],
+            config=data["config"],
+        )
+        try:
+            run = benchmark_run_import(
+                identity=identity,
+                source_format=data["format"],
+                data=upload.read(),
+                filename=upload.name,
+                content_type=upload.content_type or "",
+            )
+        except ArtifactError as exc:
+            form.add_error("artifact", f"Malformed artifact: {exc}")
+        except CatalogError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"Run {run.id} imported ({run.get_status_display().lower()}).")
+            return redirect("benchmarks:run", run_id=run.id)
+    return render(request, "benchmarks/upload.html", {"form": form})

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "compat"
+urlpatterns = [
+    path("", views.matrix, name="matrix"),
+    path("cell/<int:pk>/", views.cell, name="cell"),
+    path("changes/", views.changes, name="changes"),
+    path("export.csv", views.export_csv, name="export-csv"),
+    path("export.json", views.export_json, name="export-json"),
+]

@@ -1,0 +1,29 @@
+"""The Celery app. Configuration lives in settings (CELERY_*); the periodic schedule lives here, in one place."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edgeportal.settings")
+
+app = Celery("edgeportal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Smoke signal that beat and a worker are alive; /readyz does not depend on it.
+    "edgeportal-heartbeat": {"task": "edgeportal.tasks.heartbeat", "schedule": crontab(minute="*/5")},
+    # Re-closes the current and previous hour's rollups and sweeps hours still marked dirty (late events).
+    "telemetry-rollup-close-hours": {
+        "task": "telemetry.tasks.rollup_hours_close_task",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Deletes raw sessions/crashes older than RAW_RETENTION_DAYS in chunks; rollups are kept.
+    "telemetry-raw-retention": {"task": "telemetry.tasks.raw_retention_task", "schedule": crontab(hour=3, minute=17)},
+    # Evaluates KPI alert rules on the rollups (opens/refreshes/resolves alerts, sends webhooks).
+    "telemetry-alerts-evaluate": {
+        "task": "telemetry.alerts_tasks.alerts_evaluate_task",
+        "schedule": crontab(minute="2-59/5"),
+    },
+}

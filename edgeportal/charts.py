@@ -1,0 +1,102 @@
+"""The one chart helper: Plotly figures as plain JSON dicts, rendered by static/js/charts.js.
+
+Figures are built as dicts (Plotly's JSON schema) rather than graph_objects: constructing validated
+graph objects costs tens of milliseconds per chart, and a dashboard draws many.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626", "#0891b2", "#4b5563", "#db2777")
+# Dash styles as well as colours, so series stay distinguishable without colour vision.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+@dataclass
+class Chart:
+    """A figure ready for the template: `{% include "includes/chart.html" with chart=... %}`."""
+
+    chart_id: str
+    figure: dict[str, Any]
+    title: str = ""
+    description: str = ""  # text alternative for screen readers
+    height: int = 320
+    empty_message: str = ""
+    data_points: int = field(default=0)
+
+    @property
+    def data_id(self) -> str:
+        return f"{self.chart_id}-data"
+
+    @property
+    def is_empty(self) -> bool:
+        return self.data_points == 0
+
+
+def base_layout(*, y_title: str = "", x_title: str = "", height: int = 320, **extra: Any) -> dict[str, Any]:
+    layout = {
+        "height": height,
+        "margin": {"l": 56, "r": 16, "t": 16, "b": 48},
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.2},
+        "xaxis": {"title": {"text": x_title}, "gridcolor": "#e5e7eb", "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "gridcolor": "#e5e7eb", "zeroline": False, "automargin": True},
+        "colorway": list(PALETTE),
+    }
+    layout.update(extra)
+    return layout
+
+
+def line_trace(*, name: str, x: Sequence, y: Sequence, index: int = 0, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines+markers" if len(x) < 60 else "lines",
+        "name": name,
+        "x": list(x),
+        "y": list(y),
+        "line": {"color": PALETTE[index % len(PALETTE)], "dash": DASHES[index % len(DASHES)], "width": 2},
+        **extra,
+    }
+
+
+def target_line(*, value: float, name: str, axis: str = "y") -> dict[str, Any]:
+    """A horizontal target/budget line across the whole x range (a layout shape plus an annotation)."""
+    return {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": axis,
+        "y0": value,
+        "y1": value,
+        "line": {"color": "#dc2626", "dash": "dash", "width": 1.5},
+        "label": {"text": name, "textposition": "end", "font": {"color": "#dc2626", "size": 11}},
+    }
+
+
+def chart(
+    *,
+    chart_id: str,
+    traces: list[dict[str, Any]],
+    layout: dict[str, Any] | None = None,
+    title: str = "",
+    description: str = "",
+    empty_message: str = "No data in this range.",
+    height: int = 320,
+) -> Chart:
+    layout = layout or base_layout(height=height)
+    layout.setdefault("height", height)
+    points = sum(len(t.get("x") or t.get("y") or t.get("values") or t.get("z") or ()) for t in traces)
+    return Chart(
+        chart_id=chart_id,
+        figure={"data": traces, "layout": layout},
+        title=title,
+        description=description,
+        height=layout["height"],
+        empty_message=empty_message,
+        data_points=points,
+    )

@@ -1,0 +1,15 @@
+from .roles import user_role
+
+NAVIGATION = (
+    ("home", "Home", "/"),
+    ("compat", "Compatibility", "/compat/"),
+    ("fleet", "Fleet", "/fleet/"),
+    ("crashes", "Crashes", "/crashes/"),
+    ("benchmarks", "Benchmarks", "/benchmarks/"),
+)
+
+
+def navigation(request):
+    path = request.path
+    current = next((key for key, _, url in reversed(NAVIGATION) if url != "/" and path.startswith(url)), "home")
+    return {"navigation": NAVIGATION, "nav_current": current, "user_role": user_role(request.user)}

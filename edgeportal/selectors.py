@@ -1,0 +1,222 @@
+"""Reads of the edgeportal app: the KPI home composes the other apps' selectors here.
+
+Status of a KPI card ("met" / "at_risk" / "missed"): a KPI is *at risk* when it still meets its target but uses
+more than 90 % of its allowance. For upper bounds (latency, errors per 1k, memory, benchmark CV) the allowance is
+the target itself: met ≤ 0.9·T < at risk ≤ T < missed. For shares that must stay high (crash-free sessions,
+accelerator utilization) the allowance is the permitted shortfall 1 − T: e.g. crash-free target 99.5 % allows
+0.5 % crashed sessions, so 99.55 %–99.5 % is at risk and below 99.5 % is missed.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+
+from django.apps import apps
+from django.db.models import Count
+
+from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
+from compat.models import CompatEvidence, DeviceModel
+from edgeportal.slo import SloTargets, slo_targets_get
+from telemetry import fleet_selectors
+from telemetry import selectors as telemetry_selectors
+from telemetry.models import Alert, AlertStatus, DeviceActivityDay
+
+AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
+
+
+def catalog_counts() -> dict[str, int]:
+    """Counts for the home page's first cards (devices, models, runs); missing tables count as zero."""
+    counts = {}
+    for key, label in (
+        ("devices", "telemetry.Device"),
+        ("device_models", "compat.DeviceModel"),
+        ("model_versions", "compat.ModelVersion"),
+        ("runs", "benchmarks.BenchmarkRun"),
+    ):
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            counts[key] = 0
+            continue
+        counts[key] = model.objects.count()
+    return counts
+
+
+def kpi_status(*, value: float | None, target: float | None, higher_is_better: bool) -> str:
+    """met / at_risk / missed (see the module docstring), or unknown without a value or target."""
+    if value is None or target is None:
+        return "unknown"
+    if higher_is_better:
+        shortfall, allowance = 1 - value, 1 - target
+        if shortfall > allowance:
+            return "missed"
+        return "at_risk" if shortfall > AT_RISK_SHARE * allowance else "met"
+    if value > target:
+        return "missed"
+    return "at_risk" if value > AT_RISK_SHARE * target else "met"
+
+
+STATUS_RANK = {"missed": 3, "at_risk": 2, "met": 1, "unknown": 0}
+
+
+@dataclass
+class KpiCard:
+    """One KPI on the home page: value, target, status and the change against the previous period."""
+
+    key: str
+    label: str
+    value: str
+    target: str
+    status: str
+    trend: str = ""  # "▲ +1.2 %" style, with "better"/"worse" spelled out
+    trend_direction: str = ""  # better / worse / flat
+    note: str = ""
+    link: str = ""
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def _trend(current: float | None, previous: float | None, *, higher_is_better: bool, pattern: str) -> tuple[str, str]:
+    if current is None or previous is None:
+        return "no previous data", ""
+    delta = current - previous
+    if abs(delta) < 1e-12:
+        return "no change", "flat"
+    better = (delta > 0) == higher_is_better
+    arrow = "▲" if delta > 0 else "▼"
+    return f"{arrow} {pattern.format(abs(delta))} vs previous period", "better" if better else "worse"
+
+
+def _worst_status(statuses: list[str]) -> str:
+    return max(statuses, key=STATUS_RANK.__getitem__) if statuses else "unknown"
+
+
+def compat_coverage(*, start: datetime, end: datetime, filters: dict) -> tuple[float | None, int, int]:
+    """Share of (model version × device model) pairs active in the fleet that have compat evidence: (share, n, of)."""
+    activity = DeviceActivityDay.objects.filter(
+        fleet_selectors.scope_q(filters), day__gte=start.date(), day__lte=end.date()
+    )
+    pairs = set(activity.values_list("model_version_id", "device_model_id").distinct())
+    if not pairs:
+        return None, 0, 0
+    mv_ids, dm_ids = {mv for mv, _ in pairs}, {dm for _, dm in pairs}
+    evidenced = set(
+        CompatEvidence.objects.filter(entry__model_version_id__in=mv_ids, entry__device_model_id__in=dm_ids)
+        .values_list("entry__model_version_id", "entry__device_model_id")
+        .distinct()
+    )
+    covered = len(pairs & evidenced)
+    return covered / len(pairs), covered, len(pairs)
+
+
+def benchmark_reproducibility() -> tuple[float | None, int, int]:
+    """Median latency CV over lab series that have one, and how many series are flagged unstable."""
+    rows = list(BenchmarkSeries.objects.filter(latency_cv__isnull=False).values_list("latency_cv", "unstable"))
+    if not rows:
+        return None, 0, 0
+    return median(cv for cv, _ in rows), sum(1 for _, unstable in rows if unstable), len(rows)
+
+
+def _latency_and_memory_status(*, breakdown, device_models: dict, targets: SloTargets) -> tuple[str, str, str, str]:
+    """Per device model: p95 vs its tier budget and RSS p95 vs its memory budget; the card shows the worst."""
+    latency, memory = [], []
+    latency_worst = memory_worst = ""
+    for slug, kpis in breakdown:
+        if kpis.sessions < targets.min_sample_sessions or slug not in device_models:
+            continue
+        device_model = device_models[slug]
+        status = kpi_status(
+            value=kpis.p95_latency_ms, target=targets.p95_latency_ms(device_model.tier), higher_is_better=False
+        )
+        latency.append(status)
+        if status == _worst_status(latency) and status in ("missed", "at_risk"):
+            latency_worst = f"worst: {device_model} at {_fmt(kpis.p95_latency_ms, '{:.0f}')} ms"
+        if device_model.memory_budget_mb:
+            budget = device_model.memory_budget_mb * targets.memory_budget_fraction
+            status = kpi_status(value=kpis.peak_rss_mb_p95, target=budget, higher_is_better=False)
+            memory.append(status)
+            if status == _worst_status(memory) and status in ("missed", "at_risk"):
+                memory_worst = f"worst: {device_model} at {_fmt(kpis.peak_rss_mb_p95, '{:.0f}')} of {budget:.0f} MB"
+    return _worst_status(latency), latency_worst, _worst_status(memory), memory_worst
+
+
+def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) -> dict:
+    """Everything on the KPI home for one range and cohort scope; every telemetry figure from telemetry.selectors."""
+    targets = slo_targets_get()
+    start, end = time_range.start, time_range.end
+    # Breakdown first: within a request it reads the scope's per-cell totals once and kpis_get reuses them.
+    by_device_model = telemetry_selectors.kpi_breakdown(start=start, end=end, filters=filters, dimension="device_model")
+    kpis = telemetry_selectors.kpis_get(start=start, end=end, filters=filters)
+    previous = time_range.previous
+    before = telemetry_selectors.kpis_get(start=previous.start, end=previous.end, filters=filters)
+    device_models = DeviceModel.objects.in_bulk([slug for slug, _ in by_device_model], field_name="slug")
+    latency_status, latency_note, memory_status, memory_note = _latency_and_memory_status(
+        breakdown=by_device_model, device_models=device_models, targets=targets
+    )
+    budgets = " / ".join(f"{v:g}" for _, v in sorted(targets.p95_latency_ms_by_tier.items()))
+
+    def card(key, label, attr, pattern, target_text, status, higher, note="", delta_pattern=None) -> KpiCard:
+        trend, direction = _trend(
+            getattr(kpis, attr), getattr(before, attr), higher_is_better=higher, pattern=delta_pattern or pattern
+        )
+        return KpiCard(key, label, _fmt(getattr(kpis, attr), pattern), target_text, status, trend, direction, note)
+
+    cards = [
+        card("p95_latency", "p95 latency", "p95_latency_ms", "{:.1f} ms", f"per tier {budgets} ms", latency_status,
+             False, latency_note),
+        card("crash_free", "Crash-free sessions", "crash_free_sessions", "{:.2%}", f"≥ {targets.crash_free_sessions:.1%}",
+             kpi_status(value=kpis.crash_free_sessions, target=targets.crash_free_sessions, higher_is_better=True),
+             True, f"{kpis.crashed_sessions:,} of {kpis.sessions:,} sessions crashed", "{:.2%}"),
+        card("errors_per_1k", "Errors per 1k inferences", "errors_per_1k", "{:.2f}", f"< {targets.errors_per_1k:g}",
+             kpi_status(value=kpis.errors_per_1k, target=targets.errors_per_1k, higher_is_better=False), False),
+        card("accelerator", "Accelerator utilization", "accelerator_utilization", "{:.1%}",
+             f"≥ {targets.accelerator_utilization:.0%}",
+             kpi_status(value=kpis.accelerator_utilization, target=targets.accelerator_utilization,
+                        higher_is_better=True), True),
+        card("memory", "Peak RSS p95", "peak_rss_mb_p95", "{:.0f} MB", "within each device model's budget",
+             memory_status, False, memory_note),
+    ]  # fmt: skip
+    adoption = telemetry_selectors.adoption_timeseries(start=start, end=end, filters=filters)
+    last_day = max((row["day"] for row in adoption), default=None)
+    leaders = sorted((r for r in adoption if r["day"] == last_day), key=lambda r: -r["share"])[:3]
+    cards.append(
+        # The value is the leading version's share; the names go in the note (they are too long for a card value).
+        KpiCard("adoption", "Adoption (latest day)", f"{leaders[0]['share']:.0%}" if leaders else "—", "—", "unknown",
+                note=(f"{leaders[0]['model_version']} leads; then "
+                      + ", ".join(f"{r['model_version']} {r['share']:.0%}" for r in leaders[1:])
+                      + f" of active devices on {last_day}") if leaders else "")
+    )  # fmt: skip
+    coverage, covered, cells = compat_coverage(start=start, end=end, filters=filters)
+    cards.append(
+        KpiCard("compat_coverage", "Compat coverage", _fmt(coverage, "{:.0%}"), "100 %",
+                kpi_status(value=coverage, target=1.0, higher_is_better=True) if coverage is not None else "unknown",
+                note=f"{covered} of {cells} model version × device model pairs have evidence", link="/compat/")
+    )  # fmt: skip
+    cv, unstable, series = benchmark_reproducibility()
+    cards.append(
+        KpiCard("benchmark_cv", "Benchmark reproducibility (median CV)", _fmt(cv, "{:.1%}"),
+                f"≤ {targets.benchmark_cv:.0%}", kpi_status(value=cv, target=targets.benchmark_cv, higher_is_better=False),
+                note=f"{unstable} of {series} lab series unstable" if series else "no repeated lab runs yet",
+                link="/benchmarks/")
+    )  # fmt: skip
+    worst = telemetry_selectors.cohorts_missing_targets(start=start, end=end, filters=filters)
+    worst.sort(key=lambda row: (-row["kpis"].devices, -row["kpis"].sessions))
+    return {
+        "kpis": kpis,
+        "previous": before,
+        "cards": cards,
+        "worst_cohorts": worst[:10],
+        "worst_cohorts_total": len(worst),
+        "crash_groups": fleet_selectors.crash_groups_new_and_regressed(start=start, end=end),
+        "lab_regressions": list(
+            Regression.objects.filter(status=RegressionStatus.OPEN)
+            .select_related("series__ml_model", "series__device_model", "series__delegate", "series__runtime")
+            .order_by("-detected_at")[:10]
+        ),
+        "lab_regressions_open": Regression.objects.filter(status=RegressionStatus.OPEN).aggregate(n=Count("id"))["n"],
+        "alerts": list(
+            Alert.objects.filter(status=AlertStatus.OPEN).select_related("rule").order_by("-opened_at")[:10]
+        ),
+    }

@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from kombu import Connection
+
+from telemetry.views import filter_choices, scope_parse
+
+from . import selectors
+
+
+def home(request):
+    """The KPI home: counts, KPI cards, worst cohorts, crash groups, lab regressions, alerts; range/filters in the URL."""
+    scope = scope_parse(request, default_range="7d")
+    context = {
+        "counts": selectors.catalog_counts(),
+        "scope": scope,
+        "query_string": scope.query_string,
+        **filter_choices(),
+    }
+    if context["counts"]["devices"] or context["counts"]["runs"]:
+        context.update(selectors.home_dashboard_get(time_range=scope.time_range, filters=scope.filters))
+    return render(request, "home.html", context)
+
+
+def placeholder(request, *, title: str, next_step: str):
+    return render(request, "placeholder.html", {"title": title, "next_step": next_step})
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    """Liveness: the process answers. Touches nothing else, so a slow database never restarts web workers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ready() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not ready"; the probe reports it, never raises
+        return f"{type(exc).__name__}: {exc}".strip()[:200]
+    return None
+
+
+def _broker_ready() -> str | None:
+    if not settings.CELERY_BROKER_URL:
+        return None  # embedded mode: tasks run in process, there is no broker to reach
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # kombu raises many transport-specific errors
+        return f"{type(exc).__name__}: {exc}".strip()[:200]
+    return None
+
+
+@require_GET
+@never_cache
+def readyz(request):
+    """Readiness: the database and (when configured) the broker are reachable; 503 otherwise."""
+    checks = {"database": _database_ready(), "broker": _broker_ready()}
+    ready = all(error is None for error in checks.values())
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {name: ("ok" if error is None else error) for name, error in checks.items()},
+    }
+    return JsonResponse(body, status=200 if ready else 503)

@@ -1,0 +1,269 @@
+"""Set-based writes of the ingest path: the PostgreSQL fast path (COPY + ON CONFLICT) and its portable fallback.
+
+Every function here issues a fixed number of statements whatever the batch size, so the ingest path's
+query count is pinned by a test. Raw SQL (S608): identifiers come from model meta, every value is a parameter.
+"""
+
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from django.db import connection, models
+
+from .models import CrashGroup, CrashGroupDevice, CrashGroupStatus, CrashReport, Device, InferenceSession
+
+_json_encode = msgspec.json.Encoder().encode
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _greatest(a: str, b: str) -> str:
+    return f"GREATEST({a}, {b})" if connection.vendor == "postgresql" else f"MAX({a}, {b})"
+
+
+def _least(a: str, b: str) -> str:
+    return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
+
+
+def _db_datetime(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def rows_insert_new(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
+    """Inserts rows (values in `columns` order, one column is event_id) and returns the event_ids actually inserted.
+
+    Rows whose event_id is already stored are skipped: the unique constraint is the durable dedupe, also
+    against a concurrent identical batch (its INSERT waits on the index, then does nothing).
+    """
+    if not rows:
+        return set()
+    if connection.vendor == "postgresql":
+        return _rows_insert_new_postgres(model=model, columns=columns, rows=rows)
+    return _rows_insert_new_portable(model=model, columns=columns, rows=rows)
+
+
+def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
+    by_column = {field.column: field for field in model._meta.concrete_fields}
+    return [by_column[column] for column in columns]
+
+
+def _rows_insert_new_postgres(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
+) -> set[uuid.UUID]:
+    table = _quote(model._meta.db_table)
+    cols = ", ".join(_quote(column) for column in columns)
+    # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
+    stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
+    json_positions = [
+        position for position, field in enumerate(_fields(model, columns)) if isinstance(field, models.JSONField)
+    ]
+    with connection.cursor() as cursor:
+        # One staging table per connection, emptied by every commit; a rollback empties it too.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                if json_positions:
+                    row = list(row)
+                    for position in json_positions:
+                        row[position] = _json_encode(row[position]).decode()
+                copy.write_row(row)
+        # ORDER BY event_id: two batches sharing events take the index locks in the same order (no deadlock).
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+        return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def _rows_insert_new_portable(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
+) -> set[uuid.UUID]:
+    # SQLite runs with transaction_mode IMMEDIATE: the batch holds the write lock, so the existence check is exact.
+    fields = _fields(model, columns)
+    event_position = list(columns).index("event_id")
+    existing = set(
+        model.objects.filter(event_id__in=[row[event_position] for row in rows]).values_list("event_id", flat=True)
+    )
+    new_rows = [row for row in rows if row[event_position] not in existing]
+    if not new_rows:
+        return set()
+    placeholders = ", ".join(["%s"] * len(columns))
+    cols = ", ".join(_quote(column) for column in columns)
+    params = [
+        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+        for row in new_rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT (event_id) DO NOTHING",
+            params,
+        )
+    return {row[event_position] for row in new_rows}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSeed:
+    """What a batch knows about one fingerprint before its crashes are stored."""
+
+    fingerprint: str
+    title: str
+    culprit: str
+    kind: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    id: int
+    status: str
+    resolved_in_version: str
+
+
+def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
+    """Creates missing groups (counters at 0) and locks every group of the batch until commit; by fingerprint.
+
+    The no-op DO UPDATE takes the row lock, so a concurrent batch counts its crashes only after this one
+    commits; the counters are then added for the crashes actually inserted (crash_groups_count).
+    """
+    if not seeds:
+        return {}
+    seeds = sorted(seeds, key=lambda seed: seed.fingerprint)  # same lock order in every batch: no deadlock
+    values, params = [], []
+    for seed in seeds:
+        values.append("(%s, %s, %s, %s, %s, '', %s, %s, 0, 0)")
+        params += [
+            seed.fingerprint,
+            seed.title,
+            seed.culprit,
+            seed.kind,
+            CrashGroupStatus.NEW,
+            _db_datetime(seed.first_seen_at),
+            _db_datetime(seed.last_seen_at),
+        ]
+    table = _quote(CrashGroup._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (fingerprint, title, culprit, kind, status, resolved_in_version, "  # noqa: S608
+        f"first_seen_at, last_seen_at, event_count, device_count) VALUES {', '.join(values)} "
+        f"ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint "
+        f"RETURNING id, fingerprint, status, resolved_in_version"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            fp: GroupState(id=pk, status=status, resolved_in_version=rv) for pk, fp, status, rv in cursor.fetchall()
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCount:
+    """Counter increments for one group from the crashes a batch actually inserted."""
+
+    group_id: int
+    events: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    regressed: bool
+
+
+def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: datetime) -> None:
+    """Adds event counts, exact affected-device counts and first/last seen; re-opens regressed groups."""
+    if not counts:
+        return
+    counts = sorted(counts, key=lambda count: count.group_id)
+    pair_table = _quote(CrashGroupDevice._meta.db_table)
+    with connection.cursor() as cursor:
+        # A (group, device) pair inserted now is a device this group never had: that is the exact increment.
+        cursor.execute(
+            f"INSERT INTO {pair_table} (group_id, device_id, first_seen_at) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s)"] * len(counts))
+            + " ON CONFLICT (group_id, device_id) DO NOTHING RETURNING group_id",
+            [value for count in counts for value in (count.group_id, device_id, _db_datetime(seen_at))],
+        )
+        new_device_groups = {group_id for (group_id,) in cursor.fetchall()}
+        values, params = [], []
+        for count in counts:
+            values.append("(%s, %s, %s, %s, %s, %s)")
+            params += [
+                count.group_id,
+                count.events,
+                1 if count.group_id in new_device_groups else 0,
+                _db_datetime(count.first_seen_at),
+                _db_datetime(count.last_seen_at),
+                1 if count.regressed else 0,
+            ]
+        table = _quote(CrashGroup._meta.db_table)
+        cursor.execute(
+            f"WITH v (id, events, devices, first_seen, last_seen, regressed) AS (VALUES {', '.join(values)}) "  # noqa: S608
+            f"UPDATE {table} SET event_count = event_count + v.events, device_count = device_count + v.devices, "
+            f"first_seen_at = {_least('first_seen_at', 'v.first_seen')}, "
+            f"last_seen_at = {_greatest('last_seen_at', 'v.last_seen')}, "
+            f"status = CASE WHEN v.regressed = 1 THEN %s ELSE status END "
+            f"FROM v WHERE {table}.id = v.id",
+            [*params, CrashGroupStatus.REGRESSED],
+        )
+
+
+def device_upsert(
+    *, uid: str, device_model_id: int, os_version: str, app_version: str, firmware: str, fleet: str, seen_at: datetime
+) -> int:
+    """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id."""
+    table = _quote(Device._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (uid, device_model_id, os_version, app_version, firmware, fleet, first_seen_at, "  # noqa: S608
+            f"last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO UPDATE SET "
+            f"device_model_id = EXCLUDED.device_model_id, os_version = EXCLUDED.os_version, "
+            f"app_version = EXCLUDED.app_version, firmware = EXCLUDED.firmware, last_seen_at = EXCLUDED.last_seen_at "
+            f"RETURNING id",
+            [
+                uid,
+                device_model_id,
+                os_version,
+                app_version,
+                firmware,
+                fleet,
+                _db_datetime(seen_at),
+                _db_datetime(seen_at),
+            ],
+        )
+        return cursor.fetchone()[0]
+
+
+def session_crash_link(*, device_id: int) -> list[datetime]:
+    """Marks sessions that have a crash and links crashes to their session, whichever arrived first.
+
+    Two statements, no ORM compilation. Returns the started_at of sessions whose has_crash flipped: their
+    (maybe older) hours need a new rollup.
+    """
+    sessions, crashes = _quote(InferenceSession._meta.db_table), _quote(CrashReport._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {sessions} SET has_crash = %s WHERE device_id = %s AND has_crash = %s AND session_id IN "  # noqa: S608
+            f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) "
+            f"RETURNING started_at",
+            [True, device_id, False, device_id],
+        )
+        field = InferenceSession._meta.get_field("started_at")
+        flipped = [
+            value
+            if isinstance(value, datetime)
+            else connection.ops.convert_datetimefield_value(value, field, connection)
+            for (value,) in cursor.fetchall()
+        ]
+        match = f"s.device_id = %s AND s.session_id = {crashes}.session_id"
+        cursor.execute(
+            f"UPDATE {crashes} SET inference_session_id = (SELECT s.id FROM {sessions} s WHERE {match} LIMIT 1) "  # noqa: S608
+            f"WHERE device_id = %s AND inference_session_id IS NULL AND EXISTS (SELECT 1 FROM {sessions} s WHERE {match})",
+            [device_id, device_id, device_id],
+        )
+    return flipped

@@ -1,0 +1,133 @@
+"""Fleet figure builders, all through edgeportal.charts: plain sequences in, a Chart out (no queries here)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from edgeportal.charts import PALETTE, Chart, base_layout, chart, line_trace, target_line
+
+
+def _pct(values: Sequence[float | None]) -> list[float | None]:
+    return [None if v is None else round(v * 100, 3) for v in values]
+
+
+def latency_chart(
+    *, x: Sequence[datetime], p50: Sequence, p95: Sequence, p99: Sequence, budget_ms: float | None
+) -> Chart:
+    """p50/p95/p99 over time, with the tier's p95 budget as a dashed line."""
+    traces = [
+        line_trace(name="p50", x=x, y=p50, index=0),
+        line_trace(name="p95", x=x, y=p95, index=1),
+        line_trace(name="p99", x=x, y=p99, index=2),
+    ]
+    shapes = [target_line(value=budget_ms, name=f"p95 budget {budget_ms:g} ms")] if budget_ms else []
+    return chart(
+        chart_id="chart-latency",
+        traces=traces if x else [],
+        layout=base_layout(y_title="ms", shapes=shapes),
+        title="Latency percentiles",
+        description=f"p50, p95 and p99 inference latency over time; p95 budget {budget_ms or 'none'} ms.",
+    )
+
+
+def crash_free_chart(*, x: Sequence[datetime], crash_free: Sequence, target: float) -> Chart:
+    return chart(
+        chart_id="chart-crash-free",
+        traces=[line_trace(name="crash-free sessions %", x=x, y=_pct(crash_free), index=0)] if x else [],
+        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target {target:.1%}")]),
+        title="Crash-free sessions",
+        description=f"Share of sessions without a crash over time; target at least {target:.1%}.",
+    )
+
+
+def errors_chart(*, x: Sequence[datetime], errors_per_1k: Sequence, target: float) -> Chart:
+    return chart(
+        chart_id="chart-errors",
+        traces=[line_trace(name="errors per 1k inferences", x=x, y=errors_per_1k, index=4)] if x else [],
+        layout=base_layout(y_title="per 1k", shapes=[target_line(value=target, name=f"target < {target:g}")]),
+        title="Inference errors per 1,000",
+        description=f"Inference errors per thousand inferences over time; target below {target:g}.",
+    )
+
+
+def accelerator_chart(*, x: Sequence[datetime], utilization: Sequence, target: float) -> Chart:
+    return chart(
+        chart_id="chart-accelerator",
+        traces=[line_trace(name="accelerated %", x=x, y=_pct(utilization), index=2)] if x else [],
+        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target {target:.0%}")]),
+        title="Accelerator utilization",
+        description=f"Inference-weighted share of work on the accelerator; target at least {target:.0%}.",
+    )
+
+
+def fallback_ops_chart(*, ops: Sequence[tuple[str, int]]) -> Chart:
+    """Top ops that fell back to CPU, by sessions reporting them (horizontal bars, biggest on top)."""
+    ops = list(ops)[::-1]
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "name": "sessions",
+        "x": [count for _, count in ops],
+        "y": [name for name, _ in ops],
+        "marker": {"color": PALETTE[1]},
+    }
+    return chart(
+        chart_id="chart-fallback-ops",
+        traces=[trace] if ops else [],
+        layout=base_layout(x_title="sessions reporting the op", hovermode="closest"),
+        title="Top CPU fallback ops",
+        description="Operators that fell back to the CPU, by number of sessions reporting them.",
+        empty_message="No CPU fallback reported in this range.",
+    )
+
+
+def memory_chart(*, bins: Sequence[tuple[float, int]], budget_mb: float | None, p95_mb: float | None) -> Chart:
+    """Peak-RSS distribution (session counts per MB bucket), the device budget and the p95 as vertical lines."""
+    trace = {
+        "type": "bar",
+        "name": "sessions",
+        "x": [round(mb, 1) for mb, _ in bins],
+        "y": [count for _, count in bins],
+        "marker": {"color": PALETTE[0]},
+    }
+    shapes = []
+    for value, name, color in ((budget_mb, "budget", "#dc2626"), (p95_mb, "p95", "#111827")):
+        if value:
+            shapes.append(
+                {
+                    "type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": value, "x1": value,
+                    "line": {"color": color, "dash": "dash" if name == "budget" else "dot", "width": 1.5},
+                    "label": {"text": f"{name} {value:g} MB", "textposition": "end"},
+                }
+            )  # fmt: skip
+    return chart(
+        chart_id="chart-memory",
+        traces=[trace] if bins else [],
+        layout=base_layout(x_title="peak RSS (MB)", y_title="sessions", shapes=shapes, hovermode="closest"),
+        title="Peak memory per session",
+        description=f"Distribution of session peak RSS; p95 {p95_mb or '–'} MB against a budget of {budget_mb or '–'} MB.",
+    )
+
+
+def adoption_chart(*, x: Sequence[datetime], series: dict[str, Sequence[int]]) -> Chart:
+    """Active devices per model version over time (one line per version, dashes differ too)."""
+    traces = [line_trace(name=name, x=x, y=values, index=i) for i, (name, values) in enumerate(series.items())]
+    return chart(
+        chart_id="chart-adoption",
+        traces=traces if x else [],
+        layout=base_layout(y_title="active devices"),
+        title="Adoption: active devices per model version",
+        description="Active devices on each model version over time.",
+    )
+
+
+def crash_events_chart(*, points: Sequence[tuple[datetime, int]]) -> Chart:
+    trace = {"type": "bar", "name": "crashes", "x": [p[0] for p in points], "y": [p[1] for p in points]}
+    return chart(
+        chart_id="chart-crash-events",
+        traces=[trace] if points else [],
+        layout=base_layout(y_title="crashes", height=240),
+        title="Events over time",
+        description="Crash reports in this group per time bucket.",
+        height=240,
+        empty_message="No crashes of this group in this range.",
+    )

@@ -1,0 +1,157 @@
+"""Crash processing before storage: secret scrubbing, fingerprints and titles, app-version comparison."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+FILTERED = "[Filtered]"
+MAX_MESSAGE_CHARS = 4096
+MAX_FRAME_TEXT_CHARS = 512
+FINGERPRINT_FRAMES = 5
+
+# -- scrubbing -------------------------------------------------------------------------------------------------
+
+_SECRET_KEYS = (
+    r"password|passwd|pwd|passphrase|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|auth[_-]?token"
+    r"|api[_-]?key|apikey|private[_-]?key|authorization|credentials?|cookie|set-cookie"
+)
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # key=value / key: value / "key": "value" — keep the key so the message still reads.
+    (
+        re.compile(rf"(?i)(\"?\b(?:{_SECRET_KEYS})\b\"?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&)\]}}]+)"),
+        rf"\1{FILTERED}",
+    ),
+    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1 {FILTERED}"),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^\s:/@]+:[^\s/@]+@"), rf"\1{FILTERED}@"),  # URL user:password@
+    (re.compile(r"\bep_[0-9a-f]{8}_[A-Za-z0-9_\-]{16,}"), FILTERED),  # our own API keys
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), FILTERED),  # JWT
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), FILTERED),  # AWS access key id
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), FILTERED),  # GitHub token
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), FILTERED),  # Slack token
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), FILTERED),  # Google API key
+    (re.compile(r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}\b"), FILTERED),  # Stripe key
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), FILTERED),
+    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), "[email]"),
+)
+# 13–19 digits, optionally grouped by single spaces or dashes; kept unless the Luhn check passes.
+_CARD_CANDIDATE = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w.])")
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _card_replace(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return "[Filtered card]" if _luhn_valid(digits) else match.group(0)
+
+
+def secrets_scrub(text: str | None) -> str:
+    """Text with tokens, passwords, API keys, Luhn-valid card numbers and emails replaced; never longer than a cap."""
+    if not text:
+        return ""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    text = _CARD_CANDIDATE.sub(_card_replace, text)
+    return text[:MAX_MESSAGE_CHARS]
+
+
+def frames_scrub(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Frames with their text fields scrubbed and capped (offsets are addresses, kept as sent)."""
+    return [
+        {
+            "function": secrets_scrub(frame.get("function"))[:MAX_FRAME_TEXT_CHARS] or None,
+            "module": secrets_scrub(frame.get("module"))[:MAX_FRAME_TEXT_CHARS] or None,
+            "offset": frame.get("offset"),
+            "in_app": bool(frame.get("in_app")),
+        }
+        for frame in frames
+    ]
+
+
+# -- grouping --------------------------------------------------------------------------------------------------
+
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_HEX = re.compile(r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b")
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-@+]+){2,}[\\/]?")
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?")
+_FUNCTION_NOISE = re.compile(r"\s*\+\s*(?:0[xX][0-9a-fA-F]+|\d+)\s*$|:\d+(?::\d+)?$|\(.*?:\d+\)$")
+_MODULE_VERSION = re.compile(r"[-_.]?\d+(?:\.\d+)+(?=\.(?:so|dylib|dll)$)|\.so(?:\.\d+)+$")
+
+
+def message_template(message: str) -> str:
+    """The message with uuids, hex, paths and numbers replaced: what stays the same across occurrences."""
+    message = _UUID.sub("<uuid>", message)
+    message = _HEX.sub("<hex>", message)
+    message = _PATH.sub("<path>", message)
+    return _NUMBER.sub("<n>", message).strip()
+
+
+def _frame_function(function: str | None) -> str:
+    function = _FUNCTION_NOISE.sub("", (function or "").strip())
+    function = _HEX.sub("<hex>", function)
+    return _NUMBER.sub("<n>", function)
+
+
+def _frame_module(module: str | None) -> str:
+    base = re.split(r"[\\/]", (module or "").strip())[-1]
+    return _MODULE_VERSION.sub("", base)
+
+
+@dataclass(frozen=True, slots=True)
+class CrashIdentity:
+    """How a crash groups: its fingerprint, and the title/culprit a new group is created with."""
+
+    fingerprint: str
+    title: str
+    culprit: str
+
+
+def crash_identity(
+    *, kind: str, signal: str, exception_type: str, message: str, frames: list[dict[str, Any]]
+) -> CrashIdentity:
+    """Fingerprint from the top in-app frames, else exception type + module, else the message template."""
+    head = exception_type or signal or kind
+    in_app = [frame for frame in frames if frame.get("in_app")][:FINGERPRINT_FRAMES]
+    top_module = _frame_module(frames[0].get("module")) if frames else ""
+    if in_app:
+        parts = ["frames", exception_type] + [
+            f"{_frame_module(f.get('module'))}|{_frame_function(f.get('function'))}" for f in in_app
+        ]
+        culprit = _frame_function(in_app[0].get("function")) or _frame_module(in_app[0].get("module"))
+        title = f"{head}: {culprit}"
+    elif exception_type:
+        parts = ["exception", exception_type, top_module]
+        culprit = exception_type
+        title = f"{exception_type}: {message_template(message)[:160]}" if message else exception_type
+    else:
+        template = message_template(message)
+        parts = ["message", kind, signal, top_module, template]
+        culprit = top_module or kind
+        title = f"{head}: {template[:160]}" if template else f"{head} in {culprit}"
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return CrashIdentity(fingerprint=digest, title=title[:255], culprit=culprit[:255])
+
+
+# -- versions --------------------------------------------------------------------------------------------------
+
+
+def _natural_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|[A-Za-z]+", version))
+
+
+def version_newer(candidate: str, than: str) -> bool:
+    """True when app version `candidate` is newer than `than` (PEP 440 when both parse, else natural order)."""
+    try:
+        return Version(candidate) > Version(than)
+    except InvalidVersion:
+        return _natural_key(candidate) > _natural_key(than)

@@ -1,0 +1,166 @@
+"""Rollup models: hourly and daily cohort rollups, per-day device activity and dirty hours (DESIGN.md "Processing").
+
+Imported into telemetry/models.py with one line, so Django sees them as telemetry models.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+__all__ = ["HourlyRollup", "DailyRollup", "DailyCoarseRollup", "DeviceActivityDay", "RollupDirtyHour"]
+
+COHORT_FIELDS = (
+    "device_model_id",
+    "model_version_id",
+    "runtime_version_id",
+    "delegate_id",
+    "app_version",
+    "os_version",
+)
+# The compat-cell grain: DailyCoarseRollup drops app/os version, so whole-fleet reads merge far fewer rows.
+COARSE_FIELDS = COHORT_FIELDS[:4]
+
+
+class CohortRollup(models.Model):
+    """Sums of one cohort over one bucket; every column merges by addition, so days and ranges are sums of rows."""
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the hour (hourly) or the day (daily)")
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
+    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
+    runtime_version = models.ForeignKey(
+        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
+    app_version = models.CharField(max_length=40, blank=True)
+    os_version = models.CharField(max_length=80, blank=True)
+    sessions = models.PositiveIntegerField(default=0)
+    crashed_sessions = models.PositiveIntegerField(default=0, help_text="Sessions (by start hour) with a crash")
+    crashes = models.PositiveIntegerField(default=0, help_text="Crash reports by their occurred_at hour")
+    inferences = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    latency_histogram = models.JSONField(default=dict, help_text="Merged LatencyHistogram wire format")
+    accelerated_weighted_sum = models.FloatField(default=0.0, help_text="Σ accelerated_fraction × inferences")
+    accelerated_weight = models.PositiveBigIntegerField(default=0, help_text="Σ inferences of sessions reporting it")
+    peak_rss_histogram = models.JSONField(default=dict, help_text="LatencyHistogram wire format over peak_rss_mb")
+    devices = models.PositiveIntegerField(default=0, help_text="Distinct devices in this cohort and bucket (exact)")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class HourlyRollup(CohortRollup):
+    """One cohort × one UTC hour, recomputed from raw rows (delete + insert) whenever the hour changes."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket_start", *[f.removesuffix("_id") for f in COHORT_FIELDS]], name="hourlyrollup_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["bucket_start", "device_model", "model_version"], name="hourlyrollup_bucket_idx"),
+            models.Index(fields=["model_version", "bucket_start"], name="hourlyrollup_mv_bucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} cohort {self.device_model_id}/{self.model_version_id}"
+
+
+class DailyRollup(CohortRollup):
+    """One cohort × one UTC day, the sum of its hourly rows (devices: exact, from DeviceActivityDay)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket_start", *[f.removesuffix("_id") for f in COHORT_FIELDS]], name="dailyrollup_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["bucket_start", "device_model", "model_version"], name="dailyrollup_bucket_idx"),
+            models.Index(fields=["model_version", "bucket_start"], name="dailyrollup_mv_bucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} cohort {self.device_model_id}/{self.model_version_id}"
+
+
+class DailyCoarseRollup(models.Model):
+    """One compat cell (device model × model version × runtime version × delegate) × one UTC day.
+
+    The sum of that day's DailyRollup rows over app and OS versions (devices: exact, from DeviceActivityDay); read
+    instead of DailyRollup whenever a query neither filters nor groups by app_version/os_version.
+    """
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the day")
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
+    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
+    runtime_version = models.ForeignKey(
+        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
+    sessions = models.PositiveIntegerField(default=0)
+    crashed_sessions = models.PositiveIntegerField(default=0)
+    crashes = models.PositiveIntegerField(default=0)
+    inferences = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    latency_histogram = models.JSONField(default=dict)
+    accelerated_weighted_sum = models.FloatField(default=0.0)
+    accelerated_weight = models.PositiveBigIntegerField(default=0)
+    peak_rss_histogram = models.JSONField(default=dict)
+    devices = models.PositiveIntegerField(default=0, help_text="Distinct devices in this cell and day (exact)")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket_start", *[f.removesuffix("_id") for f in COARSE_FIELDS]],
+                name="dailycoarserollup_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["model_version", "bucket_start"], name="dailycoarse_mv_bucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d} cell {self.device_model_id}/{self.model_version_id}"
+
+
+class DeviceActivityDay(models.Model):
+    """A device was active in a cohort on a UTC day: exact distinct-device counts across days without raw scans."""
+
+    day = models.DateField()
+    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
+    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
+    runtime_version = models.ForeignKey(
+        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
+    app_version = models.CharField(max_length=40, blank=True)
+    os_version = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "device", *[f.removesuffix("_id") for f in COHORT_FIELDS]],
+                name="deviceactivityday_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["day", "device_model", "model_version"], name="deviceactivity_day_idx"),
+            # Unfiltered distinct-device counts over a range read only this index (index-only scan).
+            models.Index(fields=["day", "device"], name="deviceactivity_day_device_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} on {self.day}"
+
+
+class RollupDirtyHour(models.Model):
+    """An hour whose raw rows changed since its rollup; written in the ingest transaction, cleared by the rollup."""
+
+    hour = models.DateTimeField(unique=True)
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.hour.isoformat()

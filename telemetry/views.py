@@ -1,0 +1,261 @@
+"""Fleet pages: fleet health (charts + breakdown + CSV) and release comparison; every figure from telemetry.selectors."""
+
+import csv
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from compat.models import Delegate, DeviceModel, MLModel, Runtime
+from edgeportal.slo import slo_targets_get
+
+from . import charts, comparison, fleet_selectors, selectors
+
+RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom"))
+DIMENSION_CHOICES = (
+    ("device_model", "Device model"),
+    ("vendor", "Vendor"),
+    ("tier", "Tier"),
+    ("os_version", "OS version"),
+    ("app_version", "App version"),
+    ("model", "Model"),
+    ("model_version", "Model version"),
+    ("runtime", "Runtime"),
+    ("runtime_version", "Runtime version"),
+    ("delegate", "Delegate"),
+)
+SORT_COLUMNS = {
+    "sessions": "sessions",
+    "devices": "devices",
+    "p95": "p95_latency_ms",
+    "crash_free": "crash_free_sessions",
+    "errors": "errors_per_1k",
+    "accel": "accelerator_utilization",
+    "rss": "peak_rss_mb_p95",
+}
+SCOPE_PARAMS = ("range", "from", "to", *selectors.FILTER_LOOKUPS)
+
+
+@dataclass
+class Scope:
+    """What every fleet page applies: a time range and cohort filters, both carried in the URL."""
+
+    time_range: fleet_selectors.TimeRange
+    filters: dict[str, object]
+    errors: list[str]
+    query_string: str  # range + filters only, for links that keep the scope
+
+
+def scope_parse(request, *, default_range: str = "7d") -> Scope:
+    """Range and filters from the query string; unknown filter values are reported, not silently applied."""
+    time_range = fleet_selectors.time_range_parse(params=request.GET, default=default_range)
+    errors: list[str] = []
+    try:
+        filters = selectors.kpi_filters_clean(params=request.GET)
+    except ValidationError as exc:
+        filters = {}
+        errors = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items()]
+    kept = [(k, request.GET[k]) for k in SCOPE_PARAMS if request.GET.get(k)]
+    return Scope(time_range, filters, errors, urlencode(kept))
+
+
+def filter_choices() -> dict[str, list]:
+    """Catalog options for the filter selects (a handful of small queries)."""
+    return {
+        "device_models": list(DeviceModel.objects.order_by("vendor", "name").values_list("slug", "vendor", "name")),
+        "vendors": sorted(set(DeviceModel.objects.values_list("vendor", flat=True))),
+        "models": list(MLModel.objects.order_by("slug").values_list("slug", flat=True)),
+        "runtimes": list(Runtime.objects.order_by("slug").values_list("slug", flat=True)),
+        "delegates": sorted(set(Delegate.objects.values_list("slug", flat=True))),
+        "tiers": [1, 2, 3],
+        "range_choices": RANGE_CHOICES,
+    }
+
+
+def _tier_in_scope(filters: dict[str, object]) -> int | None:
+    if "tier" in filters:
+        return int(filters["tier"])
+    slug = filters.get("device_model")
+    if slug:
+        return DeviceModel.objects.filter(slug=slug).values_list("tier", flat=True).first()
+    return None
+
+
+def breakdown_filter_params(dimension: str, value) -> dict[str, str]:
+    """The filter parameters that narrow the page to one breakdown row."""
+    if dimension in ("model_version", "runtime_version"):
+        parent, version = str(value).split(" ", 1)
+        return {("model" if dimension == "model_version" else "runtime"): parent, dimension: version}
+    return {dimension: str(value)}
+
+
+def breakdown_rows(*, scope: Scope, dimension: str, sort: str) -> list[dict]:
+    rows = []
+    for value, kpis in selectors.kpi_breakdown(
+        start=scope.time_range.start, end=scope.time_range.end, filters=scope.filters, dimension=dimension
+    ):
+        params = dict(p.split("=", 1) for p in scope.query_string.split("&") if p) if scope.query_string else {}
+        params.update(breakdown_filter_params(dimension, value))
+        rows.append({"value": value, "kpis": kpis, "link": "?" + urlencode(params)})
+    column = SORT_COLUMNS.get(sort.lstrip("-"), "sessions")
+    descending = not sort.startswith("-") if sort else True
+    rows.sort(key=lambda r: (getattr(r["kpis"], column) is None, getattr(r["kpis"], column) or 0), reverse=descending)
+    if descending:  # keep rows without a value last in both directions
+        rows.sort(key=lambda r: getattr(r["kpis"], column) is None)
+    return rows
+
+
+def breakdown_csv(*, rows: list[dict], dimension: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="fleet-by-{dimension}.csv"'
+    writer = csv.writer(response)
+    writer.writerow([dimension, "sessions", "devices", "p95_latency_ms", "crash_free_sessions", "errors_per_1k",
+                     "accelerator_utilization", "peak_rss_mb_p95"])  # fmt: skip
+    for row in rows:
+        k = row["kpis"]
+        writer.writerow([row["value"], k.sessions, k.devices, k.p95_latency_ms, k.crash_free_sessions, k.errors_per_1k,
+                         k.accelerator_utilization, k.peak_rss_mb_p95])  # fmt: skip
+    return response
+
+
+def fleet_health(request):
+    scope = scope_parse(request)
+    dimension = request.GET.get("by", "device_model")
+    dimension = dimension if dimension in dict(DIMENSION_CHOICES) else "device_model"
+    sort = request.GET.get("sort", "sessions")
+    rows = breakdown_rows(scope=scope, dimension=dimension, sort=sort)
+    if request.GET.get("format") == "csv":
+        return breakdown_csv(rows=rows, dimension=dimension)
+    start, end, filters = scope.time_range.start, scope.time_range.end, scope.filters
+    targets = slo_targets_get()
+    kpis = selectors.kpis_get(start=start, end=end, filters=filters)
+    bucket = "hour" if end - start <= timedelta(days=2) else "day"
+    series = selectors.kpi_timeseries(start=start, end=end, filters=filters, bucket=bucket)
+    x = [k.start for k in series]
+    tier = _tier_in_scope(filters)
+    adoption = selectors.adoption_timeseries(start=start, end=end, filters=filters)
+    days = sorted({row["day"] for row in adoption})
+    per_version: dict[str, dict] = {}
+    for row in adoption:
+        per_version.setdefault(row["model_version"], {})[row["day"]] = row["devices"]
+    ops, sampled = fleet_selectors.fallback_ops_top(end=end, filters=filters)
+    budget_mb = None
+    if filters.get("device_model"):
+        budget_mb = (
+            DeviceModel.objects.filter(slug=filters["device_model"]).values_list("memory_budget_mb", flat=True).first()
+        )
+    context = {
+        "scope": scope,
+        "query_string": scope.query_string,
+        "kpis": kpis,
+        "targets": targets,
+        "latency_budget_ms": targets.p95_latency_ms(tier) if tier else None,
+        "charts": [
+            charts.latency_chart(
+                x=x,
+                p50=[k.p50_latency_ms for k in series],
+                p95=[k.p95_latency_ms for k in series],
+                p99=[k.p99_latency_ms for k in series],
+                budget_ms=targets.p95_latency_ms(tier) if tier else None,
+            ),
+            charts.crash_free_chart(
+                x=x, crash_free=[k.crash_free_sessions for k in series], target=targets.crash_free_sessions
+            ),
+            charts.errors_chart(x=x, errors_per_1k=[k.errors_per_1k for k in series], target=targets.errors_per_1k),
+            charts.accelerator_chart(
+                x=x, utilization=[k.accelerator_utilization for k in series], target=targets.accelerator_utilization
+            ),
+            charts.fallback_ops_chart(ops=ops),
+            charts.memory_chart(
+                bins=fleet_selectors.peak_rss_distribution(start=start, end=end, filters=filters),
+                budget_mb=budget_mb,
+                p95_mb=kpis.peak_rss_mb_p95,
+            ),
+            charts.adoption_chart(x=days, series={v: [d.get(day, 0) for day in days] for v, d in per_version.items()}),
+        ],  # fmt: skip
+        "fallback_sampled": sampled,
+        "dimension": dimension,
+        "dimension_choices": DIMENSION_CHOICES,
+        "dimension_label": dict(DIMENSION_CHOICES)[dimension],
+        "sort": sort,
+        "rows": rows,
+        **filter_choices(),
+    }
+    return render(request, "telemetry/fleet_health.html", context)
+
+
+COMPARE_ROWS = (
+    ("Sessions", "sessions", "{:,}"),
+    ("p50 latency (ms)", "p50_latency_ms", "{:.1f}"),
+    ("p95 latency (ms)", "p95_latency_ms", "{:.1f}"),
+    ("p99 latency (ms)", "p99_latency_ms", "{:.1f}"),
+    ("Crash-free sessions", "crash_free_sessions", "{:.3%}"),
+    ("Errors per 1k", "errors_per_1k", "{:.3f}"),
+    ("Accelerator utilization", "accelerator_utilization", "{:.1%}"),
+    ("Peak RSS p95 (MB)", "peak_rss_mb_p95", "{:.0f}"),
+    ("Devices", "devices", "{:,}"),
+)
+
+
+HIGHER_IS_BETTER = {
+    "crash_free_sessions": True,
+    "errors_per_1k": False,
+    "p50_latency_ms": False,
+    "p95_latency_ms": False,
+    "p99_latency_ms": False,
+}
+
+
+def release_compare_rows(*, a: selectors.Kpis, b: selectors.Kpis) -> list[dict]:
+    """Every KPI of A and B side by side, with the change and its significance verdict."""
+    tests = {
+        "crash_free_sessions": comparison.two_proportion_test(
+            successes_a=a.sessions - a.crashed_sessions, total_a=a.sessions,
+            successes_b=b.sessions - b.crashed_sessions, total_b=b.sessions,
+        ),
+        "errors_per_1k": comparison.poisson_rate_test(
+            events_a=a.errors, exposure_a=a.inferences, events_b=b.errors, exposure_b=b.inferences
+        ),
+    }  # fmt: skip
+    for attr in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"):
+        tests[attr] = comparison.latency_change(a_ms=getattr(a, attr), b_ms=getattr(b, attr))
+    rows = []
+    for label, attr, pattern in COMPARE_ROWS:
+        va, vb = getattr(a, attr), getattr(b, attr)
+        result = tests.get(attr) or comparison.plain_change(a=va, b=vb)
+        direction = ""
+        if result.is_significant and result.delta and attr in HIGHER_IS_BETTER:
+            direction = "better" if (result.delta > 0) == HIGHER_IS_BETTER[attr] else "worse"
+        rows.append(
+            {
+                "label": label,
+                "a": None if va is None else pattern.format(va),
+                "b": None if vb is None else pattern.format(vb),
+                "result": result,
+                "informational": attr in ("sessions", "devices"),
+                "direction": direction,
+            }
+        )
+    return rows
+
+
+def release_compare(request):
+    scope = scope_parse(request, default_range="30d")
+    by = "app_version" if request.GET.get("by") == "app_version" else "model_version"
+    a, b = request.GET.get("a", "").strip(), request.GET.get("b", "").strip()
+    rows, error = [], ""
+    if a and b:
+        base = {k: v for k, v in scope.filters.items() if k != by}
+        if by == "model_version" and "model" not in base:
+            error = "Choose the model whose versions you compare."
+        else:
+            start, end = scope.time_range.start, scope.time_range.end
+            kpis_a = selectors.kpis_get(start=start, end=end, filters={**base, by: a})
+            kpis_b = selectors.kpis_get(start=start, end=end, filters={**base, by: b})
+            rows = release_compare_rows(a=kpis_a, b=kpis_b)
+    context = {"scope": scope, "query_string": scope.query_string, "by": by, "a": a, "b": b, "rows": rows,
+               "error": error, **filter_choices()}  # fmt: skip
+    return render(request, "telemetry/release_compare.html", context)

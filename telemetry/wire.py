@@ -1,0 +1,179 @@
+"""The ingest body (API.md) as msgspec Structs: decode the envelope once, then each event on its own.
+
+Unknown fields are ignored (the contract only grows); a bad event is reported by its index, never fatal.
+"""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from edgeportal_client.histogram import GAMMA, GAMMA_TOLERANCE, MAX_ABS_KEY, MAX_BUCKETS, MAX_COUNT
+
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+Version = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)]  # PositiveIntegerField's range
+Amount = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+ShortText = Annotated[str, msgspec.Meta(max_length=120)]
+
+
+class DeviceIn(msgspec.Struct):
+    """The `device` object of a batch."""
+
+    uid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    model: Slug
+    os_version: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    app_version: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    firmware: ShortText | None = None
+
+
+class Envelope(msgspec.Struct):
+    """A batch: events stay raw here so one bad event cannot make the whole batch unreadable."""
+
+    device: DeviceIn
+    events: list[msgspec.Raw]
+    sent_at: AwareDatetime | None = None
+
+
+BucketKey = Annotated[int, msgspec.Meta(ge=-MAX_ABS_KEY, le=MAX_ABS_KEY)]
+BucketCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+
+
+class HistogramIn(msgspec.Struct):
+    """The SDK's latency_histogram wire format, with LatencyHistogram.from_wire's rules and constants.
+
+    Checked by msgspec's C decoder because from_wire costs ~50 µs per session in Python, about the whole
+    per-event budget of the ingest path; tests/telemetry/test_ingest_histogram.py proves both accept and
+    reject the same inputs.
+    """
+
+    gamma: Annotated[float, msgspec.Meta(ge=GAMMA - GAMMA_TOLERANCE, le=GAMMA + GAMMA_TOLERANCE)]
+    counts: Annotated[dict[BucketKey, BucketCount], msgspec.Meta(max_length=MAX_BUCKETS)]
+    zero_count: BucketCount = 0
+
+
+class SessionIn(msgspec.Struct, tag_field="type", tag="session"):
+    """A `session` event."""
+
+    event_id: uuid.UUID
+    session_id: SessionId
+    started_at: AwareDatetime
+    duration_s: Amount
+    model: Slug
+    model_version: Version
+    runtime: Slug
+    runtime_version: Version
+    delegate: Slug
+    inferences: Count
+    errors: Count
+    latency_ms: Annotated[list[Amount], msgspec.Meta(max_length=10_000)] | None = None
+    latency_histogram: HistogramIn | None = None
+    accelerated_fraction: Fraction | None = None
+    fallback_ops: Annotated[list[ShortText], msgspec.Meta(max_length=1000)] = []
+    peak_rss_mb: Amount | None = None
+    thermal_state: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class FrameIn(msgspec.Struct):
+    """One stack frame of a crash."""
+
+    function: str | None = None
+    module: str | None = None
+    offset: str | int | None = None
+    in_app: bool = False
+
+
+class CrashIn(msgspec.Struct, tag_field="type", tag="crash"):
+    """A `crash` event."""
+
+    event_id: uuid.UUID
+    session_id: SessionId
+    occurred_at: AwareDatetime
+    model: Slug
+    model_version: Version
+    runtime: Slug
+    runtime_version: Version
+    delegate: Slug
+    kind: Annotated[str, msgspec.Meta(pattern="^(native|exception|oom|watchdog)$")]
+    signal: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    exception_type: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    message: str | None = None
+    frames: Annotated[list[FrameIn], msgspec.Meta(max_length=256)] = []
+
+
+class _EventIdOnly(msgspec.Struct):
+    event_id: Any = None
+
+
+class EnvelopeError(ValueError):
+    """The envelope itself is unreadable (API.md: 400, nothing stored)."""
+
+    def __init__(self, message: str, detail: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class TypedEnvelope(msgspec.Struct):
+    """The common case, a batch whose events are all valid: decoded in one C call, no per-event Python."""
+
+    device: DeviceIn
+    events: list[SessionIn | CrashIn]
+    sent_at: AwareDatetime | None = None
+
+
+_envelope_decoder = msgspec.json.Decoder(Envelope)
+_typed_envelope_decoder = msgspec.json.Decoder(TypedEnvelope)
+_event_decoder = msgspec.json.Decoder(SessionIn | CrashIn)
+_event_id_decoder = msgspec.json.Decoder(_EventIdOnly)
+_AT_PATH = re.compile(r"^(?P<message>.*?) - at `\$(?:\.)?(?P<path>[^`]*)`(?: in `\$\.?(?P<parent>[^`]*)`)?$")
+_MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
+
+
+def validation_errors(error: msgspec.ValidationError, *, prefix: str = "") -> dict[str, list[str]]:
+    """msgspec's message as the API's `{field: [reason]}` (the field path after `$.`)."""
+    text = str(error)
+    match = _AT_PATH.match(text)
+    if match:
+        path = match["parent"] if match["path"] == "key" and match["parent"] else match["path"]
+        return {prefix + (path or "event").lstrip("."): [match["message"]]}
+    missing = _MISSING.search(text)
+    if missing:
+        return {prefix + missing["field"]: ["This field is required."]}
+    return {prefix.rstrip(".") or "event": [text]}
+
+
+def envelope_decode(body: bytes) -> Envelope:
+    """The batch envelope, or EnvelopeError naming what is unreadable."""
+    try:
+        return _envelope_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise EnvelopeError("envelope is invalid", validation_errors(error)) from None
+    except msgspec.DecodeError as error:
+        raise EnvelopeError("body is not valid JSON", {"body": [str(error)]}) from None
+
+
+def envelope_typed_decode(body: bytes) -> TypedEnvelope | None:
+    """The batch with every event decoded, or None when anything is invalid (then decode event by event)."""
+    try:
+        return _typed_envelope_decoder.decode(body)
+    except msgspec.MsgspecError:
+        return None
+
+
+def event_decode(raw: msgspec.Raw) -> SessionIn | CrashIn:
+    """One event; raises msgspec.ValidationError / DecodeError for the caller to report by index."""
+    return _event_decoder.decode(raw)
+
+
+def event_id_peek(raw: msgspec.Raw) -> str | None:
+    """The event_id of an event that failed validation, for the rejection report (None if unreadable)."""
+    try:
+        value = _event_id_decoder.decode(raw).event_id
+    except msgspec.MsgspecError:
+        return None
+    return value if isinstance(value, str) else None

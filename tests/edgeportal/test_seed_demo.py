@@ -1,0 +1,18 @@
+import re
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from edgeportal.roles import user_role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
+    call_command("seed_demo", "--small")
+    out = capsys.readouterr().out
+    printed = dict(re.findall(r"user '(\w+)'\s+role \w+\s+password (\S+)", out))
+    assert set(printed) == {"admin", "support", "pm"}
+    roles = {name: user_role(authenticate(username=name, password=pw)) for name, pw in printed.items()}
+    assert roles == {"admin": "admin", "support": "support", "pm": "viewer"}

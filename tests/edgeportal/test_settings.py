@@ -1,0 +1,55 @@
+"""Settings come from the environment; bad values stop startup with a clear message."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "prod-like-" + "k" * 60,
+    "ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "sqlite:////tmp/edgeportal-check.sqlite3",
+    "SECURE_SSL_REDIRECT": "",
+    "SESSION_COOKIE_SECURE": "",
+    "CSRF_COOKIE_SECURE": "",
+    "STATIC_MANIFEST": "",
+}
+
+
+def _manage(*args, env):
+    # The test run's own relaxations (tests/testenv.py) must not leak into the production check.
+    clean = {k: v for k, v in os.environ.items() if k not in PROD_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "0", "SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"DEBUG": "0", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
+        ({"DEBUG": "1", "DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL is not a usable database URL"),
+        ({"DEBUG": "1", "RAW_RETENTION_DAYS": "soon"}, "RAW_RETENTION_DAYS='soon' is not an integer"),
+    ],
+)
+def test_bad_setting_is_a_clear_startup_error(env, message):
+    result = _manage("check", env={**PROD_ENV, **env})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout

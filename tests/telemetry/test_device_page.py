@@ -1,0 +1,62 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from compat.models import CompatEntry
+from telemetry.rollups import hour_floor, rollup_range_compute
+
+from .fleet_factories import catalog_make, crash_group_make, device_make
+from .rollup_factories import session_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def c():
+    return catalog_make()
+
+
+def test_lookup_by_uid_prefix_lists_matches(client, viewer_user, c):
+    device_make(c, uid="pixel8-000042")
+    device_make(c, uid="pixel8-000043")
+    device_make(c, uid="galaxy-000001")
+    client.force_login(viewer_user)
+    response = client.get("/fleet/devices/?q=PIXEL8-0000")
+    assert [d.uid for d in response.context["devices"]] == ["pixel8-000042", "pixel8-000043"]
+
+
+def test_a_unique_match_goes_straight_to_the_device_page(client, viewer_user, c):
+    device_make(c, uid="pixel8-000042")
+    client.force_login(viewer_user)
+    response = client.get("/fleet/devices/?q=pixel8-00004")
+    assert response.status_code == 302 and response["Location"] == "/fleet/devices/pixel8-000042/"
+
+
+def test_device_page_shows_timeline_kpis_vs_cohort_and_compat_links(client, viewer_user, c):
+    device = device_make(c, uid="pixel8-000042")
+    other = device_make(c, uid="pixel8-000099")
+    now = hour_floor(timezone.now())
+    for hour in range(1, 4):
+        session_make(c, device=device, at=now - timedelta(hours=hour), samples=[40.0, 42.0], rss=150.0)
+        session_make(c, device=other, at=now - timedelta(hours=hour), samples=[10.0] * 50, rss=150.0)
+    group = crash_group_make(c, devices=[device], at=now - timedelta(hours=2))
+    rollup_range_compute(start=now - timedelta(hours=5), end=now + timedelta(hours=1))
+    cell, _ = CompatEntry.objects.get_or_create(  # the rollup may already have pushed field evidence into it
+        model_version=c.v1, runtime_version=c.tflite_216, delegate=c.gpu, device_model=c.pixel
+    )
+    client.force_login(viewer_user)
+    response = client.get("/fleet/devices/pixel8-000042/?range=24h")
+    assert response.status_code == 200
+    kinds = [item.kind for item in response.context["timeline"]]
+    assert kinds.count("session") == 3 and kinds.count("crash") == 1
+    assert f"/crashes/{group.pk}/".encode() in response.content
+    p95 = next(row for row in response.context["kpi_rows"] if row["label"].startswith("p95"))
+    assert float(p95["device"]) > float(p95["cohort"])  # the device is slower than its cohort
+    assert [entry.pk for entry, _ in response.context["cells"]] == [cell.pk]
+    assert response.context["cells"][0][1].startswith("/compat/")
+
+
+def test_unknown_device_is_404(client, viewer_user, c):
+    client.force_login(viewer_user)
+    assert client.get("/fleet/devices/nope/").status_code == 404

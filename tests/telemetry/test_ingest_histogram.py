@@ -1,0 +1,65 @@
+"""The ingest path's fast histogram checks agree with the SDK's LatencyHistogram, the one definition."""
+
+import math
+import random
+
+import msgspec
+import pytest
+
+from edgeportal_client.histogram import GAMMA, LatencyHistogram
+from telemetry.services import samples_histogram
+from telemetry.wire import HistogramIn
+
+CASES = [
+    {"gamma": GAMMA, "counts": {"126": 880, "127": 300, "-3": 2}},
+    {"gamma": GAMMA, "counts": {}, "zero_count": 4},
+    {"gamma": 1.0202020202020203, "counts": {"7": 1}},  # API.md's spelling, 1 ulp away
+    {"gamma": GAMMA, "counts": {"2000": 1, "-2000": 1}},
+    {"gamma": 1.5, "counts": {"7": 1}},
+    {"gamma": GAMMA, "counts": {"07": 1}},
+    {"gamma": GAMMA, "counts": {"+7": 1}},
+    {"gamma": GAMMA, "counts": {"2001": 1}},
+    {"gamma": GAMMA, "counts": {"7": -1}},
+    {"gamma": GAMMA, "counts": {"7": 1.0}},
+    {"gamma": GAMMA, "counts": {"7": True}},
+    {"gamma": GAMMA, "counts": {"7": 2**53}},
+    {"gamma": GAMMA, "counts": {"x": 1}},
+    {"gamma": GAMMA, "counts": {"7": 1}, "zero_count": -1},
+    {"gamma": GAMMA, "counts": [1, 2]},
+    {"gamma": "1.02", "counts": {}},
+    {"counts": {"7": 1}},
+    {"gamma": GAMMA, "counts": {str(key): 1 for key in range(4097)}},
+]
+
+
+def _sdk_accepts(wire: dict) -> bool:
+    try:
+        LatencyHistogram.from_wire(wire)
+    except ValueError:
+        return False
+    return True
+
+
+def _fast_accepts(wire: dict) -> bool:
+    try:
+        msgspec.json.decode(msgspec.json.encode(wire), type=HistogramIn)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("wire", CASES, ids=range(len(CASES)))
+def test_msgspec_histogram_accepts_exactly_what_from_wire_accepts(wire):
+    assert _fast_accepts(wire) is _sdk_accepts(wire)
+
+
+def test_decoded_buckets_equal_the_sdk_parse():
+    wire = {"gamma": GAMMA, "counts": {"126": 880, "127": 300, "-3": 2}, "zero_count": 5}
+    decoded = msgspec.json.decode(msgspec.json.encode(wire), type=HistogramIn)
+    assert LatencyHistogram(decoded.counts, decoded.zero_count) == LatencyHistogram.from_wire(wire)
+
+
+def test_samples_histogram_buckets_like_from_samples():
+    rng = random.Random(3)
+    samples = [rng.lognormvariate(2.5, 1.2) for _ in range(5000)] + [0.0, 0.0004, 0.001, 1e12, 1.0, math.e]
+    assert samples_histogram(samples) == LatencyHistogram.from_samples(samples)
