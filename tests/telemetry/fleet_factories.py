@@ -1,9 +1,11 @@
 """Small factories for fleet, triage and alert tests: a catalog, devices, crash groups with crashes."""
 
+import dataclasses
 import itertools
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
 from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, OsFamily, Runtime, RuntimeVersion
@@ -76,3 +78,15 @@ def crash_group_make(
                 frames=[{"function": "tflite::gpu::Run", "module": "libgpu.so", "in_app": False}],
             )  # fmt: skip
     return group
+
+
+def assert_same_kpis(got, want) -> None:
+    """Equal KPIs, floats to 1e-9: a page merges per-cohort totals in Python, the selector in SQL,
+    and float sums in another order may differ in the last ulp."""
+    got, want = dataclasses.asdict(got), dataclasses.asdict(want)
+    assert got.keys() == want.keys()
+    for name, value in want.items():
+        if isinstance(value, float):
+            assert got[name] == pytest.approx(value, rel=1e-9), name
+        else:
+            assert got[name] == value, name
