@@ -19,7 +19,8 @@ from compat.models import CompatEvidence, DeviceModel
 from edgeportal.slo import SloTargets, slo_targets_get
 from telemetry import fleet_selectors
 from telemetry import selectors as telemetry_selectors
-from telemetry.models import Alert, AlertStatus, DeviceActivityDay
+from telemetry.models import Alert, AlertStatus
+from telemetry.rollups import DAY, day_floor
 
 AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
 
@@ -94,11 +95,18 @@ def _worst_status(statuses: list[str]) -> str:
 
 
 def compat_coverage(*, start: datetime, end: datetime, filters: dict) -> tuple[float | None, int, int]:
-    """Share of (model version × device model) pairs active in the fleet that have compat evidence: (share, n, of)."""
-    activity = DeviceActivityDay.objects.filter(
-        fleet_selectors.scope_q(filters), day__gte=start.date(), day__lte=end.date()
-    )
-    pairs = set(activity.values_list("model_version_id", "device_model_id").distinct())
+    """Share of (model version × device model) pairs active in the fleet that have compat evidence: (share, n, of).
+
+    Active pairs are read from the daily per-cell rollup rows with sessions (one per cell and day; DeviceActivityDay
+    has a row per device): a cell-day has sessions exactly when some device was active in it.
+    """
+    fields = ("model_version_id", "device_model_id")
+    daily = telemetry_selectors.daily_model(filters=filters, fields=fields)
+    active = daily.objects.filter(
+        fleet_selectors.scope_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
+        sessions__gt=0,
+    )  # fmt: skip
+    pairs = set(active.values_list(*fields).distinct())
     if not pairs:
         return None, 0, 0
     mv_ids, dm_ids = {mv for mv, _ in pairs}, {dm for _, dm in pairs}
@@ -146,11 +154,14 @@ def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) 
     """Everything on the KPI home for one range and cohort scope; every telemetry figure from telemetry.selectors."""
     targets = slo_targets_get()
     start, end = time_range.start, time_range.end
-    # Breakdown first: within a request it reads the scope's per-cell totals once and kpis_get reuses them.
+    # Cohorts first: within a request they read the scope's per-cell totals once, and the device-model breakdown
+    # and kpis_get reuse them.
+    worst = telemetry_selectors.cohorts_missing_targets(start=start, end=end, filters=filters)
     by_device_model = telemetry_selectors.kpi_breakdown(start=start, end=end, filters=filters, dimension="device_model")
     kpis = telemetry_selectors.kpis_get(start=start, end=end, filters=filters)
     previous = time_range.previous
-    before = telemetry_selectors.kpis_get(start=previous.start, end=previous.end, filters=filters)
+    # Only the trends read the previous period: no device count (its first day is partial: raw sessions).
+    before = telemetry_selectors.kpis_get(start=previous.start, end=previous.end, filters=filters, count_devices=False)
     device_models = DeviceModel.objects.in_bulk([slug for slug, _ in by_device_model], field_name="slug")
     latency_status, latency_note, memory_status, memory_note = _latency_and_memory_status(
         breakdown=by_device_model, device_models=device_models, targets=targets
@@ -201,7 +212,6 @@ def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) 
                 note=f"{unstable} of {series} lab series unstable" if series else "no repeated lab runs yet",
                 link="/benchmarks/")
     )  # fmt: skip
-    worst = telemetry_selectors.cohorts_missing_targets(start=start, end=end, filters=filters)
     worst.sort(key=lambda row: (-row["kpis"].devices, -row["kpis"].sessions))
     return {
         "kpis": kpis,

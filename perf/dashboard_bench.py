@@ -1,10 +1,11 @@
 """Dashboard render times at fleet scale: home, /fleet/ 30 days (all and one cohort) and a crash group page.
 
-Loads a synthetic fleet straight into PostgreSQL: rollup rows (hourly, daily, device-activity days) at the
-cardinality the sessions would produce, and raw sessions / crash reports via COPY (10 M rows through the HTTP
-ingest path take too long here). Then renders each page through the Django test client and prints the median
-render time and the query count per page, per size. Dashboards must cost what their rollup rows cost, so the
-script extrapolates 100 M from the two sizes it measured.
+Loads a synthetic fleet straight into PostgreSQL: rollup rows (hourly, daily, device-activity days, and the
+coarser grains through the rollup services that maintain them) at the cardinality the sessions would produce,
+and raw sessions / crash reports via COPY (10 M rows through the HTTP ingest path take too long here). The data
+covers `--days` UTC calendar days up to the current hour, as a live fleet's would. Then renders each page through
+the Django test client and prints the median render time and the query count per page, per size. Dashboards must
+cost what their rollup rows cost, so the script extrapolates 100 M from the two sizes it measured.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_fleet \\
         .venv/bin/python perf/dashboard_bench.py --sessions 1000000 --sessions 10000000
@@ -45,13 +46,14 @@ from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime,
 from edgeportal.roles import roles_sync  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
 from telemetry.models import CrashGroup, Device  # noqa: E402
-from telemetry.rollups import _day_coarse_replace  # noqa: E402
+from telemetry.rollups import day_floor, hour_floor, rollup_day_coarse_compute  # noqa: E402
 
 DEVICE_MODELS, MODELS, VERSIONS, RUNTIMES = 40, 6, 4, 4
 TRUNCATE = (
     "telemetry_alert", "telemetry_crashgroupauditevent", "telemetry_crashgroupnote", "telemetry_crashreport",
     "telemetry_crashgroupdevice", "telemetry_crashgroup", "telemetry_inferencesession", "telemetry_hourlyrollup",
-    "telemetry_dailyrollup", "telemetry_dailycoarserollup",
+    "telemetry_dailyrollup", "telemetry_dailycoarserollup", "telemetry_dailydevicemodelrollup",
+    "telemetry_dailyfleetrollup", "telemetry_hourlyfleetrollup", "telemetry_dailymodelversiondevices",
     "telemetry_deviceactivityday", "telemetry_rollupdirtyhour", "telemetry_device",
     "compat_compatevidence", "compat_compatstatuschange", "compat_compatentry", "compat_modelversion",
     "compat_mlmodel", "compat_delegate", "compat_runtimeversion", "compat_runtime", "compat_devicemodel",
@@ -130,21 +132,28 @@ def _histogram_wire(center_ms: float, sessions: int, spread: float = 0.35) -> st
     )
 
 
-def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int) -> dict:
-    """Hourly/daily rollups and device-activity days at the cardinality `sessions` sessions would produce."""
+def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int, hours: int) -> dict:
+    """Hourly/daily rollups, device-activity days and fleet hours at the cardinality `sessions` sessions would produce.
+
+    The last day holds only the hours before now (`hours` in all, from `start`).
+    """
     rng = np.random.default_rng(7)
-    per_device_hour = sessions / (len(profiles) * days * 24 * 2)  # two model families per device
+    per_device_hour = sessions / (len(profiles) * hours * 2)  # two model families per device
     hourly, daily, activity = [], [], []
     hist_cache: dict = {}
+    fleet_hours: dict[datetime, dict] = {}
     now = datetime.now(UTC)
     for day in range(days):
+        day_hours = min(24, hours - day * 24)
+        if day_hours <= 0:
+            break
         cohorts: dict[tuple, list[int]] = {}
         for p in profiles:
             for family in p["families"]:
                 cohorts.setdefault(cohort_of(p, catalog, family, day, days), []).append(p["id"])
         for cohort, device_ids in cohorts.items():
             day_start = start + timedelta(days=day)
-            by_hour = rng.poisson(per_device_hour * len(device_ids), 24)
+            by_hour = rng.poisson(per_device_hour * len(device_ids), day_hours)
             total = int(by_hour.sum())
             if not total:
                 continue
@@ -164,12 +173,30 @@ def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int
                     min(n, len(device_ids)) if key[1] is not None else len(device_ids), now,
                 )  # fmt: skip
                 (hourly if key[1] is not None else daily).append(row)
+                if key[1] is not None:  # the fleet hour: sums, histogram multiplicities, devices (capped below)
+                    fleet = fleet_hours.setdefault(row[0], {"sums": [0] * 7, "hists": {}, "devices": 0})
+                    for i, value in enumerate((n, crashed, crashed, inferences, row[11], inferences * 0.93, inferences)):
+                        fleet["sums"][i] += value
+                    fleet["hists"][hkey] = fleet["hists"].get(hkey, 0) + 1
+                    fleet["devices"] += row[16]
             activity.extend((day_start.date(), device_id, *cohort) for device_id in device_ids)
     columns = ["bucket_start", "device_model_id", "model_version_id", "runtime_version_id", "delegate_id",
                "app_version", "os_version", "sessions", "crashed_sessions", "crashes", "inferences", "errors",
                "latency_histogram", "accelerated_weighted_sum", "accelerated_weight", "peak_rss_histogram",
                "devices", "computed_at"]  # fmt: skip
+    fleet_rows = []
+    for moment, fleet in sorted(fleet_hours.items()):
+        merged = [{}, {}]
+        for hkey, times in fleet["hists"].items():
+            for target, wire in zip(merged, hist_cache[hkey], strict=True):
+                for bucket, count in json.loads(wire)["counts"].items():
+                    target[bucket] = target.get(bucket, 0) + count * times
+        lat, rss = (json.dumps({"gamma": json.loads(hist_cache[hkey][0])["gamma"], "counts": m}) for m in merged)
+        s = fleet["sums"]
+        fleet_rows.append((moment, s[0], s[1], s[2], s[3], s[4], lat, s[5], s[6], rss,
+                           min(fleet["devices"], len(profiles)), now))  # fmt: skip
     return {
+        "fleet_hourly": _copy("telemetry_hourlyfleetrollup", [c for c in columns if c not in columns[1:7]], fleet_rows),
         "hourly": _copy("telemetry_hourlyrollup", columns, hourly),
         "daily": _copy("telemetry_dailyrollup", columns, daily),
         "activity": _copy(
@@ -189,20 +216,19 @@ def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int
     }
 
 
-def raw_load(profiles, catalog, *, sessions: int, start: datetime, days: int) -> tuple[int, int, int]:
+def raw_load(profiles, catalog, *, sessions: int, start: datetime, days: int, hours: int) -> tuple[int, int, int]:
     """Raw sessions via COPY (times spread over the range) and 0.3 % crashes in Zipf-sized groups."""
     rng = random.Random(11)
     lat = json.dumps(LatencyHistogram.from_samples([12.0, 13.5, 30.0]).to_wire())
     crash_rows, group_devices = [], set()
     groups = CrashGroup.objects.bulk_create(
         [CrashGroup(fingerprint=f"{g:064x}", title=f"SIGSEGV in bench frame {g}", culprit=f"frame{g}", kind="native",
-                    first_seen_at=start, last_seen_at=start + timedelta(days=days)) for g in range(200)]
+                    first_seen_at=start, last_seen_at=start + timedelta(hours=hours)) for g in range(200)]
     )  # fmt: skip
     weights = [1 / (g + 1) for g in range(200)]
 
     def rows():
         # Time-ordered, as devices' batches arrive: raw heap pages follow time (what BRIN and edge scans rely on).
-        hours = days * 24
         for hour in range(hours):
             for _ in range(sessions // hours + (hour < sessions % hours)):
                 p = profiles[rng.randrange(len(profiles))]
@@ -258,15 +284,18 @@ def measure(client: Client, url: str, repeat: int) -> tuple[float, int]:
 def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(TRUNCATE)} RESTART IDENTITY CASCADE")
-    start = (datetime.now(UTC) - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    # `days` UTC calendar days up to the current hour: the 30-day view's range, the last day partial.
+    end = hour_floor(datetime.now(UTC))
+    start = day_floor(end) - timedelta(days=days - 1)
+    hours = int((end - start) / timedelta(hours=1))
     t0 = time.perf_counter()
     catalog = catalog_make(random.Random(3))
     profiles = devices_make(catalog, count=devices, start=start)
-    counts = rollups_load(profiles, catalog, sessions=sessions, start=start, days=days)
-    # Per-cell daily rows through the service the daily rollup runs (its days start at `start`'s hour here).
+    counts = rollups_load(profiles, catalog, sessions=sessions, start=start, days=days, hours=hours)
+    # Per-cell, per-device-model, fleet and adoption daily rows through the service the daily rollup runs.
     for day in range(days):
-        _day_coarse_replace(start=start + timedelta(days=day), day=(start + timedelta(days=day)).date())
-    raw, crashes, pairs = raw_load(profiles, catalog, sessions=sessions, start=start, days=days)
+        rollup_day_coarse_compute(day=(start + timedelta(days=day)).date())
+    raw, crashes, pairs = raw_load(profiles, catalog, sessions=sessions, start=start, days=days, hours=hours)
     load_s = time.perf_counter() - t0
     user, _ = User.objects.get_or_create(username="bench-viewer")
     roles_sync()
@@ -284,7 +313,8 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     }
     results = {name: measure(client, url, repeat) for name, url in pages.items()}
     print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
-          f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows;"
+          f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows, "
+          f"{counts['fleet_hourly']:,} fleet hours;"
           f" loaded in {load_s:.0f} s")  # fmt: skip
     for name, (median_ms, queries) in results.items():
         print(f"  {name:<18} median {median_ms:7.1f} ms  {queries:3d} queries")

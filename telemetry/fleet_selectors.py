@@ -247,10 +247,13 @@ def scope_q(filters: dict[str, object]) -> Q:
 def peak_rss_distribution(
     *, start: datetime, end: datetime, filters: dict[str, object], max_bins: int = 40
 ) -> list[tuple[float, int]]:
-    """Sessions per peak-RSS bin (MB) from the rollups' merged RSS histograms: hourly rows up to 2 days, else daily."""
-    from .models import DailyRollup, HourlyRollup
+    """Sessions per peak-RSS bin (MB) from the rollups' merged RSS histograms: hourly rows up to 2 days, else daily.
 
-    model = HourlyRollup if end - start <= timedelta(days=2) else DailyRollup
+    Reads the coarsest grain that keeps the filtered columns (one row per day unfiltered).
+    """
+    from .selectors import daily_model, hourly_model
+
+    model = (hourly_model if end - start <= timedelta(days=2) else daily_model)(filters=filters)
     rows = model.objects.filter(scope_q(filters), bucket_start__gte=start, bucket_start__lt=end)
     counts = _histogram_counts_merge(rows.values("peak_rss_histogram"), column="peak_rss_histogram")
     if not counts:

@@ -6,7 +6,17 @@ Imported into telemetry/models.py with one line, so Django sees them as telemetr
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["HourlyRollup", "DailyRollup", "DailyCoarseRollup", "DeviceActivityDay", "RollupDirtyHour"]
+__all__ = [
+    "HourlyRollup",
+    "DailyRollup",
+    "DailyCoarseRollup",
+    "DailyDeviceModelRollup",
+    "DailyFleetRollup",
+    "HourlyFleetRollup",
+    "DailyModelVersionDevices",
+    "DeviceActivityDay",
+    "RollupDirtyHour",
+]
 
 COHORT_FIELDS = (
     "device_model_id",
@@ -125,6 +135,86 @@ class DailyCoarseRollup(models.Model):
         return f"{self.bucket_start:%Y-%m-%d} cell {self.device_model_id}/{self.model_version_id}"
 
 
+class GrainSums(models.Model):
+    """The additive columns of a rollup row at a grain coarser than the cohort (one bucket, one grain value)."""
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the hour (hourly) or the day (daily)")
+    sessions = models.PositiveIntegerField(default=0)
+    crashed_sessions = models.PositiveIntegerField(default=0)
+    crashes = models.PositiveIntegerField(default=0)
+    inferences = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    latency_histogram = models.JSONField(default=dict)
+    accelerated_weighted_sum = models.FloatField(default=0.0)
+    accelerated_weight = models.PositiveBigIntegerField(default=0)
+    peak_rss_histogram = models.JSONField(default=dict)
+    devices = models.PositiveIntegerField(default=0, help_text="Distinct devices in this grain and bucket (exact)")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class DailyDeviceModelRollup(GrainSums):
+    """One device model × one UTC day: that day's DailyCoarseRollup rows summed (devices exact, DeviceActivityDay).
+
+    Read when a query filters and groups by device-model attributes only (device model, vendor, tier):
+    40 rows a day instead of one per compat cell.
+    """
+
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket_start", "device_model"], name="dailydevicemodelrollup_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d} device model {self.device_model_id}"
+
+
+class DailyFleetRollup(GrainSums):
+    """The whole fleet × one UTC day: that day's DailyCoarseRollup rows summed (devices exact, DeviceActivityDay).
+
+    Unfiltered KPIs and day series read one row per day instead of merging every cohort's histogram.
+    """
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket_start"], name="dailyfleetrollup_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d} fleet"
+
+
+class HourlyFleetRollup(GrainSums):
+    """The whole fleet × one UTC hour: the hour's HourlyRollup rows summed (devices exact, from raw rows).
+
+    Unfiltered partial-day edges (e.g. the previous period of a 7-day view) read one row per hour.
+    """
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket_start"], name="hourlyfleetrollup_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} fleet"
+
+
+class DailyModelVersionDevices(models.Model):
+    """Distinct devices that ran a model version on a UTC day (exact): adoption without scanning DeviceActivityDay."""
+
+    day = models.DateField()
+    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
+    devices = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "model_version"], name="dailymodelversiondevices_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} model version {self.model_version_id}: {self.devices}"
+
+
 class DeviceActivityDay(models.Model):
     """A device was active in a cohort on a UTC day: exact distinct-device counts across days without raw scans."""
 
@@ -150,6 +240,8 @@ class DeviceActivityDay(models.Model):
             models.Index(fields=["day", "device_model", "model_version"], name="deviceactivity_day_idx"),
             # Unfiltered distinct-device counts over a range read only this index (index-only scan).
             models.Index(fields=["day", "device"], name="deviceactivity_day_device_idx"),
+            # Unfiltered distinct devices over many days: one index probe per device (EXISTS), not a scan of days.
+            models.Index(fields=["device", "day"], name="deviceactivity_device_day_idx"),
         ]
 
     def __str__(self) -> str:

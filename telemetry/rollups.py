@@ -33,6 +33,7 @@ from .models import (
     InferenceSession,
     RollupDirtyHour,
 )
+from .rollup_grains import day_grains_replace, hour_fleet_replace
 from .rollup_models import COARSE_FIELDS, COHORT_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,22 @@ class Totals:
     def wire(self, *, rss: bool = False) -> dict:
         """Wire format of the merged histogram, for storing in a rollup row."""
         return self.histogram(rss=rss).to_wire()
+
+
+def totals_sum(parts: Iterable[Totals]) -> Totals:
+    """A fresh Totals holding the sum of ``parts`` (the parts stay untouched)."""
+    total = Totals()
+    for part in parts:
+        for name in ROLLUP_SUM_FIELDS:
+            if not name.endswith("histogram"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+        for key, count in part.latency_counts.items():
+            total.latency_counts[key] += count
+        for key, count in part.rss_counts.items():
+            total.rss_counts[key] += count
+        total.latency_zero += part.latency_zero
+        total.rss_zero += part.rss_zero
+    return total
 
 
 def _cohort(row: dict) -> Cohort:
@@ -294,6 +311,9 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> set[tupl
             batch_size=1000,
             ignore_conflicts=True,
         )
+        hour_fleet_replace(
+            hour=hour, cohort_totals=per_cohort.values(), device_ids={device_id for device_id, _ in activity}, now=now
+        )
         _pause_if_asked()
         # A batch that re-marked the hour meanwhile changed marked_at: its mark stays and, as that batch found
         # the hour dirty and queued nothing, the claiming task queues it again.
@@ -336,7 +356,10 @@ def rollup_day_compute(*, day: date) -> None:
 
 
 def rollup_day_coarse_compute(*, day: date) -> None:
-    """Replaces one UTC day's DailyCoarseRollup rows with its DailyRollup rows summed per compat cell."""
+    """Replaces one UTC day's DailyCoarseRollup rows with its DailyRollup rows summed per compat cell.
+
+    Then the day's coarser grains (telemetry/rollup_grains.py) from those rows, in the same transaction.
+    """
     _day_coarse_replace(start=datetime(day.year, day.month, day.day, tzinfo=UTC), day=day)
 
 
@@ -379,6 +402,7 @@ def _day_coarse_replace(*, start: datetime, day: date) -> None:
             ],
             batch_size=500,
         )
+        day_grains_replace(start=start, day=day, now=now)
 
 
 # -- orchestration -----------------------------------------------------------------------------------------------

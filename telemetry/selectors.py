@@ -1,14 +1,17 @@
 """Telemetry reads: KPIs from rollups (never raw rows for long ranges), time series, breakdowns, adoption.
 
-Ranges are snapped to UTC hours (start floored, end ceiled). Whole UTC days inside a range read DailyRollup rows,
-the partial-day edges read HourlyRollup rows. Distinct devices are exact: whole days count distinct devices in
-DeviceActivityDay, the partial-day edges count distinct devices in the raw sessions of those (< 2 days of) hours.
+Ranges are snapped to UTC hours (start floored, end ceiled). Whole UTC days inside a range read daily rollup rows,
+the partial-day edges read hourly rows; a trailing partial day that reaches the present is read as its whole day
+(nothing starts after now, so the day's rows hold exactly that edge). Each read picks the coarsest grain that keeps
+the columns it filters and groups by (DAILY_GRAINS: fleet, device model, compat cell, full cohort). Distinct devices
+are exact: whole days count distinct devices in DeviceActivityDay (or a grain row's exact count for one bucket),
+partial-day edges count distinct devices in the raw sessions of those (< 2 days of) hours.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,14 +21,26 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 from edgeportal.slo import slo_targets_get
 
 from .histogram_sql import histogram_sums
-from .models import DailyCoarseRollup, DailyRollup, DeviceActivityDay, HourlyRollup, InferenceSession
+from .models import (
+    DailyCoarseRollup,
+    DailyDeviceModelRollup,
+    DailyFleetRollup,
+    DailyModelVersionDevices,
+    DailyRollup,
+    Device,
+    DeviceActivityDay,
+    HourlyFleetRollup,
+    HourlyRollup,
+    InferenceSession,
+)
+from .rollup_models import COHORT_FIELDS
 from .rollups import (
     DAY,
     HOUR,
@@ -36,11 +51,20 @@ from .rollups import (
     hour_ceil,
     hour_floor,
     range_split,
+    totals_sum,
 )
 
 SCALAR_SUM_FIELDS = tuple(name for name in ROLLUP_SUM_FIELDS if not name.endswith("histogram"))
-# Columns DailyCoarseRollup sums away: a read that filters or groups by one of these needs DailyRollup.
-FINE_ONLY = ("app_version", "os_version")
+# Daily rollups from the coarsest, with the cohort columns each keeps: a read uses the first one keeping every
+# column it filters or groups by (fleet: ~1 row a day, device model: ~40, compat cell: ~250, full cohort: more).
+COHORT_COLUMNS = frozenset(name.removesuffix("_id") for name in COHORT_FIELDS)
+DAILY_GRAINS = (
+    (DailyFleetRollup, frozenset()),
+    (DailyDeviceModelRollup, frozenset({"device_model"})),
+    (DailyCoarseRollup, frozenset({"device_model", "model_version", "runtime_version", "delegate"})),
+    (DailyRollup, COHORT_COLUMNS),
+)
+HOURLY_GRAINS = ((HourlyFleetRollup, frozenset()), (HourlyRollup, COHORT_COLUMNS))
 # API/page parameter -> lookup on rollup, activity and raw session rows (they share the cohort column names).
 FILTER_LOOKUPS: dict[str, str] = {
     "device_model": "device_model__slug",
@@ -196,10 +220,37 @@ def _filter_q(filters: Mapping[str, object]) -> Q:
 # -- core aggregation --------------------------------------------------------------------------------------------
 
 
+def _columns(filters: Mapping[str, object] | None, fields: tuple[str, ...]) -> set[str]:
+    """The cohort columns a read filters or groups by ("device_model__vendor__iexact" -> "device_model")."""
+    lookups = [FILTER_LOOKUPS[name] for name in filters or {}] + list(fields)
+    return {lookup.split("__")[0].removesuffix("_id") for lookup in lookups}
+
+
 def daily_model(*, filters: Mapping[str, object] | None = None, fields: tuple[str, ...] = ()):
-    """The daily rollup to read: the per-cell one unless the read involves app or OS version (DailyRollup)."""
-    names = [*(filters or {}), *fields]
-    return DailyRollup if any(n.split("__")[0] in FINE_ONLY for n in names) else DailyCoarseRollup
+    """The coarsest daily rollup keeping every column the read filters or groups by (DAILY_GRAINS)."""
+    columns = _columns(filters, fields)
+    return next(model for model, kept in DAILY_GRAINS if columns <= kept)
+
+
+def hourly_model(*, filters: Mapping[str, object] | None = None, fields: tuple[str, ...] = ()):
+    """The coarsest hourly rollup keeping every column the read filters or groups by (HOURLY_GRAINS)."""
+    columns = _columns(filters, fields)
+    return next(model for model, kept in HOURLY_GRAINS if columns <= kept)
+
+
+def _range_pieces(start: datetime, end: datetime) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime]]:
+    """range_split, except that a trailing partial day reaching the present is read as its whole day.
+
+    Nothing can have started after now (ingest clamps future device times to the receive time), so today's daily
+    rows and activity hold exactly [today, end): the 7- and 30-day views read no hourly rows and no raw sessions.
+    """
+    last_day = day_floor(end)
+    if last_day == end or start > last_day or end < timezone.now():
+        return range_split(start, end)
+    if start == last_day:
+        return [], (last_day, last_day + DAY)
+    edges, (day_start, day_end) = range_split(start, last_day)
+    return edges, (day_start if day_start < day_end else last_day, last_day + DAY)
 
 
 def _utc(moment: datetime | str) -> datetime:
@@ -224,19 +275,20 @@ def _grouped_totals(
     fields: tuple[str, ...],
     key: Callable[[dict], object] | None = None,
     daily=DailyRollup,
+    hourly=HourlyRollup,
 ) -> dict[object, Totals]:
-    """Totals per group over [start, end): edge hours from HourlyRollup, whole days from DailyRollup (≤ 4 queries).
+    """Totals per group over [start, end): edge hours from ``hourly``, whole days from ``daily`` (≤ 4 queries).
 
     Without grouping, sums and histogram merges run in SQL (histogram_sql: ~25 % faster on a 7-day read); per
     group, rows are merged in Python (SQL was ~2× slower with ~1,000 cells) — perf/kpi_bench.py.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
-    edges, (day_start, day_end) = range_split(start, end)
+    edges, (day_start, day_end) = _range_pieces(start, end)
     groups: dict[object, Totals] = defaultdict(Totals)
     hour_q = Q()
     for a, b in edges:
         hour_q |= Q(bucket_start__gte=a, bucket_start__lt=b)
-    sources = [(HourlyRollup, hour_q)] if edges else []
+    sources = [(hourly, hour_q)] if edges else []
     if day_start < day_end:
         sources.append((daily, Q(bucket_start__gte=day_start, bucket_start__lt=day_end)))
     for model, when in sources:
@@ -297,7 +349,7 @@ def _grouped_devices(
 ) -> dict[object, int]:
     """Exact distinct devices per group: DeviceActivityDay for whole days, raw sessions for partial-day edges."""
     key = key or (lambda row: tuple(row[f] for f in fields))
-    edges, (day_start, day_end) = range_split(start, end)
+    edges, (day_start, day_end) = _range_pieces(start, end)
     retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
     raw_q, activity_days = Q(), Q()
     for a, b in edges:
@@ -311,6 +363,9 @@ def _grouped_devices(
     if not raw_q:
         if activity is None:
             return {}
+        if not fields and not q:
+            # One index probe per device (deviceactivity_device_day_idx) instead of reading every activity row.
+            return {key({}): Device.objects.filter(Exists(activity.filter(device_id=OuterRef("pk")))).count()}
         if not fields:  # values() without fields would group by every column
             return {key({}): activity.aggregate(n=Count("device_id", distinct=True))["n"]}
         rows = activity.values(*fields).annotate(n=Count("device_id", distinct=True))
@@ -346,20 +401,6 @@ request_started.connect(_memo_open, dispatch_uid="telemetry.selectors.memo_open"
 request_finished.connect(_memo_close, dispatch_uid="telemetry.selectors.memo_close")
 
 
-def _totals_sum(parts: Iterable[Totals]) -> Totals:
-    total = Totals()
-    for part in parts:
-        for name in SCALAR_SUM_FIELDS:
-            setattr(total, name, getattr(total, name) + getattr(part, name))
-        for key, count in part.latency_counts.items():
-            total.latency_counts[key] += count
-        for key, count in part.rss_counts.items():
-            total.rss_counts[key] += count
-        total.latency_zero += part.latency_zero
-        total.rss_zero += part.rss_zero
-    return total
-
-
 def _cell_totals(
     *, memo: dict, start: datetime, end: datetime, filters: Mapping[str, object], read: bool = True
 ) -> dict[tuple, Totals] | None:
@@ -367,7 +408,7 @@ def _cell_totals(
 
     With read=False only an already-read scope is returned (a lone KPI read is cheaper merged in SQL).
     """
-    daily = daily_model(filters=filters)
+    daily = daily_model(filters=filters, fields=DIMENSIONS["cohort"])
     if daily is not DailyCoarseRollup:
         return None
     key = ("cells", start, end, tuple(sorted((k, str(v)) for k, v in filters.items())))
@@ -383,7 +424,7 @@ def _cell_totals(
 def _breakdown_from_cells(*, memo: dict, cells: dict[tuple, Totals], dimension: str) -> dict[object, Totals] | None:
     """Cohort or device-model groups summed from the cell totals (fresh Totals: the memo's stay untouched)."""
     if dimension == "cohort":
-        return {cell: _totals_sum([totals]) for cell, totals in cells.items()}
+        return {cell: totals_sum([totals]) for cell, totals in cells.items()}
     if dimension != "device_model":
         return None
     ids = {cell[0] for cell in cells}
@@ -393,26 +434,34 @@ def _breakdown_from_cells(*, memo: dict, cells: dict[tuple, Totals], dimension: 
     per_slug: dict[str, list[Totals]] = defaultdict(list)
     for cell, totals in cells.items():
         per_slug[slugs[cell[0]]].append(totals)
-    return {slug: _totals_sum(parts) for slug, parts in per_slug.items()}
+    return {slug: totals_sum(parts) for slug, parts in per_slug.items()}
 
 
 # -- public selectors --------------------------------------------------------------------------------------------
 
 
-def kpis_get(*, start: datetime, end: datetime, filters: Mapping[str, object] | None = None) -> Kpis:
-    """KPIs of one scope over [start, end) from rollups; ≤ 6 queries whatever the range."""
+def kpis_get(
+    *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None, count_devices: bool = True
+) -> Kpis:
+    """KPIs of one scope over [start, end) from rollups; ≤ 6 queries whatever the range.
+
+    ``count_devices=False`` skips the distinct-device count (devices is then 0): a trend against the previous
+    period needs no device count, and its unaligned edge would otherwise count raw sessions.
+    """
     start, end = _snap(start, end)
     q = _filter_q(filters or {})
     memo = _request_memo.get()
     cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=False) if memo else None
     if cells is not None:
-        totals = _totals_sum(cells.values())
+        totals = totals_sum(cells.values())
     else:
-        daily = daily_model(filters=filters)
-        totals = _grouped_totals(start=start, end=end, q=q, fields=(), key=lambda row: (), daily=daily).get(
-            (), Totals()
-        )
-    totals.devices = _grouped_devices(start=start, end=end, q=q, fields=(), key=lambda row: ()).get((), 0)
+        totals = _grouped_totals(
+            start=start, end=end, q=q, fields=(), key=lambda row: (), daily=daily_model(filters=filters),
+            hourly=hourly_model(filters=filters),
+        ).get((), Totals())  # fmt: skip
+    totals.devices = 0
+    if count_devices:
+        totals.devices = _grouped_devices(start=start, end=end, q=q, fields=(), key=lambda row: ()).get((), 0)
     return Kpis.from_totals(totals, start=start, end=end)
 
 
@@ -430,7 +479,8 @@ def kpi_breakdown(
     q = _filter_q(filters or {})
     memo, groups = _request_memo.get(), None
     if memo is not None and dimension in ("cohort", "device_model"):
-        cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {})
+        # Device models read their own daily grain (~40 rows a day) unless the cells were read already.
+        cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=dimension == "cohort")
         groups = _breakdown_from_cells(memo=memo, cells=cells, dimension=dimension) if cells is not None else None
     if groups is None:
         daily = daily_model(filters=filters, fields=fields)
@@ -447,28 +497,30 @@ def kpi_breakdown(
 def kpi_timeseries(
     *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None, bucket: str = "hour"
 ) -> list[Kpis]:
-    """One Kpis per hour or UTC day of the range (empty buckets included); 3 queries.
+    """One Kpis per hour or UTC day of the range (empty buckets included); ≤ 3 queries.
 
-    Day buckets count devices exactly (DeviceActivityDay). Hour buckets sum each cohort-hour's exact count, which
-    over-counts only a device that switched cohort (e.g. app update) within that hour.
+    Devices are exact per bucket when unfiltered (the fleet grains hold one row per bucket) and for filtered day
+    buckets (DeviceActivityDay). Filtered hour buckets sum each cohort-hour's exact count, which over-counts only a
+    device that switched cohort (e.g. app update) within that hour.
     """
     q = _filter_q(filters or {})
+    devices: dict | None = None  # None: the bucket's summed devices column is the count
     if bucket == "hour":
         start, end = _snap(start, end)
-        step, model = HOUR, HourlyRollup
-        devices: dict = {}
+        step, model = HOUR, hourly_model(filters=filters)
     elif bucket == "day":
         start = day_floor(start)
         end = day_ceil(end)
         step, model = DAY, daily_model(filters=filters)
+    else:
+        raise ValueError("bucket must be 'hour' or 'day'")
+    if bucket == "day" and model is not DailyFleetRollup:
         rows = (
             DeviceActivityDay.objects.filter(q, day__gte=start.date(), day__lt=end.date())
             .values("day")
             .annotate(n=Count("device_id", distinct=True))
         )
         devices = {row["day"]: row["n"] for row in rows}
-    else:
-        raise ValueError("bucket must be 'hour' or 'day'")
     # Sums and histogram merges per bucket in SQL: merging ~7 k daily JSON rows in Python took ~0.5 s for 30 days.
     per_bucket: dict[datetime, Totals] = defaultdict(Totals)
     rows = model.objects.filter(q, bucket_start__gte=start, bucket_start__lt=end)
@@ -484,7 +536,7 @@ def kpi_timeseries(
     series, moment = [], start
     while moment < end:
         totals = per_bucket.get(moment, Totals())
-        if bucket == "day":
+        if devices is not None:
             totals.devices = devices.get(moment.date(), 0)
         series.append(Kpis.from_totals(totals, start=moment, end=moment + step))
         moment += step
@@ -494,14 +546,24 @@ def kpi_timeseries(
 def adoption_timeseries(
     *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None
 ) -> list[dict[str, object]]:
-    """Share of active devices on each model version per UTC day: [{day, model_version, devices, share}]; 2 queries."""
+    """Share of active devices on each model version per UTC day: [{day, model_version, devices, share}]; 2 queries.
+
+    Unfiltered, both counts are precomputed per day (DailyFleetRollup, DailyModelVersionDevices); a scope counts
+    its DeviceActivityDay rows.
+    """
     q = _filter_q(filters or {})
     days = Q(day__gte=day_floor(start).date(), day__lt=day_ceil(end).date())
-    activity = DeviceActivityDay.objects.filter(q, days)
-    totals = {row["day"]: row["n"] for row in activity.values("day").annotate(n=Count("device_id", distinct=True))}
-    rows = activity.values("day", "model_version__ml_model__slug", "model_version__version").annotate(
-        n=Count("device_id", distinct=True)
-    )
+    labels = ("model_version__ml_model__slug", "model_version__version")
+    if not q:
+        fleet = DailyFleetRollup.objects.filter(
+            bucket_start__gte=day_floor(start), bucket_start__lt=day_ceil(end)
+        ).values_list("bucket_start", "devices")
+        totals = {_utc(moment).date(): n for moment, n in fleet}
+        rows = DailyModelVersionDevices.objects.filter(days).values("day", *labels, n=F("devices"))
+    else:
+        activity = DeviceActivityDay.objects.filter(q, days)
+        totals = {row["day"]: row["n"] for row in activity.values("day").annotate(n=Count("device_id", distinct=True))}
+        rows = activity.values("day", *labels).annotate(n=Count("device_id", distinct=True))
     return [
         {
             "day": row["day"],

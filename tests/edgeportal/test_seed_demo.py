@@ -4,9 +4,12 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from benchmarks.models import BenchmarkRun
 from edgeportal.roles import user_role
+from telemetry.models import HourlyRollup, InferenceSession
 
-pytestmark = pytest.mark.django_db
+# The simulator posts through a local HTTP server thread: it must see (and may write beside) committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
@@ -16,3 +19,7 @@ def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
     assert set(printed) == {"admin", "support", "pm"}
     roles = {name: user_role(authenticate(username=name, password=pw)) for name, pw in printed.items()}
     assert roles == {"admin": "admin", "support": "support", "pm": "viewer"}
+    # The fleet went through the HTTP ingest path and was rolled up; the lab history is there too.
+    assert InferenceSession.objects.count() > 500
+    assert HourlyRollup.objects.exists()
+    assert BenchmarkRun.objects.exists()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telemetry import selectors
-from telemetry.models import DailyCoarseRollup, DailyRollup
+from telemetry.models import DailyCoarseRollup, DailyDeviceModelRollup, DailyRollup
 from telemetry.rollups import rollup_day_coarse_compute, rollup_range_compute
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, session_make
@@ -84,7 +84,10 @@ def test_coarse_devices_count_a_device_once_across_app_versions(fleet, c):
 def test_app_version_filters_and_breakdowns_read_the_fine_rollup():
     assert selectors.daily_model(filters={"app_version": "3.3.0"}) is DailyRollup
     assert selectors.daily_model(filters={}, fields=("os_version",)) is DailyRollup
-    assert selectors.daily_model(filters={"tier": 1}, fields=("device_model__slug",)) is DailyCoarseRollup
+    assert selectors.daily_model(filters={"tier": 1}, fields=("model_version_id",)) is DailyCoarseRollup
+    assert selectors.daily_model(filters={"model": "yolov8n"}) is DailyCoarseRollup
+    # Device-model attributes only: the per-device-model grain (tests/telemetry/test_rollup_grains.py).
+    assert selectors.daily_model(filters={"tier": 1}, fields=("device_model__slug",)) is DailyDeviceModelRollup
 
 
 def test_recomputing_a_coarse_day_replaces_its_rows(fleet):

@@ -1,0 +1,115 @@
+"""Rollup grains coarser than the compat cell, kept by the same rollup task as the cohort rollups.
+
+Per hour: the fleet (HourlyFleetRollup). Per UTC day: each device model (DailyDeviceModelRollup), the fleet
+(DailyFleetRollup) and distinct devices per model version (DailyModelVersionDevices). Each bucket's rows are
+replaced (delete + insert) from the finer rollups of the same bucket inside the caller's transaction, under the
+lock that serializes that bucket, so recomputing an hour or a day yields the same rows. Sums and histograms come
+from the finer rows; distinct devices are counted afresh (from the hour's raw rows, or DeviceActivityDay), never
+summed, because a device active in two cohorts is one device.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.db.models import Count
+
+from .models import (
+    DailyCoarseRollup,
+    DailyDeviceModelRollup,
+    DailyFleetRollup,
+    DailyModelVersionDevices,
+    DeviceActivityDay,
+    HourlyFleetRollup,
+)
+
+SUM_COLUMNS = (
+    "sessions",
+    "crashed_sessions",
+    "crashes",
+    "inferences",
+    "errors",
+    "accelerated_weighted_sum",
+    "accelerated_weight",
+    "latency_histogram",
+    "peak_rss_histogram",
+)
+
+
+def _grain_row(model, *, bucket_start: datetime, totals, devices: int, now: datetime, **keys):
+    return model(
+        bucket_start=bucket_start,
+        **keys,
+        sessions=totals.sessions,
+        crashed_sessions=totals.crashed_sessions,
+        crashes=totals.crashes,
+        inferences=totals.inferences,
+        errors=totals.errors,
+        latency_histogram=totals.wire(),
+        accelerated_weighted_sum=totals.accelerated_weighted_sum,
+        accelerated_weight=totals.accelerated_weight,
+        peak_rss_histogram=totals.wire(rss=True),
+        devices=devices,
+        computed_at=now,
+    )
+
+
+def hour_fleet_replace(*, hour: datetime, cohort_totals: Iterable, device_ids: set[int], now: datetime) -> None:
+    """Replaces the hour's HourlyFleetRollup row with the sum of its cohorts (call in the hour's transaction)."""
+    from .rollups import Totals, totals_sum  # rollups calls this module; the import is deferred to avoid a cycle
+
+    HourlyFleetRollup.objects.filter(bucket_start=hour).delete()
+    parts = list(cohort_totals)
+    if not parts:
+        return
+    total: Totals = totals_sum(parts)
+    HourlyFleetRollup.objects.bulk_create(
+        [_grain_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)]
+    )
+
+
+def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
+    """Replaces one day's device-model, fleet and model-version-devices rows (call in the day's coarse transaction).
+
+    Sums come from the day's DailyCoarseRollup rows (already the sum of its hours); devices from DeviceActivityDay.
+    """
+    from .rollups import Totals
+
+    per_device_model: dict[int, Totals] = defaultdict(Totals)
+    fleet = Totals()
+    for row in DailyCoarseRollup.objects.filter(bucket_start=start).values("device_model_id", *SUM_COLUMNS):
+        row["devices"] = 0  # counted below: a device in two cells is one device
+        per_device_model[row["device_model_id"]].add_row(row)
+        fleet.add_row(row)
+    activity = DeviceActivityDay.objects.filter(day=day)
+    dm_devices = dict(
+        activity.values("device_model_id")
+        .annotate(n=Count("device_id", distinct=True))
+        .values_list("device_model_id", "n")
+    )
+    mv_devices = activity.values("model_version_id").annotate(n=Count("device_id", distinct=True))
+    DailyDeviceModelRollup.objects.filter(bucket_start=start).delete()
+    DailyFleetRollup.objects.filter(bucket_start=start).delete()
+    DailyModelVersionDevices.objects.filter(day=day).delete()
+    DailyDeviceModelRollup.objects.bulk_create(
+        [
+            _grain_row(
+                DailyDeviceModelRollup, bucket_start=start, totals=totals, devices=dm_devices.get(dm_id, 0), now=now,
+                device_model_id=dm_id,
+            )
+            for dm_id, totals in per_device_model.items()
+        ]
+    )  # fmt: skip
+    if per_device_model:
+        fleet_devices = activity.aggregate(n=Count("device_id", distinct=True))["n"]
+        DailyFleetRollup.objects.bulk_create(
+            [_grain_row(DailyFleetRollup, bucket_start=start, totals=fleet, devices=fleet_devices, now=now)]
+        )
+    DailyModelVersionDevices.objects.bulk_create(
+        [
+            DailyModelVersionDevices(day=day, model_version_id=row["model_version_id"], devices=row["n"])
+            for row in mv_devices
+        ]
+    )
