@@ -229,7 +229,7 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
     db = connections[hour_rows.db]
     sql, params = hour_rows.order_by().values(*COHORT_FIELDS).query.sql_with_params()
     cohort = ", ".join(db.ops.quote_name(name) for name in COHORT_FIELDS)
-    where = sql[sql.index(" FROM "):]  # FROM <sessions> WHERE <the hour>, compiled by the ORM
+    where = sql[sql.index(" FROM ") :]  # FROM <sessions> WHERE <the hour>, compiled by the ORM
     join, key, count = histogram_sql.bucket_sql(db.vendor, "latency_histogram", alias=db.ops.quote_name(
         InferenceSession._meta.db_table))  # fmt: skip
     zero = histogram_sql.zero_sql(db.vendor, "latency_histogram", alias=db.ops.quote_name(
@@ -322,7 +322,8 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> set[tupl
             and not RollupDirtyHour.objects.filter(hour=hour, marked_at=mark).delete()[0]
             and only_dirty
         ):
-            transaction.on_commit(lambda: rollup_hours_queue(hours=[hour]))
+            # Not at once: a busy hour is recomputed at most every ROLLUP_REQUEUE_DELAY_S, not back to back.
+            transaction.on_commit(lambda: rollup_hours_queue(hours=[hour], countdown=settings.ROLLUP_REQUEUE_DELAY_S))
     return old_cells | {(c[1], c[2], c[3], c[0]) for c in per_cohort}
 
 
@@ -493,15 +494,19 @@ def rollup_hours_enqueue(*, hours: Iterable[datetime]) -> None:
     rollup_hours_queue(hours=newly_dirty, on_commit=True)
 
 
-def rollup_hours_queue(*, hours: Iterable[datetime], on_commit: bool = False) -> None:
+def rollup_hours_queue(*, hours: Iterable[datetime], on_commit: bool = False, countdown: int = 0) -> None:
     """Queues the rollup task for hours marked dirty; the task skips any hour another task already rolled up."""
     from .tasks import rollup_hours_task
 
     payload = sorted(h.isoformat() for h in hours)
+
+    def send() -> None:
+        rollup_hours_task.apply_async(kwargs={"hours": payload, "only_dirty": True}, countdown=countdown or None)
+
     if on_commit:
-        transaction.on_commit(lambda: rollup_hours_task.delay(hours=payload, only_dirty=True))
+        transaction.on_commit(send)
     else:
-        rollup_hours_task.delay(hours=payload, only_dirty=True)
+        send()
 
 
 _deferred = threading.Event()

@@ -254,3 +254,58 @@ def test_queued_rollup_skips_an_hour_another_task_already_rolled_up(c):
     assert result.hours == [at.replace(minute=0)]
     assert HourlyRollup.objects.get().sessions == 1
     assert not RollupDirtyHour.objects.exists()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_an_hour_re_marked_during_its_rollup_is_queued_again_after_the_delay(tmp_path, monkeypatch, settings):
+    """A batch re-marks the hour while its rollup runs: the rollup keeps the mark and queues the hour once more,
+    ROLLUP_REQUEUE_DELAY_S later (a busy hour is not recomputed back to back)."""
+    import json
+    import threading
+    import time
+
+    import redis
+    from django.db import connection
+
+    from edgeportal.celery import app
+    from telemetry.rollups import PAUSE_FILE_ENV, rollup_hours_mark_dirty
+
+    c = catalog_make()
+    at = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
+    session_make(c, device=device_make(c), at=at, samples=[7.0])
+    rollup_hours_mark_dirty(hours=[at])
+    pause = tmp_path / "pause"
+    pause.touch()
+    monkeypatch.setenv(PAUSE_FILE_ENV, str(pause))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    broker.delete(queue)
+    app.conf.task_always_eager = False  # the re-queued task goes to Redis, where its ETA can be read
+    results = []
+
+    def run_rollup() -> None:
+        try:
+            results.append(rollup_hours_compute(hours=[at], push_evidence=False, only_dirty=True))
+        finally:
+            connection.close()  # this thread's connection, or the test database cannot be dropped
+
+    rollup = threading.Thread(target=run_rollup)
+    rollup.start()
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "pause.started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rollup_hours_mark_dirty(hours=[at])  # a batch lands meanwhile
+    pause.unlink()
+    rollup.join(timeout=30)
+    queued_at = time.time()
+
+    assert results and results[0].hours == [at.replace(minute=0)]
+    assert RollupDirtyHour.objects.filter(hour=at.replace(minute=0)).exists()  # the newer mark stays
+    messages = [json.loads(raw) for raw in broker.lrange(queue, 0, -1)]
+    broker.delete(queue)
+    assert len(messages) == 1
+    headers = messages[0]["headers"]
+    assert headers["task"] == "telemetry.tasks.rollup_hours_task"
+    eta = datetime.fromisoformat(headers["eta"]).timestamp()
+    assert settings.ROLLUP_REQUEUE_DELAY_S - 2 <= eta - queued_at <= settings.ROLLUP_REQUEUE_DELAY_S + 1
