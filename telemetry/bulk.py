@@ -14,7 +14,15 @@ from typing import Any
 import msgspec
 from django.db import connection, models
 
-from .models import CrashGroup, CrashGroupDevice, CrashGroupStatus, CrashReport, Device, InferenceSession
+from .models import (
+    CrashGroup,
+    CrashGroupAlias,
+    CrashGroupDevice,
+    CrashGroupStatus,
+    CrashReport,
+    Device,
+    InferenceSession,
+)
 
 _json_encode = msgspec.json.Encoder().encode
 
@@ -125,19 +133,48 @@ class GroupSeed:
 @dataclass(frozen=True, slots=True)
 class GroupState:
     id: int
+    fingerprint: str  # the group's own: differs from the crash's when that fingerprint was merged into this group
     status: str
     resolved_in_version: str
 
 
+def _aliases_resolve(fingerprints: set[str]) -> dict[str, str]:
+    """{merged-away fingerprint: fingerprint of the group it was merged into} for those of ``fingerprints``."""
+    aliases, groups = _quote(CrashGroupAlias._meta.db_table), _quote(CrashGroup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.fingerprint, g.fingerprint FROM {aliases} a JOIN {groups} g ON g.id = a.group_id "  # noqa: S608
+            f"WHERE a.fingerprint IN ({', '.join(['%s'] * len(fingerprints))})",
+            sorted(fingerprints),
+        )
+        return dict(cursor.fetchall())
+
+
 def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
-    """Creates missing groups (counters at 0) and locks every group of the batch until commit; by fingerprint.
+    """Creates missing groups (counters at 0) and locks every group of the batch until commit; by crash fingerprint.
 
     The no-op DO UPDATE takes the row lock, so a concurrent batch counts its crashes only after this one
-    commits; the counters are then added for the crashes actually inserted (crash_groups_count).
+    commits; the counters are then added for the crashes actually inserted (crash_groups_count). A fingerprint
+    merged into another group (CrashGroupAlias) resolves to that group.
     """
     if not seeds:
         return {}
-    seeds = sorted(seeds, key=lambda seed: seed.fingerprint)  # same lock order in every batch: no deadlock
+    aliases = _aliases_resolve({seed.fingerprint for seed in seeds})
+    by_group: dict[str, GroupSeed] = {}
+    for seed in seeds:
+        fingerprint = aliases.get(seed.fingerprint, seed.fingerprint)
+        other = by_group.get(fingerprint)
+        by_group[fingerprint] = GroupSeed(
+            fingerprint, seed.title, seed.culprit, seed.kind,
+            min(seed.first_seen_at, other.first_seen_at) if other else seed.first_seen_at,
+            max(seed.last_seen_at, other.last_seen_at) if other else seed.last_seen_at,
+        )  # fmt: skip
+    locked = _groups_upsert(sorted(by_group.values(), key=lambda seed: seed.fingerprint))
+    return {seed.fingerprint: locked[aliases.get(seed.fingerprint, seed.fingerprint)] for seed in seeds}
+
+
+def _groups_upsert(seeds: list[GroupSeed]) -> dict[str, GroupState]:
+    # Sorted by fingerprint by the caller: same lock order in every batch, no deadlock.
     values, params = [], []
     for seed in seeds:
         values.append("(%s, %s, %s, %s, %s, '', %s, %s, 0, 0)")
@@ -160,7 +197,8 @@ def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {
-            fp: GroupState(id=pk, status=status, resolved_in_version=rv) for pk, fp, status, rv in cursor.fetchall()
+            fp: GroupState(id=pk, fingerprint=fp, status=status, resolved_in_version=rv)
+            for pk, fp, status, rv in cursor.fetchall()
         }
 
 

@@ -384,7 +384,8 @@ def _crashes_store(*, crashes, resolved, cohort, clock: _Clock, result: IngestRe
     for index, event, fingerprint, occurred_at, clock_flag, offset_s, message, frames in prepared:
         model_version_id, runtime_version_id, delegate_id = resolved[index]
         rows.append((
-            event.event_id, device_id, event.session_id, groups[fingerprint].id, fingerprint, device_model_id,
+            event.event_id, device_id, event.session_id, groups[fingerprint].id, groups[fingerprint].fingerprint,
+            device_model_id,
             model_version_id, runtime_version_id, delegate_id, app_version, os_version, occurred_at,
             clock.received_at, offset_s, clock_flag, event.kind, event.signal or "",
             event.exception_type or "", message, frames,
@@ -393,13 +394,17 @@ def _crashes_store(*, crashes, resolved, cohort, clock: _Clock, result: IngestRe
     result.accepted += len(inserted)
     result.duplicates += len(rows) - len(inserted)
 
-    per_group: dict[str, list[datetime]] = defaultdict(list)
+    # By group, not fingerprint: two fingerprints of one batch may land in one group (a merged-away alias).
+    per_group: dict[int, list[datetime]] = defaultdict(list)
+    states = {}
     for _, event, fingerprint, occurred_at, *_ in prepared:
         if event.event_id in inserted:
-            per_group[fingerprint].append(occurred_at)
+            state = groups[fingerprint]
+            states[state.id] = state
+            per_group[state.id].append(occurred_at)
     counts = []
-    for fingerprint, times in per_group.items():
-        state = groups[fingerprint]
+    for group_id, times in per_group.items():
+        state = states[group_id]
         regressed = state.status == CrashGroupStatus.RESOLVED and (
             not state.resolved_in_version
             or (bool(app_version) and version_newer(app_version, state.resolved_in_version))

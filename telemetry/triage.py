@@ -11,6 +11,7 @@ from django.db import transaction
 from .models import (
     AuditAction,
     CrashGroup,
+    CrashGroupAlias,
     CrashGroupAuditEvent,
     CrashGroupDevice,
     CrashGroupNote,
@@ -136,6 +137,9 @@ def crash_group_merge(*, target_id: int, source_id: int, user) -> CrashGroup:
     ).delete()
     CrashGroupDevice.objects.filter(group=source).update(group=target)
     CrashGroupNote.objects.filter(crash_group=source).update(crash_group=target)
+    # New crashes with the source's fingerprint (or one merged into it earlier) keep landing in the target.
+    CrashGroupAlias.objects.filter(group=source).update(group=target)
+    CrashGroupAlias.objects.create(fingerprint=source.fingerprint, group=target)
     # Counters, not a recount: raw crashes past retention are gone but still counted.
     target.event_count += source.event_count
     target.device_count = CrashGroupDevice.objects.filter(group=target).count()

@@ -8,7 +8,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-__all__ = ["AlertKpi", "AlertStatus", "CrashGroupNote", "CrashGroupAuditEvent", "AuditAction", "AlertRule", "Alert"]
+__all__ = [
+    "AlertKpi", "AlertStatus", "CrashGroupAlias", "CrashGroupNote", "CrashGroupAuditEvent", "AuditAction", "AlertRule",
+    "Alert",
+]  # fmt: skip
 
 
 class CrashGroupNote(models.Model):
@@ -26,6 +29,17 @@ class CrashGroupNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note on group {self.crash_group_id} by {self.author_id}"
+
+
+class CrashGroupAlias(models.Model):
+    """The fingerprint of a group merged away: its new crashes keep landing in the group it was merged into."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    group = models.ForeignKey("telemetry.CrashGroup", on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} → group {self.group_id}"
 
 
 class AuditAction(models.TextChoices):

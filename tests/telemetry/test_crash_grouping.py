@@ -132,3 +132,30 @@ def test_resend_of_an_old_crash_does_not_regress_a_resolved_group(client, raw_ke
     post(client, raw_key, payload)
     group.refresh_from_db()
     assert group.status == CrashGroupStatus.RESOLVED
+
+
+@pytest.mark.django_db
+def test_crashes_of_a_merged_away_fingerprint_keep_landing_in_the_surviving_group(client, raw_key, support_user):
+    from telemetry.triage import crash_group_merge
+
+    detector, segmenter, tracker = ([_frame(name)] for name in ("Detector::run", "Segmenter::run", "Tracker::run"))
+    post(client, raw_key, batch([crash(frames=detector), crash(frames=segmenter), crash(frames=tracker)], uid="a"))
+    by_title = {group.title: group for group in CrashGroup.objects.all()}
+    target, source, last = (by_title[f"SIGSEGV: {name}::run"] for name in ("Detector", "Segmenter", "Tracker"))
+    crash_group_merge(target_id=target.pk, source_id=source.pk, user=support_user)
+
+    # One batch with both the target's and the merged-away fingerprint: one group, counted once per crash.
+    response = post(client, raw_key, batch([crash(frames=segmenter), crash(frames=detector)], uid="b"))
+    assert response.json()["accepted"] == 2
+    assert CrashGroup.objects.count() == 2  # the merged-away fingerprint did not make a new group
+    target.refresh_from_db()
+    assert (target.event_count, target.device_count) == (4, 2)
+    assert set(CrashReport.objects.filter(group=target).values_list("fingerprint", flat=True)) == {target.fingerprint}
+
+    # Merging the survivor away too: both old fingerprints now land in the last survivor.
+    crash_group_merge(target_id=last.pk, source_id=target.pk, user=support_user)
+    post(client, raw_key, batch([crash(frames=segmenter), crash(frames=detector)], uid="c"))
+    last.refresh_from_db()
+    assert CrashGroup.objects.get() == last
+    assert (last.event_count, last.device_count) == (7, 3)
+    assert CrashReport.objects.filter(group=last).count() == 7
