@@ -145,8 +145,32 @@ class LatencyHistogram:
         return bucket_value(max(self.counts))
 
     def quantiles(self, qs: Iterable[float]) -> list[float | None]:
-        """Several quantiles in one call."""
-        return [self.quantile(q) for q in qs]
+        """Several quantiles in one pass over the sorted buckets (the same values as ``quantile`` for each q)."""
+        qs = list(qs)
+        if len(qs) < 2:
+            return [self.quantile(q) for q in qs]
+        for q in qs:
+            if not 0 <= q <= 1:
+                raise ValueError(f"quantile must be within [0, 1], got {q!r}")
+        total = self.count
+        if total == 0:
+            return [None] * len(qs)
+        order = sorted(range(len(qs)), key=qs.__getitem__)
+        result: list[float | None] = [None] * len(qs)
+        keys = iter(sorted(self.counts))
+        running, key = self.zero_count, None
+        for index in order:
+            rank = qs[index] * (total - 1)
+            if rank < self.zero_count:
+                result[index] = 0.0
+                continue
+            while running <= rank:
+                key = next(keys, None)
+                if key is None:
+                    break
+                running += self.counts[key]
+            result[index] = bucket_value(key if key is not None else max(self.counts))
+        return result
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LatencyHistogram):

@@ -1,12 +1,12 @@
 """Rollup grains coarser than the compat cell, kept by the same rollup task as the cohort rollups.
 
-Per hour: the fleet (HourlyFleetRollup). Per UTC day: each device model (DailyDeviceModelRollup), the fleet
-(DailyFleetRollup) and distinct devices per model version (DailyModelVersionDevices). Each bucket's rows are
-replaced (delete + insert) from the finer rollups of the same bucket inside the caller's transaction, under the
-lock that serializes that bucket, so recomputing an hour or a day yields the same rows. Sums and histograms come
-from the finer rows; distinct devices are counted afresh (from the hour's raw rows, or DeviceActivityDay), never
-summed, because a device active in two cohorts is one device.
-"""
+Per hour: the fleet (HourlyFleetRollup) and the (device, device model) pairs seen (DeviceModelDevice). Per UTC
+day: each device model (DailyDeviceModelRollup), the fleet (DailyFleetRollup) and distinct devices per model
+version (DailyModelVersionDevices). Each bucket's rows are replaced (delete + insert) from the finer rollups of the
+same bucket inside the caller's transaction, under the lock that serializes that bucket, so recomputing an hour or
+a day yields the same rows. Sums and histograms come from the finer rows; distinct devices are counted afresh
+(from the hour's raw rows, or DeviceActivityDay), never summed, because a device active in two cohorts is one
+device."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .models import (
     DailyFleetRollup,
     DailyModelVersionDevices,
     DeviceActivityDay,
+    DeviceModelDevice,
     HourlyFleetRollup,
 )
 
@@ -67,6 +68,15 @@ def hour_fleet_replace(*, hour: datetime, cohort_totals: Iterable, device_ids: s
     total: Totals = totals_sum(parts)
     HourlyFleetRollup.objects.bulk_create(
         [_grain_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)]
+    )
+
+
+def device_models_seen_record(*, activity: Iterable[tuple[int, int]]) -> None:
+    """Records (device id, device model id) pairs; insert-or-ignore, so re-running an hour changes nothing."""
+    DeviceModelDevice.objects.bulk_create(
+        [DeviceModelDevice(device_id=device_id, device_model_id=dm_id) for device_id, dm_id in set(activity)],
+        batch_size=1000,
+        ignore_conflicts=True,
     )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "HourlyFleetRollup",
     "DailyModelVersionDevices",
     "DeviceActivityDay",
+    "DeviceModelDevice",
     "RollupDirtyHour",
 ]
 
@@ -240,12 +241,29 @@ class DeviceActivityDay(models.Model):
             models.Index(fields=["day", "device_model", "model_version"], name="deviceactivity_day_idx"),
             # Unfiltered distinct-device counts over a range read only this index (index-only scan).
             models.Index(fields=["day", "device"], name="deviceactivity_day_device_idx"),
-            # Unfiltered distinct devices over many days: one index probe per device (EXISTS), not a scan of days.
-            models.Index(fields=["device", "day"], name="deviceactivity_device_day_idx"),
+            # Distinct devices per device model over many days: one probe per DeviceModelDevice pair (EXISTS).
+            models.Index(fields=["device", "device_model", "day"], name="deviceactivity_dev_dm_day_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.device_id} on {self.day}"
+
+
+class DeviceModelDevice(models.Model):
+    """A device was active as this device model (in practice one row per device), recorded by the hourly rollup.
+
+    Distinct devices per device model (or fleet-wide) over a range probe each pair's DeviceActivityDay rows for one
+    day in the range (an index seek each): the cost follows the number of devices, not devices × days.
+    """
+
+    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "device_model"], name="devicemodeldevice_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} as device model {self.device_model_id}"
 
 
 class RollupDirtyHour(models.Model):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -34,8 +34,8 @@ from .models import (
     DailyFleetRollup,
     DailyModelVersionDevices,
     DailyRollup,
-    Device,
     DeviceActivityDay,
+    DeviceModelDevice,
     HourlyFleetRollup,
     HourlyRollup,
     InferenceSession,
@@ -58,9 +58,10 @@ SCALAR_SUM_FIELDS = tuple(name for name in ROLLUP_SUM_FIELDS if not name.endswit
 # Daily rollups from the coarsest, with the cohort columns each keeps: a read uses the first one keeping every
 # column it filters or groups by (fleet: ~1 row a day, device model: ~40, compat cell: ~250, full cohort: more).
 COHORT_COLUMNS = frozenset(name.removesuffix("_id") for name in COHORT_FIELDS)
+DM = frozenset({"device_model"})  # reads that involve device-model columns only
 DAILY_GRAINS = (
     (DailyFleetRollup, frozenset()),
-    (DailyDeviceModelRollup, frozenset({"device_model"})),
+    (DailyDeviceModelRollup, DM),
     (DailyCoarseRollup, frozenset({"device_model", "model_version", "runtime_version", "delegate"})),
     (DailyRollup, COHORT_COLUMNS),
 )
@@ -345,9 +346,19 @@ def _merge_rows_fast(rows, *, fields: tuple[str, ...], key: Callable[[dict], obj
 
 
 def _grouped_devices(
-    *, start: datetime, end: datetime, q: Q, fields: tuple[str, ...], key: Callable[[dict], object] | None = None
+    *,
+    start: datetime,
+    end: datetime,
+    q: Q,
+    fields: tuple[str, ...],
+    key: Callable[[dict], object] | None = None,
+    by_device_model: bool = False,
 ) -> dict[object, int]:
-    """Exact distinct devices per group: DeviceActivityDay for whole days, raw sessions for partial-day edges."""
+    """Exact distinct devices per group: DeviceActivityDay for whole days, raw sessions for partial-day edges.
+
+    ``by_device_model``: the filters and groups involve device-model columns only, so whole days can probe each
+    DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
+    """
     key = key or (lambda row: tuple(row[f] for f in fields))
     edges, (day_start, day_end) = _range_pieces(start, end)
     retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
@@ -363,9 +374,14 @@ def _grouped_devices(
     if not raw_q:
         if activity is None:
             return {}
-        if not fields and not q:
-            # One index probe per device (deviceactivity_device_day_idx) instead of reading every activity row.
-            return {key({}): Device.objects.filter(Exists(activity.filter(device_id=OuterRef("pk")))).count()}
+        if by_device_model:
+            active = DeviceActivityDay.objects.filter(
+                activity_days, device_id=OuterRef("device_id"), device_model_id=OuterRef("device_model_id")
+            )
+            pairs = DeviceModelDevice.objects.filter(q, Exists(active))
+            if not fields:
+                return {key({}): pairs.aggregate(n=Count("device_id", distinct=True))["n"]}
+            return {key(row): row["n"] for row in pairs.values(*fields).annotate(n=Count("device_id", distinct=True))}
         if not fields:  # values() without fields would group by every column
             return {key({}): activity.aggregate(n=Count("device_id", distinct=True))["n"]}
         rows = activity.values(*fields).annotate(n=Count("device_id", distinct=True))
@@ -422,9 +438,12 @@ def _cell_totals(
 
 
 def _breakdown_from_cells(*, memo: dict, cells: dict[tuple, Totals], dimension: str) -> dict[object, Totals] | None:
-    """Cohort or device-model groups summed from the cell totals (fresh Totals: the memo's stay untouched)."""
+    """Cohort or device-model groups summed from the cell totals (fresh Totals: the memo's stay untouched).
+
+    A cohort is one cell: a shallow copy (the caller sets devices; nothing writes to the shared histogram dicts).
+    """
     if dimension == "cohort":
-        return {cell: totals_sum([totals]) for cell, totals in cells.items()}
+        return {cell: replace(totals) for cell, totals in cells.items()}
     if dimension != "device_model":
         return None
     ids = {cell[0] for cell in cells}
@@ -461,7 +480,9 @@ def kpis_get(
         ).get((), Totals())  # fmt: skip
     totals.devices = 0
     if count_devices:
-        totals.devices = _grouped_devices(start=start, end=end, q=q, fields=(), key=lambda row: ()).get((), 0)
+        totals.devices = _grouped_devices(
+            start=start, end=end, q=q, fields=(), key=lambda row: (), by_device_model=_columns(filters, ()) <= DM
+        ).get((), 0)
     return Kpis.from_totals(totals, start=start, end=end)
 
 
@@ -485,7 +506,9 @@ def kpi_breakdown(
     if groups is None:
         daily = daily_model(filters=filters, fields=fields)
         groups = _grouped_totals(start=start, end=end, q=q, fields=fields, key=key, daily=daily)
-    devices = _grouped_devices(start=start, end=end, q=q, fields=fields, key=key)
+    devices = _grouped_devices(
+        start=start, end=end, q=q, fields=fields, key=key, by_device_model=_columns(filters, fields) <= DM
+    )
     result = []
     for value, totals in groups.items():
         totals.devices = devices.get(value, 0)

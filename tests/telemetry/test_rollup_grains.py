@@ -16,6 +16,7 @@ from telemetry.models import (
     DailyFleetRollup,
     DailyModelVersionDevices,
     DailyRollup,
+    DeviceModelDevice,
     HourlyFleetRollup,
     HourlyRollup,
     InferenceSession,
@@ -87,6 +88,7 @@ def _snapshot() -> dict:
             DailyDeviceModelRollup.objects.values_list("bucket_start", "device_model_id", *GRAIN_COLUMNS), key=str
         ),
         "adoption": sorted(DailyModelVersionDevices.objects.values_list("day", "model_version_id", "devices")),
+        "pairs": sorted(DeviceModelDevice.objects.values_list("device_id", "device_model_id")),
     }
 
 
@@ -127,6 +129,21 @@ def test_grain_devices_are_the_distinct_raw_devices(fleet, c):
     noon = DAY + timedelta(hours=12)
     row = HourlyFleetRollup.objects.get(bucket_start=noon)
     assert row.devices == _raw_devices(started_at__gte=noon, started_at__lt=noon + timedelta(hours=1)) == 7
+
+
+def test_device_model_pairs_are_the_distinct_raw_pairs_and_count_a_device_under_each_model(fleet, c):
+    raw_pairs = set(InferenceSession.objects.values_list("device_id", "device_model_id").distinct())
+    assert set(DeviceModelDevice.objects.values_list("device_id", "device_model_id")) == raw_pairs
+    # A device that reported as a Galaxy once (a misconfigured SDK) counts under both models and once in total.
+    pixel = InferenceSession.objects.filter(device_model=c.pixel).first().device
+    odd = session_make(c, device=pixel, at=DAY + timedelta(hours=3), samples=[50.0])
+    InferenceSession.objects.filter(pk=odd.pk).update(device_model=c.galaxy)
+    rollup_hours_compute(hours=[odd.started_at], push_evidence=False)
+    rows = dict(selectors.kpi_breakdown(start=DAY, end=DAY + timedelta(days=2), dimension="device_model"))
+    assert (rows["google-pixel-8"].devices, rows["samsung-galaxy-a54"].devices) == (4, 4)
+    assert selectors.kpis_get(start=DAY, end=DAY + timedelta(days=2)).devices == 7
+    assert selectors.kpis_get(start=DAY, end=DAY + timedelta(days=2), filters={"tier": 2}).devices == 4
+    assert selectors.kpis_get(start=DAY + timedelta(days=1), end=DAY + timedelta(days=2), filters={"tier": 2}).devices == 3
 
 
 def test_recomputing_hours_and_days_gives_the_same_grain_rows(fleet):
