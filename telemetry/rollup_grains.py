@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db.models import Count
+from django.utils import timezone
 
 from .models import (
     DailyCoarseRollup,
@@ -123,3 +124,41 @@ def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
             for row in mv_devices
         ]
     )
+
+
+def rollup_grains_backfill() -> dict[str, int]:
+    """Fills the coarse grains for rollups computed before they existed (once, after migrating); idempotent.
+
+    Pairs come from DeviceActivityDay and days from their DailyCoarseRollup rows (both exact). A fleet hour sums its
+    HourlyRollup rows; its devices are the hour's distinct raw devices while raw rows are kept, else the sum of its
+    cohorts' devices (an upper bound: raw rows past retention are gone).
+    """
+    from django.db import transaction
+
+    from .models import HourlyRollup, InferenceSession
+    from .rollups import HOUR, LOCK_DAY_COARSE, LOCK_HOUR, ROLLUP_SUM_FIELDS, Totals, _lock
+
+    now = timezone.now()
+    pairs = DeviceActivityDay.objects.values_list("device_id", "device_model_id").distinct()
+    device_models_seen_record(activity=pairs.iterator(chunk_size=5000))
+    days = sorted(set(DailyCoarseRollup.objects.values_list("bucket_start", flat=True)))
+    for start in days:
+        with transaction.atomic():
+            _lock(LOCK_DAY_COARSE, start)
+            day_grains_replace(start=start, day=start.date(), now=now)
+    done = set(HourlyFleetRollup.objects.values_list("bucket_start", flat=True))
+    hours = sorted(set(HourlyRollup.objects.values_list("bucket_start", flat=True)) - done)
+    for hour in hours:
+        with transaction.atomic():
+            _lock(LOCK_HOUR, hour)
+            parts = []
+            for row in HourlyRollup.objects.filter(bucket_start=hour).values(*ROLLUP_SUM_FIELDS):
+                totals = Totals()
+                totals.add_row(row)
+                parts.append(totals)
+            raw = InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR)
+            device_ids = set(raw.values_list("device_id", flat=True).distinct())
+            hour_fleet_replace(hour=hour, cohort_totals=parts, device_ids=device_ids, now=now)
+            if not device_ids:  # raw rows gone: the cohorts' summed devices (an upper bound)
+                HourlyFleetRollup.objects.filter(bucket_start=hour).update(devices=sum(p.devices for p in parts))
+    return {"pairs": DeviceModelDevice.objects.count(), "days": len(days), "hours": len(hours)}

@@ -21,6 +21,7 @@ from telemetry.models import (
     HourlyRollup,
     InferenceSession,
 )
+from telemetry.rollup_grains import rollup_grains_backfill as call_backfill
 from telemetry.rollups import Totals, range_split, rollup_day_coarse_compute, rollup_hours_compute, rollup_range_compute
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, exact_quantile, session_make
@@ -151,6 +152,16 @@ def test_recomputing_hours_and_days_gives_the_same_grain_rows(fleet):
     rollup_range_compute(start=DAY, end=DAY + timedelta(days=2))
     rollup_day_coarse_compute(day=DAY.date())
     assert _snapshot() == before
+
+
+def test_backfill_recreates_the_grains_of_rollups_computed_before_them(fleet):
+    before = _snapshot()
+    for model in (HourlyFleetRollup, DailyFleetRollup, DailyDeviceModelRollup, DailyModelVersionDevices,
+                  DeviceModelDevice):  # fmt: skip
+        model.objects.all().delete()
+    assert call_backfill() == {"pairs": 7, "days": 2, "hours": 24}
+    assert _snapshot() == before
+    assert call_backfill()["hours"] == 0  # hours already filled are left alone
 
 
 def test_a_late_session_reopens_its_hour_and_day_grains(fleet, c):
