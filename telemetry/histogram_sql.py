@@ -14,18 +14,17 @@ from django.db.models import F, QuerySet
 HISTOGRAM_COLUMNS = ("latency_histogram", "peak_rss_histogram")
 
 
-def bucket_sql(vendor: str, column: str, *, alias: str = "r") -> tuple[str, str, str]:
-    """(FROM clause addition, key expression, count expression) for one histogram column of table ``alias``."""
+def _bucket_sql(vendor: str, column: str) -> tuple[str, str, str]:
+    """(FROM clause addition, key expression, count expression) for one histogram column."""
     if vendor == "postgresql":
-        return f"CROSS JOIN LATERAL jsonb_each_text({alias}.{column} -> 'counts') kv", "kv.key", "kv.value::bigint"
-    return f", json_each({alias}.{column}, '$.counts') kv", "kv.key", "kv.value"
+        return f"CROSS JOIN LATERAL jsonb_each_text(r.{column} -> 'counts') kv", "kv.key", "kv.value::bigint"
+    return f", json_each(r.{column}, '$.counts') kv", "kv.key", "kv.value"
 
 
-def zero_sql(vendor: str, column: str, *, alias: str = "r") -> str:
-    """The zero_count of one histogram column of table ``alias`` (0 when absent)."""
+def _zero_sql(vendor: str, column: str) -> str:
     if vendor == "postgresql":
-        return f"COALESCE(({alias}.{column} ->> 'zero_count')::bigint, 0)"
-    return f"COALESCE(json_extract({alias}.{column}, '$.zero_count'), 0)"
+        return f"COALESCE((r.{column} ->> 'zero_count')::bigint, 0)"
+    return f"COALESCE(json_extract(r.{column}, '$.zero_count'), 0)"
 
 
 def histogram_sums(queryset: QuerySet, *, group_fields: tuple[str, ...]) -> dict[tuple, dict[str, list]]:
@@ -42,10 +41,10 @@ def histogram_sums(queryset: QuerySet, *, group_fields: tuple[str, ...]) -> dict
     prefix = f"{groups}, " if groups else ""
     parts = []
     for j in range(len(HISTOGRAM_COLUMNS)):
-        join, key, count = bucket_sql(connection.vendor, f"h{j}")
+        join, key, count = _bucket_sql(connection.vendor, f"h{j}")
         parts.append(f"SELECT {prefix}{j} AS col, {key} AS k, SUM({count}) AS n FROM r {join} GROUP BY {prefix}{key}")
         zero_group = f" GROUP BY {groups}" if groups else ""
-        parts.append(f"SELECT {prefix}{j} AS col, NULL AS k, SUM({zero_sql(connection.vendor, f'h{j}')}) AS n "
+        parts.append(f"SELECT {prefix}{j} AS col, NULL AS k, SUM({_zero_sql(connection.vendor, f'h{j}')}) AS n "
                      f"FROM r{zero_group}")  # fmt: skip
     # Materializing the CTE copies every JSON document once more (measured: it dominated a 30-day read).
     materialized = "NOT MATERIALIZED " if connection.vendor == "postgresql" else ""
