@@ -3,16 +3,19 @@
 import csv
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cmp_to_key
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from compat.models import Delegate, DeviceModel, MLModel, Runtime
+from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime
 from edgeportal.slo import slo_targets_get
 
 from . import charts, comparison, fleet_selectors, selectors
+from .crashes import version_newer
+from .models import Device
 
 RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom"))
 DIMENSION_CHOICES = (
@@ -242,20 +245,38 @@ def release_compare_rows(*, a: selectors.Kpis, b: selectors.Kpis) -> list[dict]:
     return rows
 
 
+def release_options(*, by: str, model: str | None) -> list[str]:
+    """The releases one can compare: the chosen model's versions (newest first), or the fleet's app versions."""
+    if by == "model_version":
+        if not model:
+            return []
+        return list(ModelVersion.objects.filter(ml_model__slug=model).order_by("-id").values_list("version", flat=True))
+    versions = Device.objects.exclude(app_version="").order_by().values_list("app_version", flat=True).distinct()
+    newest_first = cmp_to_key(lambda x, y: -1 if version_newer(x, y) else (1 if version_newer(y, x) else 0))
+    return sorted(versions, key=newest_first)
+
+
 def release_compare(request):
     scope = scope_parse(request, default_range="30d")
     by = "app_version" if request.GET.get("by") == "app_version" else "model_version"
     a, b = request.GET.get("a", "").strip(), request.GET.get("b", "").strip()
+    options = release_options(by=by, model=scope.filters.get("model"))
     rows, error = [], ""
     if a and b:
         base = {k: v for k, v in scope.filters.items() if k != by}
+        unknown = [version for version in (a, b) if version not in options]
         if by == "model_version" and "model" not in base:
             error = "Choose the model whose versions you compare."
+        elif unknown:
+            what = f"version of {base['model']}" if by == "model_version" else "app version in the fleet"
+            error = (
+                f"{', '.join(repr(v) for v in unknown)}: no such {what}. Known: {', '.join(options[:12]) or 'none'}."
+            )
         else:
             start, end = scope.time_range.start, scope.time_range.end
             kpis_a = selectors.kpis_get(start=start, end=end, filters={**base, by: a})
             kpis_b = selectors.kpis_get(start=start, end=end, filters={**base, by: b})
             rows = release_compare_rows(a=kpis_a, b=kpis_b)
     context = {"scope": scope, "query_string": scope.query_string, "by": by, "a": a, "b": b, "rows": rows,
-               "error": error, **filter_choices()}  # fmt: skip
+               "error": error, "release_options": options, **filter_choices()}  # fmt: skip
     return render(request, "telemetry/release_compare.html", context)

@@ -150,3 +150,17 @@ def test_memory_distribution_counts_every_session_once_in_the_right_bins(fleet):
     assert sum(count for _, count in bins) == 30 * 5
     heavy = sum(count for edge, count in bins if edge >= 300)
     assert heavy == 30 * 2  # the Galaxy sessions at 350 MB
+
+
+def test_release_comparison_offers_the_known_releases_and_names_an_unknown_one(client, viewer_user, fleet):
+    client.force_login(viewer_user)
+    response = client.get("/fleet/compare/?range=7d&model=yolov8n&by=model_version")
+    assert response.context["release_options"] == ["1.5.0", "1.4.0"]
+    assert b'<datalist id="release-options"><option value="1.5.0"><option value="1.4.0"></datalist>' in response.content
+
+    response = client.get("/fleet/compare/?range=7d&model=yolov8n&by=model_version&a=1.4.0&b=1.9.9")
+    assert not response.context["rows"]
+    assert response.context["error"] == "'1.9.9': no such version of yolov8n. Known: 1.5.0, 1.4.0."
+
+    response = client.get("/fleet/compare/?range=7d&by=app_version")
+    assert response.context["release_options"] == ["3.3.0", "3.2.1"]
