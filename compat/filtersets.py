@@ -105,11 +105,15 @@ class CompatEntryFilterSet(filters.FilterSet):
         label="Model version",
     )
     model_version_id = filters.NumberFilter()
-    task = filters.MultipleChoiceFilter(field_name="model_version__ml_model__task", choices=ModelTask.choices, label="Task")
+    task = filters.MultipleChoiceFilter(
+        field_name="model_version__ml_model__task", choices=ModelTask.choices, label="Task"
+    )
     precision = filters.MultipleChoiceFilter(
         field_name="model_version__precision", choices=Precision.choices, label="Precision"
     )
-    format = filters.MultipleChoiceFilter(field_name="model_version__format", choices=ModelFormat.choices, label="Format")
+    format = filters.MultipleChoiceFilter(
+        field_name="model_version__format", choices=ModelFormat.choices, label="Format"
+    )
     runtime = _slugs("runtime_version__runtime", Runtime, "Runtime")
     runtime_id = filters.NumberFilter(field_name="runtime_version__runtime_id")
     runtime_version = NaturalKeyFilter(

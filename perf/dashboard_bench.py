@@ -45,14 +45,16 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from edgeportal.roles import roles_sync  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
-from telemetry.models import CrashGroup, Device  # noqa: E402
+from telemetry.crash_rollups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
+from telemetry.models import CrashGroup, DailyCrashGroupRollup, Device  # noqa: E402
 from telemetry.rollup_grains import device_models_seen_record  # noqa: E402
 from telemetry.rollups import day_floor, hour_floor, rollup_day_coarse_compute  # noqa: E402
 
 DEVICE_MODELS, MODELS, VERSIONS, RUNTIMES = 40, 6, 4, 4
 TRUNCATE = (
     "telemetry_alert", "telemetry_crashgroupauditevent", "telemetry_crashgroupnote", "telemetry_crashreport",
-    "telemetry_crashgroupdevice", "telemetry_crashgroup", "telemetry_inferencesession", "telemetry_hourlyrollup",
+    "telemetry_crashgroupdevice", "telemetry_hourlycrashgrouprollup", "telemetry_dailycrashgrouprollup",
+    "telemetry_crashgroup", "telemetry_inferencesession", "telemetry_hourlyrollup",
     "telemetry_dailyrollup", "telemetry_dailycoarserollup", "telemetry_dailydevicemodelrollup",
     "telemetry_dailyfleetrollup", "telemetry_hourlyfleetrollup", "telemetry_dailymodelversiondevices",
     "telemetry_devicemodeldevice",
@@ -177,7 +179,9 @@ def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int
                 (hourly if key[1] is not None else daily).append(row)
                 if key[1] is not None:  # the fleet hour: sums, histogram multiplicities, devices (capped below)
                     fleet = fleet_hours.setdefault(row[0], {"sums": [0] * 7, "hists": {}, "devices": 0})
-                    for i, value in enumerate((n, crashed, crashed, inferences, row[11], inferences * 0.93, inferences)):
+                    for i, value in enumerate(
+                        (n, crashed, crashed, inferences, row[11], inferences * 0.93, inferences)
+                    ):
                         fleet["sums"][i] += value
                     fleet["hists"][hkey] = fleet["hists"].get(hkey, 0) + 1
                     fleet["devices"] += row[16]
@@ -262,6 +266,10 @@ def raw_load(profiles, catalog, *, sessions: int, start: datetime, days: int, ho
         ["group_id", "device_id", "first_seen_at"],
         ((g, d, start) for g, d in group_devices),
     )
+    # Crash-group rollups through the services the hourly and daily rollups run (the crash group page reads them).
+    crash_group_hours_replace(start=start, end=start + timedelta(hours=hours))
+    for day in range(days):
+        crash_group_day_replace(start=start + timedelta(days=day))
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE telemetry_crashgroup g SET event_count = c.n, device_count = c.d FROM (SELECT group_id, count(*) n,"
@@ -318,7 +326,8 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     results = {name: measure(client, url, repeat) for name, url in pages.items()}
     print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
           f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows, "
-          f"{counts['fleet_hourly']:,} fleet hours;"
+          f"{counts['fleet_hourly']:,} fleet hours; biggest crash group {biggest.event_count:,} crashes in "
+          f"{DailyCrashGroupRollup.objects.filter(group=biggest).count():,} daily rollup rows;"
           f" loaded in {load_s:.0f} s")  # fmt: skip
     for name, (median_ms, queries) in results.items():
         print(f"  {name:<18} median {median_ms:7.1f} ms  {queries:3d} queries")

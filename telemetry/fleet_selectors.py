@@ -7,14 +7,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import F, Q, Sum
+from django.db.models.functions import TruncDay
 from django.utils import timezone
 
 from compat.models import CompatEntry
 from edgeportal_client.histogram import LatencyHistogram, bucket_value
 
-from .models import CrashGroup, CrashGroupDevice, CrashGroupStatus, CrashReport, Device, InferenceSession
+from .models import (
+    CrashGroup,
+    CrashGroupDevice,
+    CrashGroupStatus,
+    CrashReport,
+    DailyCrashGroupRollup,
+    Device,
+    HourlyCrashGroupRollup,
+    InferenceSession,
+)
+from .selectors import range_pieces, range_snap
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 BREAKDOWNS = {
@@ -23,6 +33,8 @@ BREAKDOWNS = {
     "model_version": ("model_version__ml_model__slug", "model_version__version"),
     "delegate": ("delegate__runtime__slug", "delegate__slug"),
 }
+# A crash-group rollup row grouped by its compat cell and the breakdowns' labels (names ride along the ids).
+_COMBO_COLUMNS = (*CELL_FIELDS, *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns))
 
 
 @dataclass
@@ -37,29 +49,72 @@ class CrashGroupDetail:
     cells: list[CompatEntry]
     notes: list = field(default_factory=list)
     audit: list = field(default_factory=list)
+    events_in_range: int = 0
+
+
+def crash_rollup_sources(*, start: datetime, end: datetime, hourly: bool = False) -> list[tuple[type, Q]]:
+    """Where crash-group counts of [start, end) live: whole UTC days in daily rows, edge hours in hourly rows.
+
+    With `hourly`, everything from hourly rows (an hour-by-hour chart); the range is snapped to hours like the KPIs'.
+    """
+    start, end = range_snap(start, end)
+    if hourly:
+        return [(HourlyCrashGroupRollup, Q(bucket_start__gte=start, bucket_start__lt=end))]
+    edges, (day_start, day_end) = range_pieces(start, end)
+    sources = []
+    if edges:
+        hour_q = Q()
+        for a, b in edges:
+            hour_q |= Q(bucket_start__gte=a, bucket_start__lt=b)
+        sources.append((HourlyCrashGroupRollup, hour_q))
+    if day_start < day_end:
+        sources.append((DailyCrashGroupRollup, Q(bucket_start__gte=day_start, bucket_start__lt=day_end)))
+    return sources
+
+
+def _ranked(counts: Counter, *, total: int, limit: int, label) -> list[dict[str, Any]]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], label(item[0])))[:limit]
+    return [{"label": label(key), "events": n, "share": n / total} for key, n in ranked]
 
 
 def crash_group_detail_get(
-    *, group_id: int, start: datetime, end: datetime, device_limit: int = 50
+    *, group_id: int, start: datetime, end: datetime, device_limit: int = 50, cell_limit: int = 20
 ) -> CrashGroupDetail:
-    """A group with breakdowns and events over [start, end), its newest raw report and the cells it implicates."""
+    """A group with breakdowns and events over [start, end), its newest raw report and the cells it implicates.
+
+    Counts come from the crash-group rollups (≤ 4 grouped reads), so the page costs what the combinations the group
+    hit cost, not its crash count; only the sample report is raw (one index probe).
+    """
     group = CrashGroup.objects.select_related("assignee").get(pk=group_id)
-    crashes = CrashReport.objects.filter(group=group, occurred_at__gte=start, occurred_at__lt=end)
     sample = (
         CrashReport.objects.filter(group=group)
         .select_related("device", "device_model", "model_version__ml_model", "runtime_version__runtime", "delegate")
         .order_by("-occurred_at")
         .first()
     )
+    hourly = end - start <= timedelta(days=2)
+    combos: Counter = Counter()
+    buckets: Counter = Counter()
+    for model, when in crash_rollup_sources(start=start, end=end, hourly=hourly):
+        rows = model.objects.filter(when, group_id=group.pk)
+        for row in rows.values(*_COMBO_COLUMNS).annotate(n=Sum("events")).order_by():
+            combos[tuple(row[column] for column in _COMBO_COLUMNS)] += row["n"]
+        bucket = F("bucket_start") if hourly or model is DailyCrashGroupRollup else TruncDay("bucket_start")
+        for row in rows.values(at=bucket).annotate(n=Sum("events")).order_by():
+            buckets[row["at"]] += row["n"]
+    total = sum(combos.values())
     breakdowns = {}
     for name, columns in BREAKDOWNS.items():
-        rows = crashes.values(*columns).annotate(events=Count("id"), devices=Count("device_id", distinct=True))
-        breakdowns[name] = [
-            {"label": " ".join(str(row[c]) for c in columns if row[c]) or "(unknown)", **row}
-            for row in rows.order_by("-events")[:10]
-        ]
-    trunc = TruncHour if end - start <= timedelta(days=2) else TruncDay
-    events = crashes.annotate(bucket=trunc("occurred_at")).values("bucket").annotate(n=Count("id")).order_by("bucket")
+        positions = [_COMBO_COLUMNS.index(column) for column in columns]
+        counts: Counter = Counter()
+        for key, n in combos.items():
+            counts[tuple(key[p] for p in positions)] += n
+        breakdowns[name] = _ranked(
+            counts, total=total, limit=10, label=lambda values: " ".join(str(v) for v in values if v) or "(unknown)"
+        )
+    cells: Counter = Counter()
+    for key, n in combos.items():
+        cells[key[: len(CELL_FIELDS)]] += n
     devices = list(
         Device.objects.filter(pk__in=CrashGroupDevice.objects.filter(group=group).values("device_id"))
         .select_related("device_model")
@@ -69,27 +124,22 @@ def crash_group_detail_get(
         group=group,
         sample=sample,
         breakdowns=breakdowns,
-        events_over_time=[(row["bucket"], row["n"]) for row in events],
+        events_over_time=sorted(buckets.items()),
         devices=devices,
-        cells=compat_cells_for_crash_group(group_id=group.pk, start=start, end=end),
+        cells=_compat_entries(cells=[cell for cell, _ in cells.most_common(cell_limit)]),
         notes=list(group.triage_notes.select_related("author")[:50]),
         audit=list(group.audit_events.select_related("actor")[:50]),
+        events_in_range=total,
     )
 
 
-def compat_cells_for_crash_group(
-    *, group_id: int, start: datetime, end: datetime, limit: int = 20
-) -> list[CompatEntry]:
-    """The compat cells (model version × runtime version × delegate × device model) this group's crashes hit."""
-    combos = (
-        CrashReport.objects.filter(group_id=group_id, occurred_at__gte=start, occurred_at__lt=end)
-        .values(*CELL_FIELDS)
-        .annotate(n=Count("id"))
-        .order_by("-n")[:limit]
-    )
+def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
+    """The CompatEntry rows of (model version, runtime version, delegate, device model) id tuples, in one query."""
+    if not cells:
+        return []
     cell_filter = Q(pk__in=[])
-    for combo in combos:
-        cell_filter |= Q(**{name: combo[name] for name in CELL_FIELDS})
+    for cell in cells:
+        cell_filter |= Q(**dict(zip(CELL_FIELDS, cell, strict=True)))
     return list(
         CompatEntry.objects.filter(cell_filter).select_related(
             "model_version__ml_model", "runtime_version__runtime", "delegate", "device_model"
@@ -107,17 +157,17 @@ def crash_groups_for_cell(
     limit: int = 20,
 ) -> list[CrashGroup]:
     """Crash groups with crashes in one compat cell over the last `days`, most recently seen first (for the cell page)."""
-    since = timezone.now() - timedelta(days=days)
-    group_ids = CrashReport.objects.filter(
-        occurred_at__gte=since,
+    now = timezone.now()
+    cell = Q(
         model_version_id=model_version_id,
         runtime_version_id=runtime_version_id,
         delegate_id=delegate_id,
         device_model_id=device_model_id,
-    ).values("group_id")
-    return list(
-        CrashGroup.objects.filter(pk__in=group_ids).select_related("assignee").order_by("-last_seen_at")[:limit]
     )
+    in_cell = Q(pk__in=[])
+    for model, when in crash_rollup_sources(start=now - timedelta(days=days), end=now):
+        in_cell |= Q(pk__in=model.objects.filter(when, cell).values("group_id"))
+    return list(CrashGroup.objects.filter(in_cell).select_related("assignee").order_by("-last_seen_at")[:limit])
 
 
 def devices_search(*, q: str, limit: int = 50) -> list[Device]:

@@ -17,6 +17,8 @@ __all__ = [
     "DeviceActivityDay",
     "DeviceModelDevice",
     "RollupDirtyHour",
+    "HourlyCrashGroupRollup",
+    "DailyCrashGroupRollup",
 ]
 
 COHORT_FIELDS = (
@@ -264,6 +266,59 @@ class DeviceModelDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} as device model {self.device_model_id}"
+
+
+# What a crash group is broken down by (its page) and the compat cell it implicates: the crash's cohort without
+# app_version, which the group's regressed/resolved logic reads from raw reports, not from a breakdown.
+CRASH_FIELDS = ("device_model_id", "os_version", "model_version_id", "runtime_version_id", "delegate_id")
+
+
+class CrashGroupRollup(models.Model):
+    """Crash reports of one group × one bucket × one (device model, OS, model version, runtime version, delegate).
+
+    No unique constraint: a merge repoints the source group's rows to the target (its raw crashes may be past
+    retention, so they cannot be recounted), which may leave two rows for one key; every read sums them.
+    """
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the hour (hourly) or the day (daily)")
+    group = models.ForeignKey("telemetry.CrashGroup", on_delete=models.CASCADE, related_name="+", db_index=False)
+    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
+    os_version = models.CharField(max_length=80, blank=True)
+    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
+    runtime_version = models.ForeignKey(
+        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
+    events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"group {self.group_id} at {self.bucket_start:%Y-%m-%d %H:00}: {self.events}"
+
+
+class HourlyCrashGroupRollup(CrashGroupRollup):
+    """One hour's rows, replaced from raw crash reports with the hour's HourlyRollup (same transaction)."""
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["group", "bucket_start"], name="hourlycrashgroup_group_idx"),
+            models.Index(fields=["bucket_start"], name="hourlycrashgroup_bucket_idx"),
+            # The compat cell page: groups with crashes in one cell.
+            models.Index(fields=["model_version", "device_model", "bucket_start"], name="hourlycrashgroup_cell_idx"),
+        ]
+
+
+class DailyCrashGroupRollup(CrashGroupRollup):
+    """One UTC day's rows, the sums of its hourly rows (replaced with the day's DailyRollup)."""
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["group", "bucket_start"], name="dailycrashgroup_group_idx"),
+            models.Index(fields=["bucket_start"], name="dailycrashgroup_bucket_idx"),
+            models.Index(fields=["model_version", "device_model", "bucket_start"], name="dailycrashgroup_cell_idx"),
+        ]
 
 
 class RollupDirtyHour(models.Model):

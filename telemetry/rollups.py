@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS, LatencyHistogram, bucket_key
 
+from .crash_rollups import crash_group_day_replace, crash_group_hours_replace
 from .models import (
     CrashReport,
     DailyCoarseRollup,
@@ -336,6 +337,7 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> set[tupl
             hour=hour, cohort_totals=per_cohort.values(), device_ids={device_id for device_id, _ in activity}, now=now
         )
         device_models_seen_record(activity=[(device_id, cohort[0]) for device_id, cohort in activity])
+        crash_group_hours_replace(start=hour, end=hour + HOUR)
         _pause_if_asked()
         # A batch that re-marked the hour meanwhile changed marked_at: its mark stays and, as that batch found
         # the hour dirty and queued nothing, the claiming task queues it again.
@@ -375,6 +377,7 @@ def rollup_day_compute(*, day: date) -> None:
             [_rollup_row(DailyRollup, start, cohort, totals, now) for cohort, totals in per_cohort.items()],
             batch_size=500,
         )
+        crash_group_day_replace(start=start)
         rollup_day_coarse_compute(day=day)
 
 

@@ -239,7 +239,7 @@ def hourly_model(*, filters: Mapping[str, object] | None = None, fields: tuple[s
     return next(model for model, kept in HOURLY_GRAINS if columns <= kept)
 
 
-def _range_pieces(start: datetime, end: datetime) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime]]:
+def range_pieces(start: datetime, end: datetime) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime]]:
     """range_split, except that a trailing partial day reaching the present is read as its whole day.
 
     Nothing can have started after now (ingest clamps future device times to the receive time), so today's daily
@@ -261,7 +261,7 @@ def _utc(moment: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _snap(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+def range_snap(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     start, end = hour_floor(start), hour_ceil(end)
     if end <= start:
         raise ValueError("end must be after start")
@@ -284,7 +284,7 @@ def _grouped_totals(
     group, rows are merged in Python (SQL was ~2× slower with ~1,000 cells) — perf/kpi_bench.py.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
-    edges, (day_start, day_end) = _range_pieces(start, end)
+    edges, (day_start, day_end) = range_pieces(start, end)
     groups: dict[object, Totals] = defaultdict(Totals)
     hour_q = Q()
     for a, b in edges:
@@ -360,7 +360,7 @@ def _grouped_devices(
     DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
-    edges, (day_start, day_end) = _range_pieces(start, end)
+    edges, (day_start, day_end) = range_pieces(start, end)
     retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
     raw_q, activity_days = Q(), Q()
     for a, b in edges:
@@ -467,7 +467,7 @@ def kpis_get(
     ``count_devices=False`` skips the distinct-device count (devices is then 0): a trend against the previous
     period needs no device count, and its unaligned edge would otherwise count raw sessions.
     """
-    start, end = _snap(start, end)
+    start, end = range_snap(start, end)
     q = _filter_q(filters or {})
     memo = _request_memo.get()
     cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=False) if memo else None
@@ -492,7 +492,7 @@ def kpi_breakdown(
     """KPIs per value of one dimension (DIMENSIONS), most sessions first; ≤ 4 queries."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; use one of {sorted(DIMENSIONS)}")
-    start, end = _snap(start, end)
+    start, end = range_snap(start, end)
     fields = DIMENSIONS[dimension]
     key = (lambda row: row[fields[0]]) if len(fields) == 1 else (lambda row: tuple(row[f] for f in fields))
     if dimension in ("model_version", "runtime_version"):
@@ -529,7 +529,7 @@ def kpi_timeseries(
     q = _filter_q(filters or {})
     devices: dict | None = None  # None: the bucket's summed devices column is the count
     if bucket == "hour":
-        start, end = _snap(start, end)
+        start, end = range_snap(start, end)
         step, model = HOUR, hourly_model(filters=filters)
     elif bucket == "day":
         start = day_floor(start)

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from .crash_rollups import crash_group_rollups_move
 from .models import (
     AuditAction,
     CrashGroup,
@@ -140,6 +141,7 @@ def crash_group_merge(*, target_id: int, source_id: int, user) -> CrashGroup:
     # New crashes with the source's fingerprint (or one merged into it earlier) keep landing in the target.
     CrashGroupAlias.objects.filter(group=source).update(group=target)
     CrashGroupAlias.objects.create(fingerprint=source.fingerprint, group=target)
+    crash_group_rollups_move(source_id=source.pk, target_id=target.pk)  # before the source's cascade delete
     # Counters, not a recount: raw crashes past retention are gone but still counted.
     target.event_count += source.event_count
     target.device_count = CrashGroupDevice.objects.filter(group=target).count()

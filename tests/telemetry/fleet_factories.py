@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, OsFamily, Runtime, RuntimeVersion
 from telemetry.models import CrashGroup, CrashGroupDevice, CrashReport, Device
+from telemetry.rollups import rollup_hours_compute
 
 _seq = itertools.count(1)
 
@@ -57,9 +58,13 @@ def crash_group_make(
     title: str = "SIGSEGV in gpu delegate",
     delegate=None,
     model_version=None,
+    rollup: bool = True,
     **extra,
 ) -> CrashGroup:
-    """A group with real CrashReport rows and exact affected-device rows, counters consistent."""
+    """A group with real CrashReport rows and exact affected-device rows, counters consistent.
+
+    With `rollup`, their hours are rolled up as after an ingest (the crash group page reads the rollups).
+    """
     at = at or timezone.now() - timedelta(hours=2)
     group = CrashGroup.objects.create(
         fingerprint=uuid.uuid4().hex, title=title, culprit="tflite::gpu::Run", kind="native",
@@ -77,6 +82,8 @@ def crash_group_make(
                 received_at=at, kind="native", signal="SIGSEGV", message="Fatal signal 11",
                 frames=[{"function": "tflite::gpu::Run", "module": "libgpu.so", "in_app": False}],
             )  # fmt: skip
+    if rollup:
+        rollup_hours_compute(hours=[at + timedelta(minutes=i) for i in range(crashes_per_device)], push_evidence=False)
     return group
 
 

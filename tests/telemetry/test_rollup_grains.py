@@ -144,7 +144,9 @@ def test_device_model_pairs_are_the_distinct_raw_pairs_and_count_a_device_under_
     assert (rows["google-pixel-8"].devices, rows["samsung-galaxy-a54"].devices) == (4, 4)
     assert selectors.kpis_get(start=DAY, end=DAY + timedelta(days=2)).devices == 7
     assert selectors.kpis_get(start=DAY, end=DAY + timedelta(days=2), filters={"tier": 2}).devices == 4
-    assert selectors.kpis_get(start=DAY + timedelta(days=1), end=DAY + timedelta(days=2), filters={"tier": 2}).devices == 3
+    assert (
+        selectors.kpis_get(start=DAY + timedelta(days=1), end=DAY + timedelta(days=2), filters={"tier": 2}).devices == 3
+    )
 
 
 def test_recomputing_hours_and_days_gives_the_same_grain_rows(fleet):
@@ -265,7 +267,7 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
     assert "hourly" not in sql and "telemetry_inferencesession" not in sql
     whole_days = read()
     assert whole_days[0].devices == len(per_day[DAY.date()] | per_day[today.date()]) == 4
-    monkeypatch.setattr(selectors, "_range_pieces", range_split)
+    monkeypatch.setattr(selectors, "range_pieces", range_split)
     hourly_edges = read()
     assert _figures(whole_days) == [pytest.approx(f, rel=1e-12) for f in _figures(hourly_edges)]
     assert whole_days[0].sessions == InferenceSession.objects.count()
@@ -276,12 +278,11 @@ def test_the_trailing_day_is_read_whole_only_when_the_range_reaches_now(monkeypa
     monkeypatch.setattr(selectors, "timezone", SimpleNamespace(now=lambda: now))
     end = DAY + timedelta(hours=7)
     week_ago = DAY - timedelta(days=6)
-    assert selectors._range_pieces(week_ago, end) == ([], (week_ago, DAY + timedelta(days=1)))
+    assert selectors.range_pieces(week_ago, end) == ([], (week_ago, DAY + timedelta(days=1)))
     yesterday_9 = DAY - timedelta(hours=15)
-    assert selectors._range_pieces(yesterday_9, end) == ([(yesterday_9, DAY)], (DAY, DAY + timedelta(days=1)))
+    assert selectors.range_pieces(yesterday_9, end) == ([(yesterday_9, DAY)], (DAY, DAY + timedelta(days=1)))
     # Starting inside today: the day's rows would include hours before the start.
-    assert selectors._range_pieces(DAY + timedelta(hours=2), end) == range_split(DAY + timedelta(hours=2), end)
+    assert selectors.range_pieces(DAY + timedelta(hours=2), end) == range_split(DAY + timedelta(hours=2), end)
     # Ending before now: later hours of that day may hold data.
     past_end = DAY + timedelta(hours=5)
-    assert selectors._range_pieces(week_ago, past_end) == range_split(week_ago, past_end)
-
+    assert selectors.range_pieces(week_ago, past_end) == range_split(week_ago, past_end)

@@ -1,0 +1,113 @@
+"""Crash-group rollups: exact per group and combination, kept through merges and retention, read by the group page."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from telemetry.crash_rollups import crash_group_rollups_backfill
+from telemetry.fleet_selectors import crash_group_detail_get
+from telemetry.models import CrashReport, DailyCrashGroupRollup, HourlyCrashGroupRollup
+from telemetry.rollup_models import CRASH_FIELDS
+from telemetry.rollups import day_floor, hour_floor, rollup_hours_compute
+from telemetry.triage import crash_group_merge
+
+from .fleet_factories import catalog_make, crash_group_make, device_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def c():
+    return catalog_make()
+
+
+def _raw_counts() -> Counter:
+    counts = Counter()
+    for report in CrashReport.objects.values("group_id", *CRASH_FIELDS):
+        counts[tuple(report.values())] += 1
+    return counts
+
+
+def _rollup_counts(model) -> Counter:
+    counts = Counter()
+    for row in model.objects.values("group_id", *CRASH_FIELDS).annotate(n=Sum("events")):
+        counts[tuple(row[k] for k in ("group_id", *CRASH_FIELDS))] += row["n"]
+    return counts
+
+
+def _two_groups(c, *, at):
+    pixel, galaxy = device_make(c), device_make(c, device_model=c.galaxy, os_version="Android 14")
+    gpu = crash_group_make(c, devices=[pixel, galaxy], crashes_per_device=3, at=at)
+    cpu = crash_group_make(c, devices=[galaxy], delegate=c.cpu, model_version=c.v2, at=at + timedelta(hours=1))
+    return gpu, cpu
+
+
+def test_hourly_and_daily_rows_equal_raw_counts_per_group_and_combination(c):
+    at = day_floor(timezone.now() - timedelta(days=2)) + timedelta(hours=5)
+    _two_groups(c, at=at)
+    raw = _raw_counts()
+    assert sum(raw.values()) == 7 and len(raw) == 3
+    assert _rollup_counts(HourlyCrashGroupRollup) == raw
+    assert _rollup_counts(DailyCrashGroupRollup) == raw
+    assert set(HourlyCrashGroupRollup.objects.values_list("bucket_start", flat=True)) == {at, at + timedelta(hours=1)}
+
+    rollup_hours_compute(hours=[at, at + timedelta(hours=1)], push_evidence=False)  # recomputing changes nothing
+    assert HourlyCrashGroupRollup.objects.count() == 3 and _rollup_counts(DailyCrashGroupRollup) == raw
+
+
+def test_a_late_crash_reopens_its_hour_and_day(c):
+    at = day_floor(timezone.now() - timedelta(days=2)) + timedelta(hours=5)
+    gpu, _ = _two_groups(c, at=at)
+    late = CrashReport.objects.filter(group=gpu).first()
+    late.pk, late.event_id = None, late.event_id.int + 1
+    late.save()
+    rollup_hours_compute(hours=[late.occurred_at], push_evidence=False)
+    assert _rollup_counts(HourlyCrashGroupRollup) == _rollup_counts(DailyCrashGroupRollup) == _raw_counts()
+    assert sum(_raw_counts().values()) == 8
+
+
+def test_merge_moves_rows_so_counts_outlive_raw_retention(c):
+    at = day_floor(timezone.now() - timedelta(days=3)) + timedelta(hours=5)
+    gpu, cpu = _two_groups(c, at=at)
+    crash_group_merge(target_id=gpu.pk, source_id=cpu.pk, user=None)
+    CrashReport.objects.all().delete()  # raw rows past retention are gone; the rollups are kept
+    now = timezone.now()
+    detail = crash_group_detail_get(group_id=gpu.pk, start=now - timedelta(days=30), end=now)
+    assert detail.events_in_range == 7 and detail.sample is None
+    assert {row["label"]: row["events"] for row in detail.breakdowns["delegate"]} == {"tflite gpu": 6, "tflite cpu": 1}
+    assert {row["label"]: row["share"] for row in detail.breakdowns["model_version"]} == {
+        "yolov8n 1.4.0": 6 / 7,
+        "yolov8n 1.5.0": 1 / 7,
+    }
+    assert {row["label"] for row in detail.breakdowns["os_version"]} == {"Android 15", "Android 14"}
+    assert sum(n for _, n in detail.events_over_time) == 7
+
+
+def test_range_edges_read_hourly_rows_and_whole_days_daily_rows(c):
+    now = timezone.now()
+    device = device_make(c)
+    inside = crash_group_make(c, devices=[device], at=hour_floor(now) - timedelta(hours=3))
+    crash_group_make(c, devices=[device], at=now - timedelta(days=5), rollup=True, title="older")
+    # 24 hours: by hour, from hourly rows only.
+    day = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(hours=24), end=now)
+    assert day.events_over_time == [(hour_floor(now) - timedelta(hours=3), 1)]
+    # A range starting mid-day five days ago: that partial day from hourly rows, the whole days from daily rows.
+    week = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(days=6, hours=3), end=now)
+    assert week.events_over_time == [(day_floor(now - timedelta(hours=3)), 1)]
+    # Crashes outside the range are not counted.
+    old = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(days=20), end=now - timedelta(days=10))
+    assert old.events_in_range == 0 and old.breakdowns["device_model"] == []
+
+
+def test_backfill_fills_hours_rolled_up_before_the_rollups_existed(c):
+    at = day_floor(timezone.now() - timedelta(days=2)) + timedelta(hours=7)
+    group = crash_group_make(c, devices=[device_make(c), device_make(c)], crashes_per_device=2, at=at, rollup=False)
+    assert not HourlyCrashGroupRollup.objects.exists()
+    call_command("rollup_grains_backfill", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert _rollup_counts(HourlyCrashGroupRollup) == _rollup_counts(DailyCrashGroupRollup) == _raw_counts()
+    assert DailyCrashGroupRollup.objects.get(group=group).events == 4
+    assert crash_group_rollups_backfill() == {"crash-group hours": 0, "crash-group days": 0}  # once is enough
