@@ -192,3 +192,12 @@ def celery_worker_process(request, django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture
+def retention_unbounded(settings):
+    """For tests that pin calendar dates: raw retention must not turn their hours 'too old' as the real date moves on.
+
+    (Rollups skip hours older than RAW_RETENTION_DAYS before now; tests of that rule set their own value.)
+    """
+    settings.RAW_RETENTION_DAYS = 36_500

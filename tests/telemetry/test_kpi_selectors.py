@@ -12,6 +12,7 @@ from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import session_make
 
 DAY = datetime(2026, 11, 12, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
 
 
 @pytest.fixture

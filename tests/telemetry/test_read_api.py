@@ -15,6 +15,7 @@ KPIS_URL = "/api/v1/telemetry/kpis/"
 DEVICES_URL = "/api/v1/telemetry/devices/"
 GROUPS_URL = "/api/v1/telemetry/crash-groups/"
 START = datetime(2026, 11, 18, 22, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, session_make
 
 DAY = datetime(2026, 11, 12, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
 
 
 @pytest.fixture

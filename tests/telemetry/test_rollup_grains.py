@@ -27,6 +27,7 @@ from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, exact_quantile, session_make
 
 DAY = datetime(2026, 11, 12, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
 SUMS = ("sessions", "crashed_sessions", "crashes", "inferences", "errors", "accelerated_weight")
 ROW_VALUES = (*SUMS, "accelerated_weighted_sum", "latency_histogram", "peak_rss_histogram")
 GRAIN_COLUMNS = (*ROW_VALUES, "devices")

@@ -15,7 +15,9 @@ from telemetry.tasks import rollup_hours_task
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import fleet_make
 
-START = datetime(2026, 11, 15, 22, tzinfo=UTC)
+# Four hours across midnight, recent enough to be inside raw retention (older hours are never recomputed).
+START = (datetime.now(UTC) - timedelta(days=3)).replace(hour=22, minute=0, second=0, microsecond=0)
+NEXT_DAY = START.replace(hour=0) + timedelta(days=1)
 
 
 def _wait_for(predicate, *, timeout: float = 60, what: str):
@@ -54,7 +56,7 @@ def test_worker_killed_mid_rollup_reruns_and_totals_equal_raw_counts(pause_file,
     os.kill(first_pid, signal.SIGKILL)
     pause_file.unlink()
     # acks_late + reject_on_worker_lost: the message goes back to the queue and a fresh pool process re-runs it
-    _wait_for(lambda: DailyRollup.objects.filter(bucket_start=datetime(2026, 11, 16, tzinfo=UTC)).exists(),
+    _wait_for(lambda: DailyRollup.objects.filter(bucket_start=NEXT_DAY).exists(),
               what="the re-run to finish")  # fmt: skip
     # daily rows only come after every hour of the task committed: they are the re-run's, the first run died
 

@@ -23,6 +23,7 @@ from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, exact_quantile, fleet_make, session_make
 
 START = datetime(2026, 11, 10, 20, 0, tzinfo=UTC)  # 4 hours before a day boundary
+pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def test_retention_deletes_only_old_raw_rows_and_keeps_rollups(c):
     old = session_make(c, device=device, at=now - timedelta(days=31), samples=[10.0])
     crash_make(c, session=old)
     kept = session_make(c, device=device, at=now - timedelta(days=29), samples=[10.0])
-    with override_settings(RAW_RETENTION_DAYS=60):  # rolled up while the old hour was still within retention
+    with override_settings(RAW_RETENTION_DAYS=36_500):  # rolled up while the old hour was still within retention
         rollup_hours_compute(hours=[old.started_at, kept.started_at], push_evidence=False)
     deleted = raw_retention_enforce(now=now, chunk_size=1)
     assert deleted == {"crashes": 1, "sessions": 1}
@@ -178,6 +179,7 @@ def test_retention_deletes_only_old_raw_rows_and_keeps_rollups(c):
     assert kpis_get(start=old.started_at - timedelta(days=1), end=now, filters={}).sessions == 2
 
 
+@override_settings(RAW_RETENTION_DAYS=30)
 def test_recomputing_an_hour_older_than_retention_keeps_its_rollup(c):
     from django.utils import timezone
 
