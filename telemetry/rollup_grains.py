@@ -40,7 +40,8 @@ SUM_COLUMNS = (
 )
 
 
-def _grain_row(model, *, bucket_start: datetime, totals, devices: int, now: datetime, **keys):
+def rollup_row(model, *, bucket_start: datetime, totals, devices: int, now: datetime, **keys):
+    """An unsaved rollup row of any grain: the keys given, the sums of `totals`, `devices` (exact for its bucket)."""
     return model(
         bucket_start=bucket_start,
         **keys,
@@ -68,7 +69,7 @@ def hour_fleet_replace(*, hour: datetime, cohort_totals: Iterable, device_ids: s
         return
     total: Totals = totals_sum(parts)
     HourlyFleetRollup.objects.bulk_create(
-        [_grain_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)]
+        [rollup_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)]
     )
 
 
@@ -106,7 +107,7 @@ def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
     DailyModelVersionDevices.objects.filter(day=day).delete()
     DailyDeviceModelRollup.objects.bulk_create(
         [
-            _grain_row(
+            rollup_row(
                 DailyDeviceModelRollup, bucket_start=start, totals=totals, devices=dm_devices.get(dm_id, 0), now=now,
                 device_model_id=dm_id,
             )
@@ -116,7 +117,7 @@ def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
     if per_device_model:
         fleet_devices = activity.aggregate(n=Count("device_id", distinct=True))["n"]
         DailyFleetRollup.objects.bulk_create(
-            [_grain_row(DailyFleetRollup, bucket_start=start, totals=fleet, devices=fleet_devices, now=now)]
+            [rollup_row(DailyFleetRollup, bucket_start=start, totals=fleet, devices=fleet_devices, now=now)]
         )
     DailyModelVersionDevices.objects.bulk_create(
         [

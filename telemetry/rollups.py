@@ -35,7 +35,7 @@ from .models import (
     InferenceSession,
     RollupDirtyHour,
 )
-from .rollup_grains import day_grains_replace, device_models_seen_record, hour_fleet_replace
+from .rollup_grains import day_grains_replace, device_models_seen_record, hour_fleet_replace, rollup_row
 from .rollup_models import COARSE_FIELDS, COHORT_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -186,20 +186,13 @@ def _cohort(row: dict) -> Cohort:
 
 
 def _rollup_row(model, bucket_start: datetime, cohort: Cohort, totals: Totals, now: datetime):
-    return model(
+    return rollup_row(
+        model,
         bucket_start=bucket_start,
-        **dict(zip(COHORT_FIELDS, cohort, strict=True)),
-        sessions=totals.sessions,
-        crashed_sessions=totals.crashed_sessions,
-        crashes=totals.crashes,
-        inferences=totals.inferences,
-        errors=totals.errors,
-        latency_histogram=totals.wire(),
-        accelerated_weighted_sum=totals.accelerated_weighted_sum,
-        accelerated_weight=totals.accelerated_weight,
-        peak_rss_histogram=totals.wire(rss=True),
+        totals=totals,
         devices=totals.devices,
-        computed_at=now,
+        now=now,
+        **dict(zip(COHORT_FIELDS, cohort, strict=True)),
     )
 
 
@@ -409,20 +402,13 @@ def _day_coarse_replace(*, start: datetime, day: date) -> None:
             totals.devices = found.get(cell, 0)
         DailyCoarseRollup.objects.bulk_create(
             [
-                DailyCoarseRollup(
+                rollup_row(
+                    DailyCoarseRollup,
                     bucket_start=start,
-                    **dict(zip(COARSE_FIELDS, cell, strict=True)),
-                    sessions=t.sessions,
-                    crashed_sessions=t.crashed_sessions,
-                    crashes=t.crashes,
-                    inferences=t.inferences,
-                    errors=t.errors,
-                    latency_histogram=t.wire(),
-                    accelerated_weighted_sum=t.accelerated_weighted_sum,
-                    accelerated_weight=t.accelerated_weight,
-                    peak_rss_histogram=t.wire(rss=True),
+                    totals=t,
                     devices=t.devices,
-                    computed_at=now,
+                    now=now,
+                    **dict(zip(COARSE_FIELDS, cell, strict=True)),
                 )
                 for cell, t in per_cell.items()
             ],
