@@ -111,3 +111,14 @@ def test_backfill_fills_hours_rolled_up_before_the_rollups_existed(c):
     assert _rollup_counts(HourlyCrashGroupRollup) == _rollup_counts(DailyCrashGroupRollup) == _raw_counts()
     assert DailyCrashGroupRollup.objects.get(group=group).events == 4
     assert crash_group_rollups_backfill() == {"crash-group hours": 0, "crash-group days": 0}  # once is enough
+
+
+def test_list_filters_find_groups_by_their_rollups_after_raw_retention(client, viewer_user, c):
+    at = day_floor(timezone.now() - timedelta(days=2)) + timedelta(hours=5)
+    gpu, cpu = _two_groups(c, at=at)
+    client.force_login(viewer_user)
+    assert [g.pk for g in client.get("/crashes/?app_version=3.2.1&sort=events").context["page"]] == [gpu.pk, cpu.pk]
+    CrashReport.objects.all().delete()  # past retention: the rollups still say where each group crashed
+    assert [g.pk for g in client.get("/crashes/?device_model=google-pixel-8").context["page"]] == [gpu.pk]
+    assert [g.pk for g in client.get("/crashes/?delegate=cpu&os_version=Android 14").context["page"]] == [cpu.pk]
+    assert list(client.get("/crashes/?app_version=3.2.1").context["page"]) == []  # app versions are raw-only
