@@ -24,6 +24,7 @@ from .models import (
     HourlyCrashGroupRollup,
     InferenceSession,
 )
+from .rollups import DAY, HOUR, day_floor, hour_floor
 from .selectors import range_pieces, range_snap
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
@@ -124,13 +125,23 @@ def crash_group_detail_get(
         group=group,
         sample=sample,
         breakdowns=breakdowns,
-        events_over_time=sorted(buckets.items()),
+        events_over_time=_zero_filled(buckets, start=start, end=end, step=HOUR if hourly else DAY),
         devices=devices,
         cells=_compat_entries(cells=[cell for cell, _ in cells.most_common(cell_limit)]),
         notes=list(group.triage_notes.select_related("author")[:50]),
         audit=list(group.audit_events.select_related("actor")[:50]),
         events_in_range=total,
     )
+
+
+def _zero_filled(counts: Counter, *, start: datetime, end: datetime, step: timedelta) -> list[tuple[datetime, int]]:
+    """Every hour or UTC day of [start, end) with its count, zeros included: a chart spans the page's range."""
+    moment = hour_floor(start) if step == HOUR else day_floor(start)
+    series = []
+    while moment < end:
+        series.append((moment, counts.get(moment, 0)))
+        moment += step
+    return series
 
 
 def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:

@@ -94,10 +94,16 @@ def test_range_edges_read_hourly_rows_and_whole_days_daily_rows(c):
     crash_group_make(c, devices=[device], at=now - timedelta(days=5), rollup=True, title="older")
     # 24 hours: by hour, from hourly rows only.
     day = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(hours=24), end=now)
-    assert day.events_over_time == [(hour_floor(now) - timedelta(hours=3), 1)]
+    assert [(at, n) for at, n in day.events_over_time if n] == [(hour_floor(now) - timedelta(hours=3), 1)]
+    assert len(day.events_over_time) in (24, 25) and day.events_over_time[-1][0] == hour_floor(now)  # zeros kept
     # A range starting mid-day five days ago: that partial day from hourly rows, the whole days from daily rows.
-    week = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(days=6, hours=3), end=now)
-    assert week.events_over_time == [(day_floor(now - timedelta(hours=3)), 1)]
+    week_start = now - timedelta(days=6, hours=3)
+    week = crash_group_detail_get(group_id=inside.pk, start=week_start, end=now)
+    assert [(at, n) for at, n in week.events_over_time if n] == [(day_floor(now - timedelta(hours=3)), 1)]
+    days = (day_floor(now) - day_floor(week_start)).days
+    assert [at for at, _ in week.events_over_time] == [
+        day_floor(week_start) + timedelta(days=d) for d in range(days + 1)
+    ]
     # Crashes outside the range are not counted.
     old = crash_group_detail_get(group_id=inside.pk, start=now - timedelta(days=20), end=now - timedelta(days=10))
     assert old.events_in_range == 0 and old.breakdowns["device_model"] == []
@@ -122,3 +128,16 @@ def test_list_filters_find_groups_by_their_rollups_after_raw_retention(client, v
     assert [g.pk for g in client.get("/crashes/?device_model=google-pixel-8").context["page"]] == [gpu.pk]
     assert [g.pk for g in client.get("/crashes/?delegate=cpu&os_version=Android 14").context["page"]] == [cpu.pk]
     assert list(client.get("/crashes/?app_version=3.2.1").context["page"]) == []  # app versions are raw-only
+
+
+def test_events_chart_spans_the_range_with_bucket_wide_bars(c):
+    from telemetry.charts import crash_events_chart
+
+    now = timezone.now()
+    group = crash_group_make(c, devices=[device_make(c)], at=now - timedelta(days=2))
+    detail = crash_group_detail_get(group_id=group.pk, start=day_floor(now) - timedelta(days=29), end=now)
+    (trace,) = crash_events_chart(points=detail.events_over_time).figure["data"]
+    assert len(trace["x"]) == 30 and sum(trace["y"]) == 1
+    assert trace["width"] == 0.8 * 86_400_000  # a day's bar, not a sliver Plotly guesses from one point
+    empty = crash_group_detail_get(group_id=group.pk, start=now - timedelta(days=60), end=now - timedelta(days=40))
+    assert crash_events_chart(points=empty.events_over_time).is_empty
