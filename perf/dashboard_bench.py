@@ -10,7 +10,8 @@ cost what their rollup rows cost, so the script extrapolates 100 M from the two 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_fleet \\
         .venv/bin/python perf/dashboard_bench.py --sessions 1000000 --sessions 10000000
 
-The database is TRUNCATEd (telemetry, compat): point it at a scratch database.
+The database is TRUNCATEd (telemetry, compat): point it at a scratch database. `--reuse` measures the pages again on
+the fleet the last run left there (no truncate, no load), e.g. at a quieter moment of a shared machine.
 """
 
 import argparse
@@ -309,14 +310,27 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     device_models_seen_record(activity=[(p["id"], p["dm"]) for p in profiles])  # as the hourly rollup records them
     raw, crashes, pairs = raw_load(profiles, catalog, sessions=sessions, start=start, days=days, hours=hours)
     load_s = time.perf_counter() - t0
+    biggest = CrashGroup.objects.order_by("-event_count").first()
+    print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
+          f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows, "
+          f"{counts['fleet_hourly']:,} fleet hours; biggest crash group {biggest.event_count:,} crashes in "
+          f"{DailyCrashGroupRollup.objects.filter(group=biggest).count():,} daily rollup rows;"
+          f" loaded in {load_s:.0f} s")  # fmt: skip
+    return pages_measure(device_model=catalog["device_models"][5], model_version=catalog["versions"][5 % MODELS][2],
+                         repeat=repeat)  # fmt: skip
+
+
+def pages_measure(*, device_model, model_version, repeat: int) -> dict:
+    """Median render time and query count of each page on the data in the database."""
     user, _ = User.objects.get_or_create(username="bench-viewer")
     roles_sync()
     user.groups.add(*Group.objects.filter(name="viewer"))
     client = Client()
     client.force_login(user)
     biggest = CrashGroup.objects.order_by("-event_count").first()
-    dm, mv = catalog["device_models"][5], catalog["versions"][5 % MODELS][2]
-    cohort = f"device_model={dm.slug}&model={mv.ml_model.slug}&model_version={mv.version}"
+    cohort = (
+        f"device_model={device_model.slug}&model={model_version.ml_model.slug}&model_version={model_version.version}"
+    )
     pages = {
         "home": "/",
         "fleet 30d": "/fleet/?range=30d",
@@ -324,14 +338,20 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
         "crash group": f"/crashes/{biggest.pk}/",
     }
     results = {name: measure(client, url, repeat) for name, url in pages.items()}
-    print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
-          f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows, "
-          f"{counts['fleet_hourly']:,} fleet hours; biggest crash group {biggest.event_count:,} crashes in "
-          f"{DailyCrashGroupRollup.objects.filter(group=biggest).count():,} daily rollup rows;"
-          f" loaded in {load_s:.0f} s")  # fmt: skip
     for name, (median_ms, queries) in results.items():
         print(f"  {name:<18} median {median_ms:7.1f} ms  {queries:3d} queries")
     return results
+
+
+def loaded_measure(*, repeat: int) -> None:
+    """--reuse: the pages again on the fleet a previous run left in the database (a quieter moment, no reload)."""
+    models = list(MLModel.objects.order_by("id"))
+    versions = list(ModelVersion.objects.filter(ml_model=models[5 % MODELS]).order_by("id"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM telemetry_inferencesession")
+        (sessions,) = cursor.fetchone()
+    print(f"\nmeasured again on the loaded fleet: {sessions:,} raw sessions")
+    pages_measure(device_model=DeviceModel.objects.order_by("id")[5], model_version=versions[2], repeat=repeat)
 
 
 def main() -> None:
@@ -340,6 +360,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="measure the fleet already loaded (no truncate, no load)")
     args = parser.parse_args()
     if not settings.IS_POSTGRES:
         sys.exit("needs PostgreSQL: set DATABASE_URL=postgres://... (a scratch database: it is truncated)")
@@ -349,6 +370,10 @@ def main() -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    if args.reuse:
+        with override_settings(STORAGES=storages, ALLOWED_HOSTS=["testserver"]):
+            loaded_measure(repeat=args.repeat)
+        return
     with override_settings(STORAGES=storages, ALLOWED_HOSTS=["testserver"]):
         measured = {
             size: run(sessions=size, devices=args.devices, days=args.days, repeat=args.repeat) for size in sizes
