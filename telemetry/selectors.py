@@ -487,9 +487,17 @@ def kpis_get(
 
 
 def kpi_breakdown(
-    *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None, dimension: str
+    *,
+    start: datetime,
+    end: datetime,
+    filters: Mapping[str, object] | None = None,
+    dimension: str,
+    count_devices: bool = True,
 ) -> list[tuple[object, Kpis]]:
-    """KPIs per value of one dimension (DIMENSIONS), most sessions first; ≤ 4 queries."""
+    """KPIs per value of one dimension (DIMENSIONS), most sessions first; ≤ 4 queries.
+
+    ``count_devices=False`` leaves devices at 0 (the caller counts them for the few groups it keeps).
+    """
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; use one of {sorted(DIMENSIONS)}")
     start, end = range_snap(start, end)
@@ -506,8 +514,12 @@ def kpi_breakdown(
     if groups is None:
         daily = daily_model(filters=filters, fields=fields)
         groups = _grouped_totals(start=start, end=end, q=q, fields=fields, key=key, daily=daily)
-    devices = _grouped_devices(
-        start=start, end=end, q=q, fields=fields, key=key, by_device_model=_columns(filters, fields) <= DM
+    devices = (
+        _grouped_devices(
+            start=start, end=end, q=q, fields=fields, key=key, by_device_model=_columns(filters, fields) <= DM
+        )
+        if count_devices
+        else {}
     )
     result = []
     for value, totals in groups.items():
@@ -603,7 +615,9 @@ def cohorts_missing_targets(
 ) -> list[dict[str, object]]:
     """Cohorts (device model × model version × runtime version × delegate) with enough sessions that miss a target."""
     targets = slo_targets_get()
-    breakdown = kpi_breakdown(start=start, end=end, filters=filters, dimension="cohort")
+    # Devices are counted afterwards for the missing cohorts only: counting them for every cohort was the page's
+    # costliest query (distinct devices over a week of DeviceActivityDay).
+    breakdown = kpi_breakdown(start=start, end=end, filters=filters, dimension="cohort", count_devices=False)
     ids = list(zip(*[value for value, _ in breakdown], strict=True)) if breakdown else [(), (), (), ()]
     device_models = DeviceModel.objects.in_bulk(set(ids[0]))
     model_versions = ModelVersion.objects.select_related("ml_model").in_bulk(set(ids[1]))
@@ -626,6 +640,17 @@ def cohorts_missing_targets(
                     "misses": misses,
                 }
             )
+    if missing:
+        fields = DIMENSIONS["cohort"]
+        cohorts = [tuple(row[f.removesuffix("_id")].pk for f in fields) for row in missing]
+        # The smallest id-IN box holding the missing cohorts; the counts are then read for exactly those cohorts.
+        box = Q(**{f"{f}__in": {cohort[i] for cohort in cohorts} for i, f in enumerate(fields)})
+        snapped_start, snapped_end = range_snap(start, end)
+        devices = _grouped_devices(
+            start=snapped_start, end=snapped_end, q=_filter_q(filters or {}) & box, fields=fields
+        )
+        for row, cohort in zip(missing, cohorts, strict=True):
+            row["kpis"] = replace(row["kpis"], devices=devices.get(cohort, 0))
     return missing
 
 

@@ -66,6 +66,11 @@ def test_cohorts_missing_targets_names_the_missed_kpis(fleet):
         ("samsung-galaxy-a54", "1.5.0"),
     }
     assert set(missing[0]["misses"]) == {"p95_latency_ms", "accelerator_utilization"}
+    # Devices are counted for the missing cohorts only, and equal the full breakdown's exact counts.
+    full = dict(kpi_breakdown(start=DAY, end=DAY + timedelta(days=2), filters={}, dimension="cohort"))
+    for m in missing:
+        cohort = (m["device_model"].pk, m["model_version"].pk, m["runtime_version"].pk, m["delegate"].pk)
+        assert m["kpis"].devices == full[cohort].devices > 0
 
 
 def test_adoption_is_the_share_of_active_devices_per_model_version(fleet):
