@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from django.db import connection, models
 
+from .copy_text import copy_text
 from .models import (
     CrashGroup,
     CrashGroupAlias,
@@ -23,8 +23,6 @@ from .models import (
     Device,
     InferenceSession,
 )
-
-_json_encode = msgspec.json.Encoder().encode
 
 
 def _quote(name: str) -> str:
@@ -68,21 +66,14 @@ def _rows_insert_new_postgres(
     cols = ", ".join(_quote(column) for column in columns)
     # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
     stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
-    json_positions = [
-        position for position, field in enumerate(_fields(model, columns)) if isinstance(field, models.JSONField)
-    ]
+    payload = copy_text(fields=_fields(model, columns), rows=rows)
     with connection.cursor() as cursor:
         # One staging table per connection, emptied by every commit; a rollback empties it too.
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
         )
         with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                if json_positions:
-                    row = list(row)
-                    for position in json_positions:
-                        row[position] = _json_encode(row[position]).decode()
-                copy.write_row(row)
+            copy.write(payload)
         # ORDER BY event_id: two batches sharing events take the index locks in the same order (no deadlock).
         cursor.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
