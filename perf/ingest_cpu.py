@@ -5,7 +5,7 @@
 Creates a throwaway PostgreSQL database (ep_wti_<hex>), migrates it, seeds ingest_bench's catalog, then ingests
 `--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
 stored event: this process's CPU (time.process_time, so other load on the shared machine does not count), the part
-of it spent inside bulk.rows_insert_new (COPY formatting + INSERT … SELECT round trips) and the database backend's
+of it spent inside bulk.rows_insert_skipping_stored (COPY formatting + INSERT … SELECT round trips) and the database backend's
 CPU (from /proc, when the server is local). Best of `--repeat` rounds. `--view` posts through the DRF view with
 Django's test client instead (adds auth, throttle, middleware and the JSON response). Drops the database at the end.
 """
@@ -48,10 +48,10 @@ def _setup(db_url: str) -> str:
 
 
 def _timed_rows_insert(spent: list[float]):
-    """Wraps bulk.rows_insert_new (as services imported it) to add its CPU time to spent[0]."""
+    """Wraps bulk.rows_insert_skipping_stored (as services imported it) to add its CPU time to spent[0]."""
     from telemetry import services
 
-    original = services.rows_insert_new
+    original = services.rows_insert_skipping_stored
 
     def timed(**kwargs):
         began = time.process_time()
@@ -60,7 +60,7 @@ def _timed_rows_insert(spent: list[float]):
         finally:
             spent[0] += time.process_time() - began
 
-    services.rows_insert_new = timed
+    services.rows_insert_skipping_stored = timed
 
 
 def run(args: argparse.Namespace, raw_key: str) -> None:
@@ -111,12 +111,12 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
             cpu = time.process_time() - cpu_before
             db = _cpu_seconds(backend) - db_before
             rounds.append((cpu / stored * 1e6, spent[0] / stored * 1e6, db / stored * 1e6, stored))
-            print(f"round {number}: web {rounds[-1][0]:6.1f} µs/event (rows_insert_new {rounds[-1][1]:5.1f}), "
+            print(f"round {number}: web {rounds[-1][0]:6.1f} µs/event (rows_insert_skipping_stored {rounds[-1][1]:5.1f}), "
                   f"database {rounds[-1][2]:5.1f} µs/event, {stored:,} stored", flush=True)  # fmt: skip
     web, insert, db, stored = min(rounds)
     mode = "view (test client)" if args.view else "session_batch_ingest"
     print(f"\n{mode}, {args.batches} × {args.size}-event batches, best of {args.repeat}; load avg "
-          f"{os.getloadavg()[0]:.2f}\nweb CPU {web:.1f} µs/event, of which rows_insert_new {insert:.1f}; "
+          f"{os.getloadavg()[0]:.2f}\nweb CPU {web:.1f} µs/event, of which rows_insert_skipping_stored {insert:.1f}; "
           f"database backend {db:.1f} µs/event")  # fmt: skip
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
