@@ -35,8 +35,9 @@ def _uuids(column: Sequence[uuid.UUID]) -> list[str]:
 
 
 def _jsons(column: Sequence[Any]) -> list[str]:
-    # Like the ORM's JSONField: every value is JSON-encoded (None becomes JSON null, not SQL NULL).
-    return [text_escape(_json_encode(value).decode()) for value in column]
+    # Like the ORM's JSONField: every value is JSON-encoded (None becomes JSON null, not SQL NULL). JSON escapes
+    # every control character inside strings and msgspec writes no whitespace: a backslash is the only special.
+    return [_json_encode(value).decode().replace("\\", "\\\\") for value in column]
 
 
 def _encoder(field: models.Field) -> Callable[[Sequence[Any]], list[str]]:

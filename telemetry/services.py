@@ -101,16 +101,21 @@ class _Clock:
     offset: timedelta
     oldest: datetime
     offset_s: float = 0.0
+    # Per batch, not per event (called for every event): the latest accepted time and the unclamped flag.
+    latest: datetime | None = None
+    flag: str = ClockFlag.OK
 
     def __post_init__(self) -> None:
         self.offset_s = self.offset.total_seconds()
+        self.latest = self.received_at + FUTURE_TOLERANCE
+        self.flag = ClockFlag.SHIFTED if self.offset else ClockFlag.OK
 
     def correct(self, device_time: datetime) -> tuple[datetime, str, float]:
         """(time, flag, seconds added): the device time is always `time - seconds added`, clamped or not."""
         corrected = device_time + self.offset
-        if corrected > self.received_at + FUTURE_TOLERANCE or corrected < self.oldest:
+        if corrected > self.latest or corrected < self.oldest:
             return self.received_at, ClockFlag.CLAMPED, (self.received_at - device_time).total_seconds()
-        return corrected, ClockFlag.SHIFTED if self.offset else ClockFlag.OK, self.offset_s
+        return corrected, self.flag, self.offset_s
 
 
 def _clock(*, sent_at: datetime | None, received_at: datetime) -> _Clock:

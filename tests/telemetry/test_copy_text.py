@@ -39,6 +39,13 @@ def test_every_column_kind_is_written_in_copy_text_format():
     )
 
 
+def test_json_of_every_control_character_stays_on_one_field_of_one_line():
+    controls = "".join(map(chr, range(32)))
+    text = copy_text(fields=_fields(InferenceSession, "fallback_ops"), rows=[([controls, {controls: 1}],)])
+
+    assert text.count("\n") == 1 and text.endswith("\n") and "\t" not in text and "\r" not in text
+
+
 def test_none_is_null_in_a_nullable_column_and_refused_in_another():
     fields = _fields(InferenceSession, "accelerated_fraction", "peak_rss_mb", "inferences")
 
