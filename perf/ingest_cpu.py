@@ -44,6 +44,8 @@ def _setup(db_url: str) -> str:
     call_command("migrate", verbosity=0)
     lines = []
     exec(SEED.format(models=DEVICE_MODELS).replace("print(", "lines.append("), {"lines": lines})  # noqa: S102
+    import edgeportal.wsgi  # noqa: F401 -- the process as gunicorn loads it (its garbage-collector settings too)
+
     return lines[-1]
 
 
