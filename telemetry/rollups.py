@@ -73,8 +73,12 @@ def hour_floor(moment: datetime) -> datetime:
 
 
 def hour_floors(moments: Iterable[datetime]) -> set[datetime]:
-    """{hour_floor(moment)} of many aware moments: one integer division each (an ingest batch passes ~1,000)."""
-    return {_EPOCH + hours * HOUR for hours in {(moment - _EPOCH) // HOUR for moment in moments}}
+    """{hour_floor(moment)} of many moments: one integer division each (an ingest batch passes ~1,000)."""
+    moments = moments if isinstance(moments, list | tuple | set) else list(moments)
+    try:
+        return {_EPOCH + hours * HOUR for hours in {(moment - _EPOCH) // HOUR for moment in moments}}
+    except TypeError:  # a naive moment (SQLite hands some back naive): hour_floor reads it as local time
+        return {hour_floor(moment) for moment in moments}
 
 
 def hour_ceil(moment: datetime) -> datetime:

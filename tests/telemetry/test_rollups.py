@@ -38,6 +38,8 @@ def test_hour_floors_equal_hour_floor_of_each_moment_in_any_offset():
     floors = hour_floors(moments)
     assert floors == {hour_floor(moment) for moment in moments}
     assert all(floor.tzinfo is UTC for floor in floors)
+    naive = [moment.replace(tzinfo=None) for moment in moments[:30]]
+    assert hour_floors(iter(moments[:30] + naive)) == {hour_floor(moment) for moment in moments[:30] + naive}
 
 
 @pytest.fixture
