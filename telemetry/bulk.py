@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from django.db import connection, models
 
+from .copy_text import copy_text
 from .models import (
     CrashGroup,
     CrashGroupAlias,
@@ -23,8 +23,6 @@ from .models import (
     Device,
     InferenceSession,
 )
-
-_json_encode = msgspec.json.Encoder().encode
 
 
 def _quote(name: str) -> str:
@@ -43,17 +41,20 @@ def _db_datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def rows_insert_new(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
-    """Inserts rows (values in `columns` order, one column is event_id) and returns the event_ids actually inserted.
+def rows_insert_skipping_stored(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
+) -> set[uuid.UUID]:
+    """Inserts rows (values in `columns` order, one column is event_id, unique among `rows`); returns the event_ids
+    of the rows skipped because already stored (the duplicates: usually none, so nothing to send back).
 
-    Rows whose event_id is already stored are skipped: the unique constraint is the durable dedupe, also
-    against a concurrent identical batch (its INSERT waits on the index, then does nothing).
+    The unique constraint is the durable dedupe, also against a concurrent identical batch (its INSERT waits on
+    the index, then does nothing).
     """
     if not rows:
         return set()
     if connection.vendor == "postgresql":
-        return _rows_insert_new_postgres(model=model, columns=columns, rows=rows)
-    return _rows_insert_new_portable(model=model, columns=columns, rows=rows)
+        return _rows_insert_postgres(model=model, columns=columns, rows=rows)
+    return _rows_insert_portable(model=model, columns=columns, rows=rows)
 
 
 def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
@@ -61,39 +62,34 @@ def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Fi
     return [by_column[column] for column in columns]
 
 
-def _rows_insert_new_postgres(
-    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
-) -> set[uuid.UUID]:
+def _rows_insert_postgres(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
     table = _quote(model._meta.db_table)
     cols = ", ".join(_quote(column) for column in columns)
     # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
     stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
-    json_positions = [
-        position for position, field in enumerate(_fields(model, columns)) if isinstance(field, models.JSONField)
-    ]
+    payload = copy_text(fields=_fields(model, columns), rows=rows)
     with connection.cursor() as cursor:
         # One staging table per connection, emptied by every commit; a rollback empties it too.
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
         )
         with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                if json_positions:
-                    row = list(row)
-                    for position in json_positions:
-                        row[position] = _json_encode(row[position]).decode()
-                copy.write_row(row)
+            copy.write(payload)
         # ORDER BY event_id: two batches sharing events take the index locks in the same order (no deadlock).
         cursor.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
-            f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            f"WITH inserted AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+            f"SELECT event_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.event_id = s.event_id)"
         )
-        return {event_id for (event_id,) in cursor.fetchall()}
+        skipped = {event_id for (event_id,) in cursor.fetchall()}
+    if not skipped:
+        return skipped
+    # The stage also holds the rows of earlier batches of the same transaction (stored by now, so skipped): not ours.
+    event_position = list(columns).index("event_id")
+    return skipped & {row[event_position] for row in rows}
 
 
-def _rows_insert_new_portable(
-    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
-) -> set[uuid.UUID]:
+def _rows_insert_portable(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
     # SQLite runs with transaction_mode IMMEDIATE: the batch holds the write lock, so the existence check is exact.
     fields = _fields(model, columns)
     event_position = list(columns).index("event_id")
@@ -102,7 +98,7 @@ def _rows_insert_new_portable(
     )
     new_rows = [row for row in rows if row[event_position] not in existing]
     if not new_rows:
-        return set()
+        return existing
     placeholders = ", ".join(["%s"] * len(columns))
     cols = ", ".join(_quote(column) for column in columns)
     params = [
@@ -115,7 +111,7 @@ def _rows_insert_new_portable(
             f"ON CONFLICT (event_id) DO NOTHING",
             params,
         )
-    return {row[event_position] for row in new_rows}
+    return existing
 
 
 @dataclass(frozen=True, slots=True)

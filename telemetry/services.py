@@ -5,6 +5,7 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -23,7 +24,7 @@ from .bulk import (
     crash_groups_count,
     crash_groups_lock,
     device_upsert,
-    rows_insert_new,
+    rows_insert_skipping_stored,
     session_crash_link,
 )
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
@@ -100,16 +101,21 @@ class _Clock:
     offset: timedelta
     oldest: datetime
     offset_s: float = 0.0
+    # Per batch, not per event (called for every event): the latest accepted time and the unclamped flag.
+    latest: datetime | None = None
+    flag: str = ClockFlag.OK
 
     def __post_init__(self) -> None:
         self.offset_s = self.offset.total_seconds()
+        self.latest = self.received_at + FUTURE_TOLERANCE
+        self.flag = ClockFlag.SHIFTED if self.offset else ClockFlag.OK
 
     def correct(self, device_time: datetime) -> tuple[datetime, str, float]:
         """(time, flag, seconds added): the device time is always `time - seconds added`, clamped or not."""
         corrected = device_time + self.offset
-        if corrected > self.received_at + FUTURE_TOLERANCE or corrected < self.oldest:
+        if corrected > self.latest or corrected < self.oldest:
             return self.received_at, ClockFlag.CLAMPED, (self.received_at - device_time).total_seconds()
-        return corrected, ClockFlag.SHIFTED if self.offset else ClockFlag.OK, self.offset_s
+        return corrected, self.flag, self.offset_s
 
 
 def _clock(*, sent_at: datetime | None, received_at: datetime) -> _Clock:
@@ -119,8 +125,12 @@ def _clock(*, sent_at: datetime | None, received_at: datetime) -> _Clock:
     return _Clock(received_at, offset, received_at - timedelta(days=settings.RAW_RETENTION_DAYS))
 
 
-# bucket_key's own arithmetic (ddsketch LogarithmicMapping.key), inlined: a call per sample was ~30 % of ingest CPU.
-_KEY_MULTIPLIER, _KEY_OFFSET = _MAPPING._multiplier, _MAPPING._offset
+# bucket_key's own arithmetic (ddsketch LogarithmicMapping.key: int(ceil(log(x, 2) * multiplier) + offset)), inlined:
+# a call per sample was ~30 % of ingest CPU. CPython computes log(x, 2) as log(x) / log(2), so dividing by _LN2
+# gives the same double without the per-call base handling; with offset 0.0 the int() and + offset are no-ops.
+_KEY_MULTIPLIER, _LN2 = _MAPPING._multiplier, math.log(2)
+if _MAPPING._offset != 0:
+    raise ImportError("samples_histogram assumes the ddsketch mapping's offset is 0")
 
 
 def samples_histogram(samples_ms: list[float]) -> LatencyHistogram:
@@ -128,8 +138,8 @@ def samples_histogram(samples_ms: list[float]) -> LatencyHistogram:
 
     Skips from_samples' per-sample type checks, which cost more than the bucketing itself on the hot path.
     """
-    log, ceil, multiplier, offset = math.log, math.ceil, _KEY_MULTIPLIER, _KEY_OFFSET
-    keys = [int(ceil(log(sample, 2) * multiplier) + offset) for sample in samples_ms if sample >= ZERO_THRESHOLD_MS]
+    log, ceil, multiplier, ln2 = math.log, math.ceil, _KEY_MULTIPLIER, _LN2
+    keys = [ceil(log(sample) / ln2 * multiplier) for sample in samples_ms if sample >= ZERO_THRESHOLD_MS]
     return _histogram_trusted(dict(Counter(keys)), len(samples_ms) - len(keys))
 
 
@@ -149,21 +159,23 @@ def _histogram(event: wire.SessionIn, raw: msgspec.Raw | None) -> dict[str, Any]
 
         # The one key msgspec reads as an int but from_wire refuses: let the SDK's parser say why.
         LatencyHistogram.from_wire(msgspec.json.decode(raw)["latency_histogram"])
+    # The wire format as is: int keys encode as strings, and jsonb keeps its own key order whatever ours.
     if event.latency_ms:
-        histogram = (
-            _histogram_trusted({key: count for key, count in sent.counts.items() if count}, sent.zero_count)
-            if sent
-            else LatencyHistogram()
-        )
-        histogram.merge(samples_histogram(event.latency_ms))
-        return histogram.to_wire()
-    # No samples to add: the validated buckets already are the wire format (int keys encode as strings).
-    counts = sent.counts if sent else {}
-    if 0 in counts.values():
-        counts = {key: count for key, count in counts.items() if count}
+        samples = samples_histogram(event.latency_ms)
+        counts, zero_count = samples.counts, samples.zero_count  # a fresh dict: merged into in place
+        if sent:
+            for key, count in sent.counts.items():
+                if count:
+                    counts[key] = counts.get(key, 0) + count
+            zero_count += sent.zero_count
+    else:
+        counts = sent.counts if sent else {}
+        if 0 in counts.values():
+            counts = {key: count for key, count in counts.items() if count}
+        zero_count = sent.zero_count if sent else 0
     histogram = {"gamma": GAMMA, "counts": counts}
-    if sent and sent.zero_count:
-        histogram["zero_count"] = sent.zero_count
+    if zero_count:
+        histogram["zero_count"] = zero_count
     return histogram
 
 
@@ -177,10 +189,11 @@ def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
     duplicates = 0
     try:
         for index, event in enumerate(envelope.events):
-            if event.event_id in seen:
+            event_key = event.event_id.int  # hash(UUID) is hash(.int), via a Python-level __hash__
+            if event_key in seen:
                 duplicates += 1
                 continue
-            seen.add(event.event_id)
+            seen.add(event_key)
             if isinstance(event, wire.SessionIn):
                 sessions.append((index, event, _histogram(event, None)))
             else:
@@ -258,15 +271,20 @@ def _in(values: set) -> tuple[str, list]:
     return ", ".join(["%s"] * len(values)) or "NULL", list(values)
 
 
-def _catalog_ids(*, device_model: str, events: list) -> tuple[int | None, dict, dict, dict]:
-    """Device model, delegate, runtime and model version ids of a batch in one raw read (no ORM compilation).
+# An event's catalog stack: (model, model_version, runtime, runtime_version, delegate); a batch has a handful.
+_stack_of = attrgetter("model", "model_version", "runtime", "runtime_version", "delegate")
+StackIds = tuple[int, int, int]  # model_version_id, runtime_version_id, delegate_id
+
+
+def _stacks_resolve(*, device_model: str, stacks: set[tuple]) -> tuple[int | None, dict[tuple, StackIds | dict]]:
+    """The device model's id, and for each stack its ids or its errors by field: one raw read (no ORM compilation).
 
     Only first sightings of a version go through catalog_versions_register.
     """
-    runtime_pairs = {(e.runtime, e.runtime_version) for _, e in events}
-    model_pairs = {(e.model, e.model_version) for _, e in events}
+    runtime_pairs = {(runtime, version) for _, _, runtime, version, _ in stacks}
+    model_pairs = {(model, version) for model, version, _, _, _ in stacks}
     runtimes, runtime_slugs = _in({slug for slug, _ in runtime_pairs})
-    delegates, delegate_slugs = _in({e.delegate for _, e in events})
+    delegates, delegate_slugs = _in({delegate for *_, delegate in stacks})
     rv_versions, rv_params = _in({v for _, v in runtime_pairs})
     models, model_slugs = _in({slug for slug, _ in model_pairs})
     mv_versions, mv_params = _in({v for _, v in model_pairs})
@@ -287,7 +305,7 @@ def _catalog_ids(*, device_model: str, events: list) -> tuple[int | None, dict, 
         cursor.execute(sql, params)
         for kind, parent, slug, pk in cursor.fetchall():
             found[kind][(parent, slug)] = pk
-    runtime_versions, model_versions = found["r"], found["v"]
+    runtime_versions, model_versions, delegate_ids = found["r"], found["v"], found["d"]
     new_runtime_pairs, new_model_pairs = runtime_pairs - set(runtime_versions), model_pairs - set(model_versions)
     if new_runtime_pairs or new_model_pairs:
         registered_runtimes, registered_models = catalog_versions_register(
@@ -295,76 +313,90 @@ def _catalog_ids(*, device_model: str, events: list) -> tuple[int | None, dict, 
         )
         runtime_versions.update({pair: rv.pk for pair, rv in registered_runtimes.items()})
         model_versions.update({pair: mv.pk for pair, mv in registered_models.items()})
-    return found["m"].get(("", device_model)), found["d"], runtime_versions, model_versions
+    device_model_id = found["m"].get(("", device_model))
+    resolved = {}
+    for stack in stacks:
+        model, model_version, runtime, runtime_version, delegate = stack
+        errors: dict[str, list[str]] = {}
+        if device_model_id is None:
+            errors["device.model"] = [f"unknown device model {device_model!r}"]
+        model_version_id = model_versions.get((model, model_version))
+        if model_version_id is None:
+            errors["model"] = [f"unknown model {model!r}"]
+        runtime_version_id = runtime_versions.get((runtime, runtime_version))
+        if runtime_version_id is None:
+            errors["runtime"] = [f"unknown runtime {runtime!r}"]
+        delegate_id = delegate_ids.get((runtime, delegate))
+        if delegate_id is None and runtime_version_id is not None:
+            errors["delegate"] = [f"unknown delegate {delegate!r} for runtime {runtime!r}"]
+        resolved[stack] = errors or (model_version_id, runtime_version_id, delegate_id)
+    return device_model_id, resolved
+
+
+def _reject(result: IngestResult, index: int, event: wire.SessionIn | wire.CrashIn, errors: dict) -> None:
+    result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": dict(errors)})
 
 
 def _batch_store(*, api_key, envelope, sessions, crashes, clock: _Clock, result: IngestResult) -> None:
-    events = [(index, event) for index, event, _ in sessions] + crashes
-    device_model_id, delegates, runtime_versions, model_versions = _catalog_ids(
-        device_model=envelope.device.model, events=events
+    info = envelope.device
+    device_model_id, stacks = _stacks_resolve(
+        device_model=info.model,
+        stacks={*map(_stack_of, [event for _, event, _ in sessions]), *map(_stack_of, [event for _, event in crashes])},
     )
-    resolved: dict[int, tuple[int, int, int]] = {}
-    for index, event in events:
-        errors: dict[str, list[str]] = {}
-        if device_model_id is None:
-            errors["device.model"] = [f"unknown device model {envelope.device.model!r}"]
-        model_version = model_versions.get((event.model, event.model_version))
-        if model_version is None:
-            errors["model"] = [f"unknown model {event.model!r}"]
-        runtime_version = runtime_versions.get((event.runtime, event.runtime_version))
-        if runtime_version is None:
-            errors["runtime"] = [f"unknown runtime {event.runtime!r}"]
-        delegate_id = delegates.get((event.runtime, event.delegate))
-        if delegate_id is None and runtime_version is not None:
-            errors["delegate"] = [f"unknown delegate {event.delegate!r} for runtime {event.runtime!r}"]
-        if errors:
-            result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": errors})
-        else:
-            resolved[index] = (model_version, runtime_version, delegate_id)
-    if device_model_id is None:
+    if device_model_id is None:  # every event is rejected, each with all of its errors
+        for index, event in [(index, event) for index, event, _ in sessions] + crashes:
+            _reject(result, index, event, stacks[_stack_of(event)])
         return
 
-    info = envelope.device
     app_version, os_version = info.app_version or "", info.os_version or ""
     device_id = device_upsert(
         uid=info.uid, device_model_id=device_model_id, os_version=os_version, app_version=app_version,
         firmware=info.firmware or "", fleet=api_key.fleet, seen_at=clock.received_at,
     )  # fmt: skip
     cohort = (device_id, device_model_id, app_version, os_version)
-    histograms = {index: histogram for index, _, histogram in sessions}
-    touched = _sessions_store(sessions=[(i, e) for i, e, _ in sessions if i in resolved], histograms=histograms,
-                              resolved=resolved, cohort=cohort, clock=clock, result=result)  # fmt: skip
-    touched += _crashes_store(crashes=[(i, e) for i, e in crashes if i in resolved], resolved=resolved,
-                              cohort=cohort, clock=clock, result=result)  # fmt: skip
+    touched = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result)
+    touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result)
     touched += session_crash_link(device_id=device_id)
     # Marks the hours dirty in this transaction and queues their rollup on commit (telemetry.rollups).
     rollup_hours_enqueue(hours=touched)
 
 
-def _sessions_store(*, sessions, histograms, resolved, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
+def _sessions_store(*, sessions, stacks, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
+    """Validates each session's stack and stores the valid ones; the started_at of those actually inserted."""
     device_id, device_model_id, app_version, os_version = cohort
-    rows = []
-    for index, event in sessions:
-        model_version_id, runtime_version_id, delegate_id = resolved[index]
-        started_at, clock_flag, offset_s = clock.correct(event.started_at)
+    received_at, correct = clock.received_at, clock.correct
+    rows, started = [], []
+    for index, event, histogram in sessions:
+        ids = stacks[_stack_of(event)]
+        if ids.__class__ is dict:
+            _reject(result, index, event, ids)
+            continue
+        model_version_id, runtime_version_id, delegate_id = ids
+        started_at, clock_flag, offset_s = correct(event.started_at)
+        started.append(started_at)
         rows.append((
             event.event_id, device_id, event.session_id, device_model_id, model_version_id, runtime_version_id,
-            delegate_id, app_version, os_version, started_at, clock.received_at, offset_s,
-            clock_flag, event.duration_s, event.inferences, event.errors, histograms[index],
+            delegate_id, app_version, os_version, started_at, received_at, offset_s,
+            clock_flag, event.duration_s, event.inferences, event.errors, histogram,
             event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "", False,
         ))  # fmt: skip
-    inserted = rows_insert_new(model=InferenceSession, columns=SESSION_COLUMNS, rows=rows)
-    result.accepted += len(inserted)
-    result.duplicates += len(rows) - len(inserted)
-    return [row[9] for row in rows if row[0] in inserted]  # started_at of the stored rows
+    skipped = rows_insert_skipping_stored(model=InferenceSession, columns=SESSION_COLUMNS, rows=rows)
+    result.accepted += len(rows) - len(skipped)
+    result.duplicates += len(skipped)
+    if skipped:
+        return [row[9] for row in rows if row[0] not in skipped]
+    return started
 
 
-def _crashes_store(*, crashes, resolved, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
-    if not crashes:
-        return []
+def _crashes_store(*, crashes, stacks, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
+    """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups."""
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
     for index, event in crashes:
+        ids = stacks[_stack_of(event)]
+        if ids.__class__ is dict:
+            _reject(result, index, event, ids)
+            continue
         message = secrets_scrub(event.message)
         frames = frames_scrub([msgspec.structs.asdict(frame) for frame in event.frames])
         signal, exception_type = event.signal or "", event.exception_type or ""
@@ -372,17 +404,19 @@ def _crashes_store(*, crashes, resolved, cohort, clock: _Clock, result: IngestRe
             kind=event.kind, signal=signal, exception_type=exception_type, message=message, frames=frames
         )
         occurred_at, clock_flag, offset_s = clock.correct(event.occurred_at)
-        prepared.append((index, event, identity.fingerprint, occurred_at, clock_flag, offset_s, message, frames))
+        prepared.append((ids, event, identity.fingerprint, occurred_at, clock_flag, offset_s, message, frames))
         seed = seeds.get(identity.fingerprint)
         first = min(occurred_at, seed.first_seen_at) if seed else occurred_at
         last = max(occurred_at, seed.last_seen_at) if seed else occurred_at
         seeds[identity.fingerprint] = GroupSeed(
             identity.fingerprint, identity.title, identity.culprit, event.kind, first, last
         )
+    if not prepared:
+        return []
     groups = crash_groups_lock(seeds=list(seeds.values()))
     rows = []
-    for index, event, fingerprint, occurred_at, clock_flag, offset_s, message, frames in prepared:
-        model_version_id, runtime_version_id, delegate_id = resolved[index]
+    for ids, event, fingerprint, occurred_at, clock_flag, offset_s, message, frames in prepared:
+        model_version_id, runtime_version_id, delegate_id = ids
         rows.append((
             event.event_id, device_id, event.session_id, groups[fingerprint].id, groups[fingerprint].fingerprint,
             device_model_id,
@@ -390,15 +424,15 @@ def _crashes_store(*, crashes, resolved, cohort, clock: _Clock, result: IngestRe
             clock.received_at, offset_s, clock_flag, event.kind, event.signal or "",
             event.exception_type or "", message, frames,
         ))  # fmt: skip
-    inserted = rows_insert_new(model=CrashReport, columns=CRASH_COLUMNS, rows=rows)
-    result.accepted += len(inserted)
-    result.duplicates += len(rows) - len(inserted)
+    skipped = rows_insert_skipping_stored(model=CrashReport, columns=CRASH_COLUMNS, rows=rows)
+    result.accepted += len(rows) - len(skipped)
+    result.duplicates += len(skipped)
 
     # By group, not fingerprint: two fingerprints of one batch may land in one group (a merged-away alias).
     per_group: dict[int, list[datetime]] = defaultdict(list)
     states = {}
     for _, event, fingerprint, occurred_at, *_ in prepared:
-        if event.event_id in inserted:
+        if event.event_id not in skipped:
             state = groups[fingerprint]
             states[state.id] = state
             per_group[state.id].append(occurred_at)

@@ -286,6 +286,22 @@ def test_stored_hours_and_late_crash_sessions_hour_are_marked_for_rollup(client,
     assert hour_floor(three_hours_ago) in dirty  # the session's hour: its crash-free count changed
 
 
+def test_batch_mixing_stored_and_new_events_stores_and_marks_only_the_new_ones(client, raw_key):
+    stored, stored_crash = session(at=now() - timedelta(hours=5)), crash(at=now() - timedelta(hours=6))
+    post(client, raw_key, batch([stored, stored_crash]))
+    RollupDirtyHour.objects.all().delete()
+    two_hours_ago, three_hours_ago = now() - timedelta(hours=2), now() - timedelta(hours=3)
+    new, new_crash = session(at=two_hours_ago), crash(at=three_hours_ago)
+
+    response = post(client, raw_key, batch([stored, new, stored_crash, new_crash]))
+
+    assert response.json() == {"accepted": 2, "duplicates": 2, "rejected": []}
+    assert InferenceSession.objects.count() == 2 and CrashReport.objects.count() == 2
+    assert CrashReport.objects.get(event_id=new_crash["event_id"]).group.event_count == 2
+    dirty = set(RollupDirtyHour.objects.values_list("hour", flat=True))
+    assert dirty == {hour_floor(two_hours_ago), hour_floor(three_hours_ago)}
+
+
 def test_minus_zero_bucket_key_is_rejected_like_the_sdk_does(client, raw_key):
     event = session(latency_histogram={"gamma": 1.0202020202020203, "counts": {"-0": 1, "0": 2}})
     body = post(client, raw_key, batch([event])).json()

@@ -71,7 +71,7 @@ def test_database_dying_mid_batch_is_503_nothing_half_stored_and_a_retry_lands_o
 
     def kill_before_session_insert(execute, sql, params, many, context):
         # The batch is half written (device, new model version, staging COPY) when the server loses it.
-        if sql.startswith('INSERT INTO "telemetry_inferencesession"'):
+        if 'INSERT INTO "telemetry_inferencesession"' in sql:
             with psycopg.connect(database_url_for_test_db(), autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
         return execute(sql, params, many, context)

@@ -1,6 +1,6 @@
 """Rollups: counts equal raw counts, percentiles within 1 %, idempotent, late events, daily = Σ hourly, retention."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db.models import Count, Sum
@@ -11,6 +11,8 @@ from telemetry.models import CrashReport, DailyRollup, DeviceActivityDay, Hourly
 from telemetry.retention import raw_retention_enforce
 from telemetry.rollups import (
     RollupDirtyHour,
+    hour_floor,
+    hour_floors,
     hours_between,
     range_split,
     rollup_hours_close,
@@ -24,6 +26,21 @@ from tests.telemetry.rollup_factories import crash_make, exact_quantile, fleet_m
 
 START = datetime(2026, 11, 10, 20, 0, tzinfo=UTC)  # 4 hours before a day boundary
 pytestmark = pytest.mark.usefixtures("retention_unbounded")  # the dates above are fixed
+
+
+def test_hour_floors_equal_hour_floor_of_each_moment_in_any_offset():
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-3, minutes=-45))]
+    moments = [
+        (START + timedelta(minutes=minutes, microseconds=micro)).astimezone(zone)
+        for minutes in range(-125, 125, 5)
+        for micro in (-1, 0, 1)
+        for zone in zones
+    ]
+    floors = hour_floors(moments)
+    assert floors == {hour_floor(moment) for moment in moments}
+    assert all(floor.tzinfo is UTC for floor in floors)
+    naive = [moment.replace(tzinfo=None) for moment in moments[:30]]
+    assert hour_floors(iter(moments[:30] + naive)) == {hour_floor(moment) for moment in moments[:30] + naive}
 
 
 @pytest.fixture

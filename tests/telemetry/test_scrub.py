@@ -2,7 +2,7 @@
 
 import pytest
 
-from telemetry.crashes import frames_scrub, secrets_scrub
+from telemetry.crashes import _CLEAN_FRAME_TEXTS, frames_scrub, secrets_scrub
 from telemetry.models import CrashReport
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post
@@ -44,6 +44,15 @@ def test_ordinary_crash_text_is_kept(text):
 def test_frames_are_scrubbed_and_offsets_kept():
     frames = frames_scrub([{"function": "auth(password=pa55word)", "module": "libx.so", "offset": "0x10", "in_app": 1}])
     assert frames == [{"function": "auth(password=[Filtered])", "module": "libx.so", "offset": "0x10", "in_app": True}]
+
+
+def test_clean_frame_texts_are_remembered_and_texts_with_a_secret_never_are():
+    frames = [{"function": "Detector::run", "module": "libx.so"}, {"function": "auth(token=abcdef123456)"}]
+
+    assert frames_scrub(frames) == frames_scrub(frames)
+    assert frames_scrub(frames)[1]["function"] == "auth(token=[Filtered])"
+    assert {"Detector::run", "libx.so"} <= set(_CLEAN_FRAME_TEXTS)
+    assert not any("abcdef123456" in text for text in _CLEAN_FRAME_TEXTS)
 
 
 @pytest.mark.django_db

@@ -1,0 +1,154 @@
+"""Web-process CPU per ingested event, in process: session_batch_ingest on ingest_bench's batches, no HTTP.
+
+    .venv/bin/python perf/ingest_cpu.py [--batches 40] [--size 1000] [--repeat 3] [--view] [--profile] [--server postgres://...]
+
+Creates a throwaway PostgreSQL database (ep_wti_<hex>), migrates it, seeds ingest_bench's catalog, then ingests
+`--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
+stored event: this process's CPU (time.process_time, so other load on the shared machine does not count), the part
+of it spent inside bulk.rows_insert_skipping_stored (COPY formatting + INSERT … SELECT round trips) and the database backend's
+CPU (from /proc, when the server is local). Best of `--repeat` rounds. `--view` posts through the DRF view with
+Django's test client instead (adds auth, throttle, middleware and the JSON response). Drops the database at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from perf.ingest_bench import DEVICE_MODELS, SEED, _cpu_seconds, batches_build  # noqa: E402
+
+
+def _setup(db_url: str) -> str:
+    """Points Django at the throwaway database, migrates and seeds it; the raw `ingest` key."""
+    os.environ.update(DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="edgeportal.settings", DEBUG="0",
+                      SECRET_KEY="bench-" + "x" * 60, ALLOWED_HOSTS="testserver", SECURE_SSL_REDIRECT="0",
+                      STATIC_MANIFEST="0", LOG_LEVEL="WARNING", INGEST_RATE="1000000/min")  # fmt: skip
+    for name in ("CELERY_BROKER_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    lines = []
+    exec(SEED.format(models=DEVICE_MODELS).replace("print(", "lines.append("), {"lines": lines})  # noqa: S102
+    import edgeportal.wsgi  # noqa: F401 -- the process as gunicorn loads it (its garbage-collector settings too)
+
+    return lines[-1]
+
+
+def _timed_rows_insert(spent: list[float]):
+    """Wraps bulk.rows_insert_skipping_stored (as services imported it) to add its CPU time to spent[0]."""
+    from telemetry import services
+
+    original = services.rows_insert_skipping_stored
+
+    def timed(**kwargs):
+        began = time.process_time()
+        try:
+            return original(**kwargs)
+        finally:
+            spent[0] += time.process_time() - began
+
+    services.rows_insert_skipping_stored = timed
+
+
+def run(args: argparse.Namespace, raw_key: str) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from edgeportal.models import ApiKey
+    from telemetry.rollups import rollups_deferred
+    from telemetry.services import session_batch_ingest
+
+    api_key = ApiKey.objects.get(prefix=raw_key.split("_")[1])  # the raw key is ep_<prefix>_<secret>
+    spent = [0.0]
+    _timed_rows_insert(spent)
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}", "HTTP_CONTENT_ENCODING": "gzip"}
+
+    def ingest(body: bytes) -> int:
+        if args.view:
+            response = client.generic("POST", "/api/v1/ingest/", body, content_type="application/json", **headers)
+            assert response.status_code == 202, response.content
+            answer = response.json()
+            return answer["accepted"]
+        result = session_batch_ingest(api_key=api_key, body=body, content_encoding="gzip", received_at=timezone.now())
+        assert not result.rejected, result.rejected[:3]
+        return result.accepted
+
+    print(f"building {args.batches * (args.repeat + 1)} batches of {args.size} events …", flush=True)
+    bodies = batches_build(count=args.batches * (args.repeat + 1), size=args.size, crash_share=0.02, devices=200)
+    with rollups_deferred():  # rollups belong to the Celery worker, not to the web process
+        for body in bodies[: args.batches // 4 or 1]:  # warm up: imports, staging tables, catalog versions
+            ingest(body)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
+        rounds = []
+        for number in range(1, args.repeat + 1):
+            batch = bodies[number * args.batches : (number + 1) * args.batches]
+            spent[0], stored = 0.0, 0
+            profiler = cProfile.Profile(time.process_time) if args.profile and number == args.repeat else None
+            cpu_before, db_before = time.process_time(), _cpu_seconds(backend)
+            if profiler:
+                profiler.enable()
+            for body in batch:
+                stored += ingest(body)
+            if profiler:
+                profiler.disable()
+            cpu = time.process_time() - cpu_before
+            db = _cpu_seconds(backend) - db_before
+            rounds.append((cpu / stored * 1e6, spent[0] / stored * 1e6, db / stored * 1e6, stored))
+            print(f"round {number}: web {rounds[-1][0]:6.1f} µs/event (rows_insert_skipping_stored {rounds[-1][1]:5.1f}), "
+                  f"database {rounds[-1][2]:5.1f} µs/event, {stored:,} stored", flush=True)  # fmt: skip
+    web, insert, db, stored = min(rounds)
+    mode = "view (test client)" if args.view else "session_batch_ingest"
+    print(f"\n{mode}, {args.batches} × {args.size}-event batches, best of {args.repeat}; load avg "
+          f"{os.getloadavg()[0]:.2f}\nweb CPU {web:.1f} µs/event, of which rows_insert_skipping_stored {insert:.1f}; "
+          f"database backend {db:.1f} µs/event")  # fmt: skip
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--view", action="store_true", help="post through the DRF view (test client)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the last round: top 30 by own time")
+    args = parser.parse_args()
+    db_name = f"ep_wti_{uuid.uuid4().hex[:8]}"
+    server = args.server.rstrip("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        run(args, _setup(f"{server}/{db_name}"))
+    finally:
+        from django.apps import apps
+
+        if apps.ready:
+            from django.db import connections
+
+            connections.close_all()
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
