@@ -224,6 +224,10 @@ def _events_decode(
                 {"index": index, "event_id": str(event.event_id), "errors": {"latency_histogram": [str(error)]}}
             )
             continue
+        if wire.NUL_ESCAPE in bytes(raw) and (paths := wire.nul_paths(msgspec.json.decode(raw))):
+            errors = {path: [wire.NUL_ERROR] for path in paths}
+            result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": errors})
+            continue
         if event.event_id in seen:  # the same event twice in one batch is a duplicate, like a resend
             result.duplicates += 1
             continue
@@ -244,12 +248,15 @@ def session_batch_ingest(
     """
     payload = body_decompress(body=body, content_encoding=content_encoding, max_bytes=settings.INGEST_MAX_BODY_BYTES)
     envelope = wire.envelope_typed_decode(payload)
-    fast = _events_fast(envelope) if envelope is not None else None
+    has_nul = wire.NUL_ESCAPE in payload
+    fast = _events_fast(envelope) if envelope is not None and not has_nul else None
     if fast is None:  # some event is invalid: decode event by event to report each by index
         try:
             envelope = wire.envelope_decode(payload)
         except wire.EnvelopeError as error:
             raise IngestError(400, str(error), error.detail) from None
+    if has_nul and (paths := wire.nul_paths(msgspec.to_builtins(envelope.device), "device")):
+        raise IngestError(400, f"{paths[0]} {wire.NUL_ERROR}", {path: [wire.NUL_ERROR] for path in paths})
     if len(envelope.events) > settings.INGEST_MAX_EVENTS:
         raise IngestError(413, f"batch has {len(envelope.events)} events, at most {settings.INGEST_MAX_EVENTS} allowed")
     if api_key.device_uid and api_key.device_uid != envelope.device.uid:

@@ -177,3 +177,24 @@ def event_id_peek(raw: msgspec.Raw) -> str | None:
     except msgspec.MsgspecError:
         return None
     return value if isinstance(value, str) else None
+
+
+# PostgreSQL's text and jsonb refuse U+0000. JSON can only carry it escaped, so a batch without this byte
+# sequence has none (the fast path's one check); with it, nul_paths finds the strings that really hold one.
+NUL_ESCAPE = b"\\u0000"
+NUL_ERROR = "contains a NUL character (\\u0000), which cannot be stored"
+
+
+def nul_paths(value: Any, path: str = "") -> list[str]:
+    """Paths (`frames[0].function`) of the strings, keys included, holding U+0000 in a decoded JSON value."""
+    if isinstance(value, str):
+        return [path or "event"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            found += [child] if isinstance(key, str) and "\x00" in key else nul_paths(item, child)
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in nul_paths(item, f"{path}[{i}]")]
+    return []

@@ -306,3 +306,31 @@ def test_minus_zero_bucket_key_is_rejected_like_the_sdk_does(client, raw_key):
     event = session(latency_histogram={"gamma": 1.0202020202020203, "counts": {"-0": 1, "0": 2}})
     body = post(client, raw_key, batch([event])).json()
     assert body["accepted"] == 0 and list(body["rejected"][0]["errors"]) == ["latency_histogram"]
+
+
+def test_nul_characters_reject_only_their_events_and_name_the_field(client, raw_key):
+    # PostgreSQL text and jsonb refuse U+0000: once a 500 for the whole batch, now the event is rejected by index.
+    frames = [{"function": "run\x00", "module": "libx.so", "in_app": True}]
+    events = [session(), crash(message="boom\x00bang"), crash(frames=frames), session(fallback_ops=["CONV\x00"])]
+    events.append(session(thermal_state="a\\u0000b"))  # an escaped backslash, not a NUL: stored as sent
+    response = post(client, raw_key, batch(events), gzipped=True)
+    body = response.json()
+    assert (response.status_code, body["accepted"]) == (202, 2)
+    assert [(item["index"], item["errors"]) for item in body["rejected"]] == [
+        (1, {"message": ["contains a NUL character (\\u0000), which cannot be stored"]}),
+        (2, {"frames[0].function": ["contains a NUL character (\\u0000), which cannot be stored"]}),
+        (3, {"fallback_ops[0]": ["contains a NUL character (\\u0000), which cannot be stored"]}),
+    ]
+    assert InferenceSession.objects.filter(thermal_state="a\\u0000b").count() == 1
+    assert CrashReport.objects.count() == 0
+
+
+def test_nul_character_in_the_device_refuses_the_batch(client, raw_key):
+    payload = batch([session()])
+    payload["device"]["firmware"] = "AP4A\x00"
+    response = post(client, raw_key, payload)
+    assert response.status_code == 400
+    assert response.json()["detail"] == {
+        "device.firmware": ["contains a NUL character (\\u0000), which cannot be stored"]
+    }
+    assert not Device.objects.exists() and not InferenceSession.objects.exists()
