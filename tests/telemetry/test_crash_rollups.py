@@ -141,3 +141,56 @@ def test_events_chart_spans_the_range_with_bucket_wide_bars(c):
     assert trace["width"] == 0.8 * 86_400_000  # a day's bar, not a sliver Plotly guesses from one point
     empty = crash_group_detail_get(group_id=group.pk, start=now - timedelta(days=60), end=now - timedelta(days=40))
     assert crash_events_chart(points=empty.events_over_time).is_empty
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rollup_and_a_batch_holding_its_crash_group_do_not_deadlock():
+    """A batch locks its crash groups (their upsert), then marks its hours dirty; a rollup of such an hour clears the
+    mark last. Were the rollup's foreign keys checked at COMMIT, it would wait there for the group while the batch
+    waits for the mark (seen in perf/ingest_bench.py as a 503)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from telemetry.models import CrashGroup
+    from telemetry.rollups import rollup_hour_compute, rollup_hours_mark_dirty
+
+    c = catalog_make()
+    at = hour_floor(timezone.now()) - timedelta(hours=2)
+    group = crash_group_make(c, devices=[device_make(c)], at=at, rollup=False)
+    with transaction.atomic():
+        rollup_hours_mark_dirty(hours=[at])
+    locked, proceed, errors = threading.Event(), threading.Event(), []
+
+    def batch():
+        try:
+            with transaction.atomic():
+                CrashGroup.objects.select_for_update().get(pk=group.pk)  # the lock the group upsert takes
+                locked.set()
+                proceed.wait(10)
+                rollup_hours_mark_dirty(hours=[at])
+        except Exception as error:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def rollup():
+        try:
+            rollup_hour_compute(hour=at)
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=batch), threading.Thread(target=rollup)]
+    threads[0].start()
+    assert locked.wait(10)
+    threads[1].start()
+    time.sleep(1.5)  # the rollup reaches the locked group (and, with deferred checks, would clear the mark first)
+    proceed.set()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert _rollup_counts(HourlyCrashGroupRollup) == _raw_counts()
