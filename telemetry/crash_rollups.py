@@ -30,19 +30,7 @@ def crash_group_hours_replace(*, start: datetime, end: datetime) -> int:
         .annotate(events=Count("id"))
         .order_by()
     )
-    created = HourlyCrashGroupRollup.objects.bulk_create(
-        [
-            HourlyCrashGroupRollup(
-                bucket_start=row["bucket"],
-                events=row["events"],
-                group_id=row["group_id"],
-                **{name: row[name] for name in CRASH_FIELDS},
-            )  # fmt: skip
-            for row in rows.iterator(chunk_size=BATCH_SIZE)
-        ],
-        batch_size=BATCH_SIZE,
-    )
-    return len(created)
+    return _rows_create(HourlyCrashGroupRollup, rows, bucket=lambda row: row["bucket"], events="events")
 
 
 def crash_group_day_replace(*, start: datetime) -> int:
@@ -57,11 +45,16 @@ def crash_group_day_replace(*, start: datetime) -> int:
         .annotate(total=Sum("events"))
         .order_by()
     )
-    created = DailyCrashGroupRollup.objects.bulk_create(
+    return _rows_create(DailyCrashGroupRollup, rows, bucket=lambda row: start, events="total")
+
+
+def _rows_create(model, rows, *, bucket, events: str) -> int:
+    """Saves grouped `values()` rows (group_id, CRASH_FIELDS and a count) as `model` rows; returns how many."""
+    created = model.objects.bulk_create(
         [
-            DailyCrashGroupRollup(
-                bucket_start=start,
-                events=row["total"],
+            model(
+                bucket_start=bucket(row),
+                events=row[events],
                 group_id=row["group_id"],
                 **{name: row[name] for name in CRASH_FIELDS},
             )  # fmt: skip
