@@ -57,7 +57,7 @@ def _rows_create(model, rows, *, bucket, events: str) -> int:
                 events=row[events],
                 group_id=row["group_id"],
                 **{name: row[name] for name in CRASH_FIELDS},
-            )  # fmt: skip
+            )
             for row in rows.iterator(chunk_size=BATCH_SIZE)
         ],
         batch_size=BATCH_SIZE,
