@@ -1,8 +1,7 @@
 """Writes of the telemetry app. The ingest path: decode cheaply, validate per item, write set-based in one transaction."""
 
-import math
 import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -15,7 +14,6 @@ from django.db import connection, transaction
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 from compat.services import catalog_versions_register
 from edgeportal.models import ApiKey
-from edgeportal_client.histogram import _MAPPING, GAMMA, ZERO_THRESHOLD_MS, LatencyHistogram
 
 from . import wire
 from .bulk import (
@@ -28,6 +26,7 @@ from .bulk import (
     session_crash_link,
 )
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
+from .ingest_histograms import NeedsRaw, session_histogram
 from .models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
 from .rollups import rollup_hours_enqueue
 
@@ -125,64 +124,6 @@ def _clock(*, sent_at: datetime | None, received_at: datetime) -> _Clock:
     return _Clock(received_at, offset, received_at - timedelta(days=settings.RAW_RETENTION_DAYS))
 
 
-# bucket_key's own arithmetic (ddsketch LogarithmicMapping.key: int(ceil(log(x, 2) * multiplier) + offset)), inlined:
-# a call per sample was ~30 % of ingest CPU. CPython computes log(x, 2) as log(x) / log(2), so dividing by _LN2
-# gives the same double without the per-call base handling; with offset 0.0 the int() and + offset are no-ops.
-_KEY_MULTIPLIER, _LN2 = _MAPPING._multiplier, math.log(2)
-if _MAPPING._offset != 0:
-    raise ImportError("samples_histogram assumes the ddsketch mapping's offset is 0")
-
-
-def samples_histogram(samples_ms: list[float]) -> LatencyHistogram:
-    """LatencyHistogram.from_samples for samples msgspec already checked (finite, 0 ≤ x ≤ 1e12): same buckets.
-
-    Skips from_samples' per-sample type checks, which cost more than the bucketing itself on the hot path.
-    """
-    log, ceil, multiplier, ln2 = math.log, math.ceil, _KEY_MULTIPLIER, _LN2
-    keys = [ceil(log(sample) / ln2 * multiplier) for sample in samples_ms if sample >= ZERO_THRESHOLD_MS]
-    return _histogram_trusted(dict(Counter(keys)), len(samples_ms) - len(keys))
-
-
-def _histogram_trusted(counts: dict[int, int], zero_count: int) -> LatencyHistogram:
-    # Buckets already in range (msgspec-checked or computed here): skips the constructor's per-key Python checks.
-    histogram = LatencyHistogram()
-    histogram.counts, histogram.zero_count = counts, zero_count
-    return histogram
-
-
-def _histogram(event: wire.SessionIn, raw: msgspec.Raw | None) -> dict[str, Any]:
-    """The session's histogram in the SDK wire format: the device's buckets merged with its raw samples."""
-    sent = event.latency_histogram
-    if sent is not None and 0 in sent.counts and (raw is None or b'"-0"' in bytes(raw)):
-        if raw is None:  # decoded without its raw text: the caller retries event by event
-            raise _NeedsRaw
-
-        # The one key msgspec reads as an int but from_wire refuses: let the SDK's parser say why.
-        LatencyHistogram.from_wire(msgspec.json.decode(raw)["latency_histogram"])
-    # The wire format as is: int keys encode as strings, and jsonb keeps its own key order whatever ours.
-    if event.latency_ms:
-        samples = samples_histogram(event.latency_ms)
-        counts, zero_count = samples.counts, samples.zero_count  # a fresh dict: merged into in place
-        if sent:
-            for key, count in sent.counts.items():
-                if count:
-                    counts[key] = counts.get(key, 0) + count
-            zero_count += sent.zero_count
-    else:
-        counts = sent.counts if sent else {}
-        if 0 in counts.values():
-            counts = {key: count for key, count in counts.items() if count}
-        zero_count = sent.zero_count if sent else 0
-    histogram = {"gamma": GAMMA, "counts": counts}
-    if zero_count:
-        histogram["zero_count"] = zero_count
-    return histogram
-
-
-class _NeedsRaw(Exception):
-    """A bucket key 0 needs the event's raw text to tell "-0" (refused by the SDK) from "0"."""
-
-
 def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
     """_events_decode for a batch msgspec decoded whole; None if an event needs the slow path."""
     sessions, crashes, seen = [], [], set()
@@ -195,10 +136,10 @@ def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
                 continue
             seen.add(event_key)
             if isinstance(event, wire.SessionIn):
-                sessions.append((index, event, _histogram(event, None)))
+                sessions.append((index, event, session_histogram(event, None)))
             else:
                 crashes.append((index, event))
-    except (_NeedsRaw, ValueError):  # ValueError: the histogram's own validation, reported by index below
+    except (NeedsRaw, ValueError):  # ValueError: the histogram's own validation, reported by index below
         return None
     return sessions, crashes, duplicates
 
@@ -210,7 +151,7 @@ def _events_decode(
     for index, raw in enumerate(envelope.events):
         try:
             event = wire.event_decode(raw)
-            histogram = _histogram(event, raw) if isinstance(event, wire.SessionIn) else None
+            histogram = session_histogram(event, raw) if isinstance(event, wire.SessionIn) else None
         except msgspec.ValidationError as error:
             result.rejected.append(
                 {"index": index, "event_id": wire.event_id_peek(raw), "errors": wire.validation_errors(error)}

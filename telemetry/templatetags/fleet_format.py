@@ -22,6 +22,9 @@ def num(value, digits: int = 1) -> str:
 
 
 @register.filter
+_ACRONYMS = {"os": "OS", "cpu": "CPU", "gpu": "GPU", "npu": "NPU", "dsp": "DSP", "rss": "RSS"}
+
+
 def words(value: str) -> str:
-    """device_model -> 'device model'."""
-    return str(value).replace("_", " ")
+    """device_model -> 'device model', os_version -> 'OS version'."""
+    return " ".join(_ACRONYMS.get(word, word) for word in str(value).split("_"))

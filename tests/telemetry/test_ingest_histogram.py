@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from edgeportal_client.histogram import _MAPPING, GAMMA, LatencyHistogram
-from telemetry.services import samples_histogram
+from telemetry.ingest_histograms import samples_histogram
 from telemetry.wire import HistogramIn
 
 CASES = [

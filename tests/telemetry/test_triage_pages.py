@@ -60,6 +60,7 @@ def test_group_page_shows_breakdowns_stack_devices_and_cells(client, viewer_user
         "Samsung Galaxy A54": 2,
     }
     assert detail.sample is not None and b"tflite::gpu::Run" in response.content
+    assert b"By OS version" in response.content and b"By device model" in response.content
     assert {d.pk for d in detail.devices} == {d.pk for d in devices}
     assert [entry.pk for entry, _ in response.context["cells"]] == [cell.pk]
     assert not response.context["can_triage"] and b"Acknowledge" not in response.content
