@@ -21,10 +21,10 @@ def num(value, digits: int = 1) -> str:
     return f"{float(value):,.{int(digits)}f}"
 
 
-@register.filter
 _ACRONYMS = {"os": "OS", "cpu": "CPU", "gpu": "GPU", "npu": "NPU", "dsp": "DSP", "rss": "RSS"}
 
 
+@register.filter
 def words(value: str) -> str:
     """device_model -> 'device model', os_version -> 'OS version'."""
     return " ".join(_ACRONYMS.get(word, word) for word in str(value).split("_"))
