@@ -158,29 +158,6 @@ def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
     )
 
 
-def crash_groups_for_cell(
-    *,
-    model_version_id: int,
-    runtime_version_id: int,
-    delegate_id: int,
-    device_model_id: int,
-    days: int = 30,
-    limit: int = 20,
-) -> list[CrashGroup]:
-    """Crash groups with crashes in one compat cell over the last `days`, most recently seen first (for the cell page)."""
-    now = timezone.now()
-    cell = Q(
-        model_version_id=model_version_id,
-        runtime_version_id=runtime_version_id,
-        delegate_id=delegate_id,
-        device_model_id=device_model_id,
-    )
-    in_cell = Q(pk__in=[])
-    for model, when in crash_rollup_sources(start=now - timedelta(days=days), end=now):
-        in_cell |= Q(pk__in=model.objects.filter(when, cell).values("group_id"))
-    return list(CrashGroup.objects.filter(in_cell).select_related("assignee").order_by("-last_seen_at")[:limit])
-
-
 def devices_search(*, q: str, limit: int = 50) -> list[Device]:
     """Devices whose uid starts with `q` (case-insensitive); the uid unique index serves the prefix."""
     q = q.strip()

@@ -1,10 +1,6 @@
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from compat.models import CompatEntry
-from telemetry.fleet_selectors import crash_groups_for_cell
 from telemetry.models import CrashGroup, CrashGroupAuditEvent
 
 from .fleet_factories import catalog_make, crash_group_make, device_make
@@ -107,13 +103,3 @@ def test_merge_through_the_page_redirects_to_the_survivor(client, support_user, 
     assert response.status_code == 302 and response["Location"] == f"/crashes/{target.pk}/"
     assert not CrashGroup.objects.filter(pk=source.pk).exists()
     assert client.get(f"/crashes/{source.pk}/").status_code == 404
-
-
-def test_crash_groups_for_cell_finds_groups_with_crashes_in_that_cell(c):
-    in_cell = crash_group_make(c, devices=[device_make(c)], delegate=c.gpu)
-    crash_group_make(c, devices=[device_make(c)], delegate=c.cpu)
-    crash_group_make(c, devices=[device_make(c)], at=timezone.now() - timedelta(days=40))
-    found = crash_groups_for_cell(
-        model_version_id=c.v1.pk, runtime_version_id=c.tflite_216.pk, delegate_id=c.gpu.pk, device_model_id=c.pixel.pk
-    )
-    assert [g.pk for g in found] == [in_cell.pk]
