@@ -76,6 +76,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def _machine_busy() -> float:
+    """CPU-seconds the whole machine spent busy so far (every process: the stack, its clients, anything else)."""
+    user, nice, system, idle, iowait, *rest = map(int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:])
+    return (user + nice + system + sum(rest[:3])) / CLK_TCK  # + irq, softirq, steal
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -257,15 +263,16 @@ def http_phase(*, url: str, key: str, bodies: list[bytes], clients: int, seconds
                 time.sleep(float(response.headers.get("Retry-After", 1)))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
+    started, clients_cpu, machine = time.perf_counter(), time.process_time(), _machine_busy()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    clients_cpu, machine = time.process_time() - clients_cpu, _machine_busy() - machine
     latencies.sort()
-    return {"wall": wall, "latencies": latencies, "statuses": statuses, **totals,
-            "exhausted": next(queue, None) is None}  # fmt: skip
+    return {"wall": wall, "latencies": latencies, "statuses": statuses, **totals, "clients_cpu": clients_cpu,
+            "machine_cpu": machine, "exhausted": next(queue, None) is None}  # fmt: skip
 
 
 def floor_phase(*, db_url: str, db_name: str, rows: int, connections: int, batch: int) -> dict:
@@ -371,6 +378,7 @@ def main() -> None:
         print(f"building {count} batches of {args.batch} events …", flush=True)
         bodies = batches_build(count=count, size=args.batch, crash_share=0.02, devices=args.devices)
 
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)  # git-ignored; absent on a fresh clone
         log = open(ROOT / "test-artifacts" / "ingest-bench.log", "w")  # noqa: SIM115
         web = subprocess.Popen([str(VENV_BIN / "gunicorn"), "edgeportal.wsgi:application", "-w", str(args.workers),
                                 "-b", f"127.0.0.1:{args.port}", "--timeout", "120"], env=env, cwd=ROOT,
@@ -437,6 +445,9 @@ def main() -> None:
     print(
         f"{'CPU (cores busy)':<28}" + ", ".join(f"{name} {seconds / http['wall']:.2f}" for name, seconds in cpu.items())
     )
+    known = sum(cpu.values()) + http["clients_cpu"]
+    print(f"{'':<28}clients (this process) {http['clients_cpu'] / http['wall']:.2f}, everything else on the machine "
+          f"{(http['machine_cpu'] - known) / http['wall']:.2f} (of {os.cpu_count()} cores)")  # fmt: skip
     stack_cpu = cpu["web"] + cpu["db (ingest)"]
     per_cpu, floor_per_cpu = http["accepted"] / stack_cpu, floor["rows"] / floor["db_cpu"]
     print(f"{'per CPU-second':<28}{per_cpu:>12,.0f} events (web + db ingest) vs floor {floor_per_cpu:,.0f} rows (db): "

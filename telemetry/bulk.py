@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
+from psycopg.errors import UniqueViolation
 
 from .copy_text import copy_text
 from .models import (
@@ -63,30 +64,48 @@ def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Fi
 
 
 def _rows_insert_postgres(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
+    event_position = list(columns).index("event_id")
+    # By event_id (PostgreSQL orders uuids as their big-endian integer): two batches sharing events take the
+    # unique index's locks in the same order, so they wait on each other instead of deadlocking.
+    rows = sorted(rows, key=lambda row: row[event_position].int)
+    payload = copy_text(fields=_fields(model, columns), rows=rows)
     table = _quote(model._meta.db_table)
     cols = ", ".join(_quote(column) for column in columns)
+    # Optimistic: a batch is almost never a resend, and COPY straight into the table costs the database ~10 %
+    # less than staging + INSERT … ON CONFLICT. A stored event_id aborts the COPY (a concurrent identical batch
+    # makes it wait for that batch's commit first); the savepoint drops it and the staged path sorts it out.
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,
+        ):
+            copy.write(payload)
+        return set()
+    except UniqueViolation:  # cursor.copy is psycopg's own: its errors reach us unwrapped by Django
+        pass  # the table's only unique columns are event_id and the generated id: an event is already stored
+    return _rows_insert_staged(model=model, cols=cols, payload=payload)
+
+
+def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -> set[uuid.UUID]:
+    """COPY into a staging table + INSERT … ON CONFLICT DO NOTHING; the event_ids that were already stored."""
+    table = _quote(model._meta.db_table)
     # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
     stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
-    payload = copy_text(fields=_fields(model, columns), rows=rows)
     with connection.cursor() as cursor:
         # One staging table per connection, emptied by every commit; a rollback empties it too.
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
         )
+        cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier staged call in this transaction
         with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
             copy.write(payload)
-        # ORDER BY event_id: two batches sharing events take the index locks in the same order (no deadlock).
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
             f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
             f"SELECT event_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.event_id = s.event_id)"
         )
-        skipped = {event_id for (event_id,) in cursor.fetchall()}
-    if not skipped:
-        return skipped
-    # The stage also holds the rows of earlier batches of the same transaction (stored by now, so skipped): not ours.
-    event_position = list(columns).index("event_id")
-    return skipped & {row[event_position] for row in rows}
+        return {event_id for (event_id,) in cursor.fetchall()}
 
 
 def _rows_insert_portable(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:

@@ -69,14 +69,15 @@ def test_database_dying_mid_batch_is_503_nothing_half_stored_and_a_retry_lands_o
         cursor.execute("SELECT pg_backend_pid()")
         (backend_pid,) = cursor.fetchone()
 
-    def kill_before_session_insert(execute, sql, params, many, context):
-        # The batch is half written (device, new model version, staging COPY) when the server loses it.
-        if 'INSERT INTO "telemetry_inferencesession"' in sql:
+    def kill_after_device_upsert(execute, sql, params, many, context):
+        # The batch is half written (new model version, device) when the server loses it, before its sessions.
+        result = execute(sql, params, many, context)
+        if 'INSERT INTO "telemetry_device"' in sql:
             with psycopg.connect(database_url_for_test_db(), autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
-        return execute(sql, params, many, context)
+        return result
 
-    with connection.execute_wrapper(kill_before_session_insert):
+    with connection.execute_wrapper(kill_after_device_upsert):
         response = post(client, raw_key, payload, gzipped=True)
 
     assert response.status_code == 503
