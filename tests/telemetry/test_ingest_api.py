@@ -80,7 +80,9 @@ def test_a_fresh_batch_is_copied_straight_into_its_tables(client, raw_key):
         response = post(client, raw_key, batch([session(), session(), crash()]))
 
     assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
-    assert not [query["sql"] for query in captured if "stage_" in query["sql"] or "ON CONFLICT (event_id)" in query["sql"]]
+    assert not [
+        query["sql"] for query in captured if "stage_" in query["sql"] or "ON CONFLICT (event_id)" in query["sql"]
+    ]
 
 
 def test_same_event_twice_in_one_batch_is_one_row_and_one_duplicate(client, raw_key):
@@ -282,8 +284,8 @@ def test_query_count_does_not_grow_with_batch_size(client, raw_key):
 
     small, large = queries_for(5), queries_for(300)
     # Pinned: auth, savepoint and release, one catalog read, device, sessions and crashes (PostgreSQL: savepoint +
-    # COPY + release each, the COPY not captured; SQLite: existence check + insert each), group aliases/lock/pairs/counters, session-crash links, dirty hours
-    # (PostgreSQL: one upsert; SQLite: read + write).
+    # COPY + release each, the COPY not captured; SQLite: existence check + insert each), group aliases/lock/pairs/
+    # counters, session-crash links, dirty hours (PostgreSQL: one upsert; SQLite: read + write).
     assert small == large == (18 if connection.vendor == "postgresql" else 17)
 
 
