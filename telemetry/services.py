@@ -1,6 +1,5 @@
 """Writes of the telemetry app. The ingest path: decode cheaply, validate per item, write set-based in one transaction."""
 
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,6 +9,7 @@ from typing import Any
 import msgspec
 from django.conf import settings
 from django.db import connection, transaction
+from isal import isal_zlib
 
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 from compat.services import catalog_versions_register
@@ -80,7 +80,8 @@ def body_decompress(*, body: bytes, content_encoding: str | None, max_bytes: int
     chunks, total, pending = [], 0, body
     try:
         while pending:  # a gzip body may hold several members
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            # ISA-L inflates ~4x faster than zlib (the same API): 1.5 of the web's ~20 µs per event with zlib.
+            inflater = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
             chunk = inflater.decompress(pending, max_bytes - total + 1)
             total += len(chunk)
             chunks.append(chunk)
@@ -89,7 +90,7 @@ def body_decompress(*, body: bytes, content_encoding: str | None, max_bytes: int
             if not inflater.eof:
                 raise IngestError(400, "gzip body is truncated", {"body": ["incomplete gzip stream"]})
             pending = inflater.unused_data
-    except zlib.error as error:
+    except isal_zlib.error as error:
         raise IngestError(400, "body is not valid gzip", {"body": [str(error)]}) from None
     return b"".join(chunks)
 

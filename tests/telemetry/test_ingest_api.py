@@ -258,6 +258,29 @@ def test_truncated_gzip_is_400(client, raw_key):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (json.dumps({"device": {}}).encode() * 4, "body is not valid gzip"),  # plain JSON sent as gzip
+        (b"\x1f\x8b\x08\x00" + b"\xff" * 60, "body is not valid gzip"),  # a gzip header, then garbage
+        (b"\x1f\x8b", "gzip body is truncated"),
+    ],
+)
+def test_a_body_that_is_not_gzip_is_400_saying_so(client, raw_key, body, error):
+    response = client.generic("POST", INGEST_URL, body, content_type="application/json",
+                              HTTP_AUTHORIZATION=f"Bearer {raw_key}", HTTP_CONTENT_ENCODING="gzip")  # fmt: skip
+    assert (response.status_code, response.json()["error"]) == (400, error)
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(client, raw_key):
+    first, second = session(), session()
+    text = json.dumps(batch([first, second])).encode()
+    body = gzip.compress(text[:100]) + gzip.compress(text[100:])  # what concatenated gzip writers send
+    response = client.generic("POST", INGEST_URL, body, content_type="application/json",
+                              HTTP_AUTHORIZATION=f"Bearer {raw_key}", HTTP_CONTENT_ENCODING="gzip")  # fmt: skip
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+
+
 def test_more_than_1000_events_is_413(client, raw_key):
     event = {"type": "session", "event_id": str(uuid.uuid4())}
     response = post(client, raw_key, batch([event] * 1001))
