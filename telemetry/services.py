@@ -303,15 +303,23 @@ def _batch_store(*, api_key, envelope, sessions, crashes, clock: _Clock, result:
         firmware=info.firmware or "", fleet=api_key.fleet, seen_at=clock.received_at,
     )  # fmt: skip
     cohort = (device_id, device_model_id, app_version, os_version)
-    touched = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result)
+    # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
+    # stored flagged: updating it afterwards would write the row and its seven index entries twice.
+    crashed = {event.session_id for _, event in crashes if stacks[_stack_of(event)].__class__ is not dict}
+    touched = _sessions_store(
+        sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result, crashed=crashed
+    )
     touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result)
     touched += session_crash_link(device_id=device_id)
     # Marks the hours dirty in this transaction and queues their rollup on commit (telemetry.rollups).
     rollup_hours_enqueue(hours=touched)
 
 
-def _sessions_store(*, sessions, stacks, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
-    """Validates each session's stack and stores the valid ones; the started_at of those actually inserted."""
+def _sessions_store(
+    *, sessions, stacks, cohort, clock: _Clock, result: IngestResult, crashed: set[str]
+) -> list[datetime]:
+    """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch);
+    the started_at of those actually inserted."""
     device_id, device_model_id, app_version, os_version = cohort
     received_at, correct = clock.received_at, clock.correct
     rows, started = [], []
@@ -327,7 +335,8 @@ def _sessions_store(*, sessions, stacks, cohort, clock: _Clock, result: IngestRe
             event.event_id, device_id, event.session_id, device_model_id, model_version_id, runtime_version_id,
             delegate_id, app_version, os_version, started_at, received_at, offset_s,
             clock_flag, event.duration_s, event.inferences, event.errors, histogram,
-            event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "", False,
+            event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "",
+            event.session_id in crashed,
         ))  # fmt: skip
     skipped = rows_insert_skipping_stored(model=InferenceSession, columns=SESSION_COLUMNS, rows=rows)
     result.accepted += len(rows) - len(skipped)

@@ -163,6 +163,33 @@ def test_session_arriving_after_its_crash_is_marked_and_linked(client, raw_key):
     assert CrashReport.objects.get().inference_session_id == InferenceSession.objects.get().pk
 
 
+def test_a_session_whose_crash_is_in_its_batch_is_stored_flagged_not_updated(client, raw_key):
+    event = session()
+    session_rows_updated = []
+
+    def count_session_updates(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "telemetry_inferencesession"'):
+            session_rows_updated.append(context["cursor"].rowcount)
+        return result
+
+    with connection.execute_wrapper(count_session_updates):
+        response = post(client, raw_key, batch([event, crash(session_id=event["session_id"])]))
+
+    assert response.json()["accepted"] == 2
+    assert InferenceSession.objects.get().has_crash is True
+    assert CrashReport.objects.get().inference_session == InferenceSession.objects.get()
+    assert sum(session_rows_updated) == 0  # written once, with its seven index entries
+
+
+def test_a_rejected_crash_does_not_mark_its_session(client, raw_key):
+    event = session()
+    response = post(client, raw_key, batch([event, crash(session_id=event["session_id"], runtime="no-such-runtime")]))
+
+    assert [item["index"] for item in response.json()["rejected"]] == [1]
+    assert InferenceSession.objects.get().has_crash is False
+
+
 def test_clock_two_hours_behind_is_shifted_by_the_difference(client, raw_key):
     skew = timedelta(hours=2)
     device_now = now() - skew
