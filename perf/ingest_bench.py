@@ -128,23 +128,44 @@ def _postgres_pids(db_name: str, *, client_ports: set[int] | None = None, exclud
 
 
 class CpuMeter:
-    """CPU seconds per group (web / worker / database) between start() and stop()."""
+    """CPU seconds per group (web / worker / database) between start() and stop().
 
-    def __init__(self, groups: dict[str, callable]) -> None:
-        self.groups = groups
+    Samples every `interval` seconds in a thread: a process that exits meanwhile (a database backend whose client
+    closed its connection: the Celery worker's, after a task) still counts up to its last sample, in the first
+    group it was seen in.
+    """
+
+    def __init__(self, groups: dict[str, callable], interval: float = 0.5) -> None:
+        self.groups, self.interval = groups, interval
         self.before: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _snapshot(self) -> dict[str, dict[int, float]]:
-        return {name: {pid: _cpu_seconds(pid) for pid in pids()} for name, pids in self.groups.items()}
+    def _sample(self) -> None:
+        for name, pids in self.groups.items():
+            for pid in pids():
+                cpu = _cpu_seconds(pid)
+                if cpu:  # 0.0: gone before it was read
+                    self.last[pid] = (self.last.get(pid, (name, 0.0))[0], cpu)
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self._sample()
 
     def start(self) -> None:
-        self.before = {pid: cpu for group in self._snapshot().values() for pid, cpu in group.items()}
+        self._sample()
+        self.before = {pid: cpu for pid, (_, cpu) in self.last.items()}
+        self._thread.start()
 
     def stop(self) -> dict[str, float]:
-        return {
-            name: sum(cpu - self.before.get(pid, 0.0) for pid, cpu in group.items())
-            for name, group in self._snapshot().items()
-        }
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        spent = dict.fromkeys(self.groups, 0.0)
+        for pid, (name, cpu) in self.last.items():
+            spent[name] += cpu - self.before.get(pid, 0.0)
+        return spent
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
