@@ -135,7 +135,7 @@ class CpuMeter:
     group it was seen in.
     """
 
-    def __init__(self, groups: dict[str, callable], interval: float = 0.5) -> None:
+    def __init__(self, groups: dict[str, callable], interval: float = 1.0) -> None:
         self.groups, self.interval = groups, interval
         self.before: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
