@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models
 from psycopg.errors import UniqueViolation
 
 from .copy_text import copy_text
@@ -42,19 +42,26 @@ def _db_datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+class EventsAlreadyStored(Exception):
+    """An optimistic COPY met an event_id already stored; the transaction is lost: redo the batch with
+    `expect_stored=True`."""
+
+
 def rows_insert_skipping_stored(
-    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple]
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool = True
 ) -> set[uuid.UUID]:
     """Inserts rows (values in `columns` order, one column is event_id, unique among `rows`); returns the event_ids
     of the rows skipped because already stored (the duplicates: usually none, so nothing to send back).
 
     The unique constraint is the durable dedupe, also against a concurrent identical batch (its INSERT waits on
-    the index, then does nothing).
+    the index, then does nothing). With `expect_stored=False` (a batch's first attempt) PostgreSQL COPYs straight
+    into the table and raises EventsAlreadyStored if any event is stored already: the caller's transaction is then
+    aborted and the caller redoes it with `expect_stored=True`.
     """
     if not rows:
         return set()
     if connection.vendor == "postgresql":
-        return _rows_insert_postgres(model=model, columns=columns, rows=rows)
+        return _rows_insert_postgres(model=model, columns=columns, rows=rows, expect_stored=expect_stored)
     return _rows_insert_portable(model=model, columns=columns, rows=rows)
 
 
@@ -63,28 +70,35 @@ def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Fi
     return [by_column[column] for column in columns]
 
 
-def _rows_insert_postgres(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
+def _rows_insert_postgres(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool
+) -> set[uuid.UUID]:
     event_position = list(columns).index("event_id")
     # By event_id (PostgreSQL orders uuids as their big-endian integer): two batches sharing events take the
     # unique index's locks in the same order, so they wait on each other instead of deadlocking.
     rows = sorted(rows, key=lambda row: row[event_position].int)
     payload = copy_text(fields=_fields(model, columns), rows=rows)
-    table = _quote(model._meta.db_table)
     cols = ", ".join(_quote(column) for column in columns)
+    if expect_stored:
+        return _rows_insert_staged(model=model, cols=cols, payload=payload)
     # Optimistic: a batch is almost never a resend, and COPY straight into the table costs the database ~10 %
     # less than staging + INSERT … ON CONFLICT. A stored event_id aborts the COPY (a concurrent identical batch
-    # makes it wait for that batch's commit first); the savepoint drops it and the staged path sorts it out.
+    # makes it wait for that batch's commit first), and with it the transaction: no savepoint per batch.
     try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,
-        ):
-            copy.write(payload)
-        return set()
-    except UniqueViolation:  # cursor.copy is psycopg's own: its errors reach us unwrapped by Django
-        pass  # the table's only unique columns are event_id and the generated id: an event is already stored
-    return _rows_insert_staged(model=model, cols=cols, payload=payload)
+        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", payload)
+    except IntegrityError as error:
+        if not isinstance(error.__cause__, UniqueViolation):
+            raise
+        # The table's only unique columns are event_id and the generated id: an event is already stored.
+        raise EventsAlreadyStored(str(error)) from error
+    return set()
+
+
+def _copy(statement: str, payload: str) -> None:
+    # cursor.copy is psycopg's own: without Django's wrapper its errors would escape as psycopg exceptions (a
+    # database dying mid-COPY would be a 500, not the view's 503).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(payload)
 
 
 def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -> set[uuid.UUID]:
@@ -98,8 +112,7 @@ def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
         )
         cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier staged call in this transaction
-        with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            copy.write(payload)
+        _copy(f"COPY {stage} ({cols}) FROM STDIN", payload)
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
             f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "

@@ -17,6 +17,7 @@ from edgeportal.models import ApiKey
 
 from . import wire
 from .bulk import (
+    EventsAlreadyStored,
     GroupCount,
     GroupSeed,
     crash_groups_count,
@@ -210,8 +211,16 @@ def session_batch_ingest(
     else:
         sessions, crashes, result.duplicates = fast
     clock = _clock(sent_at=envelope.sent_at, received_at=received_at)
-    with transaction.atomic():
-        _batch_store(api_key=api_key, envelope=envelope, sessions=sessions, crashes=crashes, clock=clock, result=result)
+    decoded = (list(result.rejected), result.duplicates)
+    try:
+        with transaction.atomic():
+            _batch_store(api_key=api_key, envelope=envelope, sessions=sessions, crashes=crashes, clock=clock,
+                         result=result, expect_stored=False)  # fmt: skip
+    except EventsAlreadyStored:  # a resend, or a batch sharing events with one just stored: rolled back, redo
+        result.rejected, result.duplicates, result.accepted = list(decoded[0]), decoded[1], 0
+        with transaction.atomic():
+            _batch_store(api_key=api_key, envelope=envelope, sessions=sessions, crashes=crashes, clock=clock,
+                         result=result, expect_stored=True)  # fmt: skip
     result.rejected.sort(key=lambda item: item["index"])
     return result
 
@@ -286,7 +295,9 @@ def _reject(result: IngestResult, index: int, event: wire.SessionIn | wire.Crash
     result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": dict(errors)})
 
 
-def _batch_store(*, api_key, envelope, sessions, crashes, clock: _Clock, result: IngestResult) -> None:
+def _batch_store(
+    *, api_key, envelope, sessions, crashes, clock: _Clock, result: IngestResult, expect_stored: bool
+) -> None:
     info = envelope.device
     device_model_id, stacks = _stacks_resolve(
         device_model=info.model,
@@ -306,17 +317,17 @@ def _batch_store(*, api_key, envelope, sessions, crashes, clock: _Clock, result:
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
     crashed = {event.session_id for _, event in crashes if stacks[_stack_of(event)].__class__ is not dict}
-    touched = _sessions_store(
-        sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result, crashed=crashed
-    )
-    touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result)
+    touched = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
+                              crashed=crashed, expect_stored=expect_stored)  # fmt: skip
+    touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result,
+                              expect_stored=expect_stored)  # fmt: skip
     touched += session_crash_link(device_id=device_id)
     # Marks the hours dirty in this transaction and queues their rollup on commit (telemetry.rollups).
     rollup_hours_enqueue(hours=touched)
 
 
 def _sessions_store(
-    *, sessions, stacks, cohort, clock: _Clock, result: IngestResult, crashed: set[str]
+    *, sessions, stacks, cohort, clock: _Clock, result: IngestResult, crashed: set[str], expect_stored: bool
 ) -> list[datetime]:
     """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch);
     the started_at of those actually inserted."""
@@ -338,7 +349,9 @@ def _sessions_store(
             event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "",
             event.session_id in crashed,
         ))  # fmt: skip
-    skipped = rows_insert_skipping_stored(model=InferenceSession, columns=SESSION_COLUMNS, rows=rows)
+    skipped = rows_insert_skipping_stored(
+        model=InferenceSession, columns=SESSION_COLUMNS, rows=rows, expect_stored=expect_stored
+    )
     result.accepted += len(rows) - len(skipped)
     result.duplicates += len(skipped)
     if skipped:
@@ -346,7 +359,9 @@ def _sessions_store(
     return started
 
 
-def _crashes_store(*, crashes, stacks, cohort, clock: _Clock, result: IngestResult) -> list[datetime]:
+def _crashes_store(
+    *, crashes, stacks, cohort, clock: _Clock, result: IngestResult, expect_stored: bool
+) -> list[datetime]:
     """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups."""
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
@@ -382,7 +397,9 @@ def _crashes_store(*, crashes, stacks, cohort, clock: _Clock, result: IngestResu
             clock.received_at, offset_s, clock_flag, event.kind, event.signal or "",
             event.exception_type or "", message, frames,
         ))  # fmt: skip
-    skipped = rows_insert_skipping_stored(model=CrashReport, columns=CRASH_COLUMNS, rows=rows)
+    skipped = rows_insert_skipping_stored(
+        model=CrashReport, columns=CRASH_COLUMNS, rows=rows, expect_stored=expect_stored
+    )
     result.accepted += len(rows) - len(skipped)
     result.duplicates += len(skipped)
 
