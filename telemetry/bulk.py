@@ -245,37 +245,54 @@ def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: dat
     """Adds event counts, exact affected-device counts and first/last seen; re-opens regressed groups."""
     if not counts:
         return
-    counts = sorted(counts, key=lambda count: count.group_id)
-    pair_table = _quote(CrashGroupDevice._meta.db_table)
+    counts = sorted(counts, key=lambda count: count.group_id)  # same row-lock order in every batch
+    pair_table, table = _quote(CrashGroupDevice._meta.db_table), _quote(CrashGroup._meta.db_table)
+    seen = _db_datetime(seen_at)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(counts))
+    params = [
+        value
+        for count in counts
+        for value in (
+            count.group_id, count.events, _db_datetime(count.first_seen_at), _db_datetime(count.last_seen_at),
+            1 if count.regressed else 0,
+        )
+    ]  # fmt: skip
+    # A (group, device) pair inserted now is a device this group never had: that is the exact increment.
+    update = (
+        f"UPDATE {table} SET event_count = event_count + v.events, device_count = device_count + v.devices, "  # noqa: S608
+        f"first_seen_at = {_least('first_seen_at', 'v.first_seen')}, "
+        f"last_seen_at = {_greatest('last_seen_at', 'v.last_seen')}, "
+        f"status = CASE WHEN v.regressed = 1 THEN %s ELSE status END "
+    )
     with connection.cursor() as cursor:
-        # A (group, device) pair inserted now is a device this group never had: that is the exact increment.
+        if connection.vendor == "postgresql":  # one round trip: the pairs' insert feeds the update
+            cursor.execute(
+                f"WITH c (id, events, first_seen, last_seen, regressed) AS (VALUES {values}), "  # noqa: S608
+                f"new_pairs AS (INSERT INTO {pair_table} (group_id, device_id, first_seen_at) "
+                f"SELECT id, %s, %s FROM c ORDER BY id ON CONFLICT (group_id, device_id) DO NOTHING RETURNING group_id), "
+                f"v AS (SELECT c.*, (SELECT COUNT(*) FROM new_pairs p WHERE p.group_id = c.id) AS devices FROM c) "
+                f"{update} FROM v WHERE {table}.id = v.id",
+                [*params, device_id, seen, CrashGroupStatus.REGRESSED],
+            )
+            return
+        # SQLite has no data-modifying WITH: the pairs first, then the counters.
         cursor.execute(
             f"INSERT INTO {pair_table} (group_id, device_id, first_seen_at) VALUES "  # noqa: S608
             + ", ".join(["(%s, %s, %s)"] * len(counts))
             + " ON CONFLICT (group_id, device_id) DO NOTHING RETURNING group_id",
-            [value for count in counts for value in (count.group_id, device_id, _db_datetime(seen_at))],
+            [value for count in counts for value in (count.group_id, device_id, seen)],
         )
         new_device_groups = {group_id for (group_id,) in cursor.fetchall()}
-        values, params = [], []
-        for count in counts:
-            values.append("(%s, %s, %s, %s, %s, %s)")
-            params += [
-                count.group_id,
-                count.events,
-                1 if count.group_id in new_device_groups else 0,
-                _db_datetime(count.first_seen_at),
-                _db_datetime(count.last_seen_at),
-                1 if count.regressed else 0,
-            ]
-        table = _quote(CrashGroup._meta.db_table)
+        devices = ", ".join(["(%s, %s)"] * len(counts))
         cursor.execute(
-            f"WITH v (id, events, devices, first_seen, last_seen, regressed) AS (VALUES {', '.join(values)}) "  # noqa: S608
-            f"UPDATE {table} SET event_count = event_count + v.events, device_count = device_count + v.devices, "
-            f"first_seen_at = {_least('first_seen_at', 'v.first_seen')}, "
-            f"last_seen_at = {_greatest('last_seen_at', 'v.last_seen')}, "
-            f"status = CASE WHEN v.regressed = 1 THEN %s ELSE status END "
-            f"FROM v WHERE {table}.id = v.id",
-            [*params, CrashGroupStatus.REGRESSED],
+            f"WITH c (id, events, first_seen, last_seen, regressed) AS (VALUES {values}), "  # noqa: S608
+            f"d (id, devices) AS (VALUES {devices}), v AS (SELECT c.*, d.devices FROM c JOIN d ON d.id = c.id) "
+            f"{update} FROM v WHERE {table}.id = v.id",
+            [
+                *params,
+                *[value for count in counts for value in (count.group_id, int(count.group_id in new_device_groups))],
+                CrashGroupStatus.REGRESSED,
+            ],
         )
 
 
@@ -308,28 +325,33 @@ def device_upsert(
 def session_crash_link(*, device_id: int) -> list[datetime]:
     """Marks sessions that have a crash and links crashes to their session, whichever arrived first.
 
-    Two statements, no ORM compilation. Returns the started_at of sessions whose has_crash flipped: their
-    (maybe older) hours need a new rollup.
+    No ORM compilation. Returns the started_at of sessions whose has_crash flipped: their (maybe older) hours need
+    a new rollup. (Sessions whose crash came in the same batch were stored flagged: they do not flip here.)
     """
     sessions, crashes = _quote(InferenceSession._meta.db_table), _quote(CrashReport._meta.db_table)
+    match = f"s.device_id = %s AND s.session_id = {crashes}.session_id"
+    link = (
+        f"UPDATE {crashes} SET inference_session_id = (SELECT s.id FROM {sessions} s WHERE {match} LIMIT 1) "  # noqa: S608
+        f"WHERE device_id = %s AND inference_session_id IS NULL AND EXISTS (SELECT 1 FROM {sessions} s WHERE {match})"
+    )
+    flag = (
+        f"UPDATE {sessions} SET has_crash = %s WHERE device_id = %s AND has_crash = %s AND session_id IN "  # noqa: S608
+        f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) RETURNING started_at"
+    )
+    link_params, flag_params = [device_id] * 3, [True, device_id, False, device_id]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {sessions} SET has_crash = %s WHERE device_id = %s AND has_crash = %s AND session_id IN "  # noqa: S608
-            f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) "
-            f"RETURNING started_at",
-            [True, device_id, False, device_id],
-        )
+        if connection.vendor == "postgresql":
+            # One round trip: both updates read the statement's snapshot, so `flag` still sees the crashes `link` links.
+            cursor.execute(f"WITH linked AS ({link}) {flag}", link_params + flag_params)
+            flipped = cursor.fetchall()
+        else:  # SQLite has no data-modifying WITH: flag first, while the crashes are still unlinked
+            cursor.execute(flag, flag_params)
+            flipped = cursor.fetchall()
+            cursor.execute(link, link_params)
         field = InferenceSession._meta.get_field("started_at")
-        flipped = [
+        return [
             value
             if isinstance(value, datetime)
             else connection.ops.convert_datetimefield_value(value, field, connection)
-            for (value,) in cursor.fetchall()
+            for (value,) in flipped
         ]
-        match = f"s.device_id = %s AND s.session_id = {crashes}.session_id"
-        cursor.execute(
-            f"UPDATE {crashes} SET inference_session_id = (SELECT s.id FROM {sessions} s WHERE {match} LIMIT 1) "  # noqa: S608
-            f"WHERE device_id = %s AND inference_session_id IS NULL AND EXISTS (SELECT 1 FROM {sessions} s WHERE {match})",
-            [device_id, device_id, device_id],
-        )
-    return flipped
