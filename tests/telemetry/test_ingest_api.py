@@ -314,12 +314,22 @@ def test_more_than_1000_events_is_413(client, raw_key):
     assert response.status_code == 413
 
 
-def test_key_over_its_rate_gets_429_with_retry_after(client, raw_key, monkeypatch):
+def test_key_over_its_rate_gets_429_with_retry_after(client, raw_key, make_api_key, monkeypatch):
     monkeypatch.setattr(IngestRateThrottle, "THROTTLE_RATES", {"ingest": "2/min"})
+    clock = [600.0 + 45]  # 15 s before the minute's window ends
+    monkeypatch.setattr(IngestRateThrottle, "timer", lambda self: clock[0])
     cache.clear()
+
     statuses = [post(client, raw_key, batch([session()])).status_code for _ in range(3)]
+    refused = post(client, raw_key, batch([session()]))
+    other = post(client, make_api_key(scopes=["ingest"], name="other")[1], batch([session()], uid="pixel8-000043"))
+    clock[0] = 660.0  # the next window
+    next_window = post(client, raw_key, batch([session()]))
+
     assert statuses == [202, 202, 429]
-    assert int(post(client, raw_key, batch([session()]))["Retry-After"]) > 0
+    assert (refused.status_code, refused["Retry-After"]) == (429, "15")
+    assert other.status_code == 202  # per key
+    assert next_window.status_code == 202
     cache.clear()
 
 
