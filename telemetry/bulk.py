@@ -24,6 +24,7 @@ from .models import (
     Device,
     InferenceSession,
 )
+from .rollup_models import COHORT_FIELDS
 
 
 def _quote(name: str) -> str:
@@ -322,11 +323,12 @@ def device_upsert(
         return cursor.fetchone()[0]
 
 
-def session_crash_link(*, device_id: int) -> list[datetime]:
+def session_crash_link(*, device_id: int) -> list[tuple[datetime, tuple, bool]]:
     """Marks sessions that have a crash and links crashes to their session, whichever arrived first.
 
-    No ORM compilation. Returns the started_at of sessions whose has_crash flipped: their (maybe older) hours need
-    a new rollup. (Sessions whose crash came in the same batch were stored flagged: they do not flip here.)
+    No ORM compilation. Returns (started_at, cohort in COHORT_FIELDS order, in_partial) of each session whose
+    has_crash flipped: its (maybe older) hour needs a new rollup, and its batch's partial a crashed session more.
+    (Sessions whose crash came in the same batch were stored flagged: they do not flip here.)
     """
     sessions, crashes = _quote(InferenceSession._meta.db_table), _quote(CrashReport._meta.db_table)
     match = f"s.device_id = %s AND s.session_id = {crashes}.session_id"
@@ -336,7 +338,8 @@ def session_crash_link(*, device_id: int) -> list[datetime]:
     )
     flag = (
         f"UPDATE {sessions} SET has_crash = %s WHERE device_id = %s AND has_crash = %s AND session_id IN "  # noqa: S608
-        f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) RETURNING started_at"
+        f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) "
+        f"RETURNING started_at, {', '.join(_quote(column) for column in COHORT_FIELDS)}, in_partial"
     )
     link_params, flag_params = [device_id] * 3, [True, device_id, False, device_id]
     with connection.cursor() as cursor:
@@ -348,10 +351,14 @@ def session_crash_link(*, device_id: int) -> list[datetime]:
             cursor.execute(flag, flag_params)
             flipped = cursor.fetchall()
             cursor.execute(link, link_params)
-        field = InferenceSession._meta.get_field("started_at")
-        return [
-            value
-            if isinstance(value, datetime)
-            else connection.ops.convert_datetimefield_value(value, field, connection)
-            for (value,) in flipped
-        ]
+    field = InferenceSession._meta.get_field("started_at")
+    return [
+        (
+            started
+            if isinstance(started, datetime)
+            else connection.ops.convert_datetimefield_value(started, field, connection),
+            tuple(cohort),
+            bool(in_partial),
+        )
+        for started, *cohort, in_partial in flipped
+    ]

@@ -78,9 +78,17 @@ class InferenceSession(models.Model):
     peak_rss_mb = models.FloatField(null=True, blank=True)
     thermal_state = models.CharField(max_length=20, blank=True)
     has_crash = models.BooleanField(default=False, help_text="A crash with this session_id arrived (any batch)")
+    # A database default too: rows loaded by other means (COPY, SQL) are read raw by the rollups.
+    in_partial = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Summed into an HourlySessionPartial by its ingest batch: rollups read that instead",
+    )
 
     class Meta:
         indexes = [
+            # The hourly rollup reads only sessions no partial covers (written by other means than the ingest API).
+            models.Index(fields=["started_at"], name="session_unsummed_idx", condition=models.Q(in_partial=False)),
             models.Index(fields=["device", "started_at"], name="session_device_started_idx"),
             models.Index(fields=["device", "session_id"], name="session_device_sid_idx"),
             # Rollups scan one hour and group by cohort: the cohort columns ride along in the index.

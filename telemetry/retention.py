@@ -7,17 +7,22 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import CrashReport, InferenceSession
+from .models import CrashReport, HourlySessionPartial, InferenceSession
 
 logger = logging.getLogger(__name__)
 
 
 def raw_retention_enforce(*, now: datetime | None = None, chunk_size: int = 5000) -> dict[str, int]:
-    """Deletes raw sessions and crashes older than RAW_RETENTION_DAYS in chunks; rollups are kept."""
+    """Deletes raw sessions, crashes and session partials older than RAW_RETENTION_DAYS in chunks; rollups are kept."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.RAW_RETENTION_DAYS)
-    deleted = {"crashes": 0, "sessions": 0}
-    # Crashes first: they point at sessions (SET_NULL would otherwise rewrite rows we are about to delete).
-    for key, model, column in (("crashes", CrashReport, "occurred_at"), ("sessions", InferenceSession, "started_at")):
+    deleted = {"crashes": 0, "sessions": 0, "session_partials": 0}
+    # Crashes first: they point at sessions (SET_NULL would otherwise rewrite rows we are about to delete). A
+    # partial goes with its hour's sessions: an hour before the cutoff is never rolled up again.
+    for key, model, column in (
+        ("crashes", CrashReport, "occurred_at"),
+        ("sessions", InferenceSession, "started_at"),
+        ("session_partials", HourlySessionPartial, "bucket_start"),
+    ):
         while True:
             ids = list(model.objects.filter(**{f"{column}__lt": cutoff}).values_list("id", flat=True)[:chunk_size])
             if not ids:

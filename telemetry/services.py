@@ -3,16 +3,14 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 import msgspec
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from isal import isal_zlib
 
-from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
-from compat.services import catalog_versions_register
 from edgeportal.models import ApiKey
 
 from . import wire
@@ -27,8 +25,11 @@ from .bulk import (
     session_crash_link,
 )
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
+from .ingest_catalog import stack_of, stacks_resolve
 from .ingest_histograms import NeedsRaw, session_histogram
 from .models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
+from .partials import crashed_partials_insert, session_partials_insert
+from .rollup_models import COHORT_FIELDS
 from .rollups import rollup_hours_enqueue
 
 CLOCK_SHIFT_THRESHOLD = timedelta(minutes=55)
@@ -38,8 +39,15 @@ SESSION_COLUMNS = (
     "event_id", "device_id", "session_id", "device_model_id", "model_version_id", "runtime_version_id",
     "delegate_id", "app_version", "os_version", "started_at", "received_at", "clock_offset_s", "clock_flag",
     "duration_s", "inferences", "errors", "latency_histogram", "accelerated_fraction", "fallback_ops",
-    "peak_rss_mb", "thermal_state", "has_crash",
+    "peak_rss_mb", "thermal_state", "has_crash", "in_partial",
 )  # fmt: skip
+# What session_partials_insert reads of a stored row: its values, then its cohort (a slice in COHORT_FIELDS order).
+_partial_of = itemgetter(*map(SESSION_COLUMNS.index, (
+    "started_at", "has_crash", "inferences", "errors", "accelerated_fraction", "latency_histogram", "peak_rss_mb",
+)))  # fmt: skip
+_COHORT = slice(SESSION_COLUMNS.index(COHORT_FIELDS[0]), SESSION_COLUMNS.index(COHORT_FIELDS[-1]) + 1)
+if SESSION_COLUMNS[_COHORT] != COHORT_FIELDS:
+    raise ImportError("SESSION_COLUMNS must hold the cohort columns together, in COHORT_FIELDS order")
 CRASH_COLUMNS = (
     "event_id", "device_id", "session_id", "group_id", "fingerprint", "device_model_id", "model_version_id",
     "runtime_version_id", "delegate_id", "app_version", "os_version", "occurred_at", "received_at",
@@ -225,72 +233,6 @@ def session_batch_ingest(
     return result
 
 
-def _in(values: set) -> tuple[str, list]:
-    return ", ".join(["%s"] * len(values)) or "NULL", list(values)
-
-
-# An event's catalog stack: (model, model_version, runtime, runtime_version, delegate); a batch has a handful.
-_stack_of = attrgetter("model", "model_version", "runtime", "runtime_version", "delegate")
-StackIds = tuple[int, int, int]  # model_version_id, runtime_version_id, delegate_id
-
-
-def _stacks_resolve(*, device_model: str, stacks: set[tuple]) -> tuple[int | None, dict[tuple, StackIds | dict]]:
-    """The device model's id, and for each stack its ids or its errors by field: one raw read (no ORM compilation).
-
-    Only first sightings of a version go through catalog_versions_register.
-    """
-    runtime_pairs = {(runtime, version) for _, _, runtime, version, _ in stacks}
-    model_pairs = {(model, version) for model, version, _, _, _ in stacks}
-    runtimes, runtime_slugs = _in({slug for slug, _ in runtime_pairs})
-    delegates, delegate_slugs = _in({delegate for *_, delegate in stacks})
-    rv_versions, rv_params = _in({v for _, v in runtime_pairs})
-    models, model_slugs = _in({slug for slug, _ in model_pairs})
-    mv_versions, mv_params = _in({v for _, v in model_pairs})
-    t = {m: connection.ops.quote_name(m._meta.db_table) for m in (DeviceModel, Delegate, Runtime, RuntimeVersion,
-                                                                   MLModel, ModelVersion)}  # fmt: skip
-    sql = (
-        f"SELECT 'm', '', slug, id FROM {t[DeviceModel]} WHERE slug = %s "  # noqa: S608
-        f"UNION ALL SELECT 'd', r.slug, d.slug, d.id FROM {t[Delegate]} d JOIN {t[Runtime]} r ON r.id = d.runtime_id "
-        f"WHERE r.slug IN ({runtimes}) AND d.slug IN ({delegates}) "
-        f"UNION ALL SELECT 'r', r.slug, v.version, v.id FROM {t[RuntimeVersion]} v JOIN {t[Runtime]} r "
-        f"ON r.id = v.runtime_id WHERE r.slug IN ({runtimes}) AND v.version IN ({rv_versions}) "
-        f"UNION ALL SELECT 'v', m.slug, v.version, v.id FROM {t[ModelVersion]} v JOIN {t[MLModel]} m "
-        f"ON m.id = v.ml_model_id WHERE m.slug IN ({models}) AND v.version IN ({mv_versions})"
-    )
-    params = [device_model, *runtime_slugs, *delegate_slugs, *runtime_slugs, *rv_params, *model_slugs, *mv_params]
-    found: dict[str, dict] = {"m": {}, "d": {}, "r": {}, "v": {}}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for kind, parent, slug, pk in cursor.fetchall():
-            found[kind][(parent, slug)] = pk
-    runtime_versions, model_versions, delegate_ids = found["r"], found["v"], found["d"]
-    new_runtime_pairs, new_model_pairs = runtime_pairs - set(runtime_versions), model_pairs - set(model_versions)
-    if new_runtime_pairs or new_model_pairs:
-        registered_runtimes, registered_models = catalog_versions_register(
-            runtime_versions=new_runtime_pairs, model_versions=new_model_pairs
-        )
-        runtime_versions.update({pair: rv.pk for pair, rv in registered_runtimes.items()})
-        model_versions.update({pair: mv.pk for pair, mv in registered_models.items()})
-    device_model_id = found["m"].get(("", device_model))
-    resolved = {}
-    for stack in stacks:
-        model, model_version, runtime, runtime_version, delegate = stack
-        errors: dict[str, list[str]] = {}
-        if device_model_id is None:
-            errors["device.model"] = [f"unknown device model {device_model!r}"]
-        model_version_id = model_versions.get((model, model_version))
-        if model_version_id is None:
-            errors["model"] = [f"unknown model {model!r}"]
-        runtime_version_id = runtime_versions.get((runtime, runtime_version))
-        if runtime_version_id is None:
-            errors["runtime"] = [f"unknown runtime {runtime!r}"]
-        delegate_id = delegate_ids.get((runtime, delegate))
-        if delegate_id is None and runtime_version_id is not None:
-            errors["delegate"] = [f"unknown delegate {delegate!r} for runtime {runtime!r}"]
-        resolved[stack] = errors or (model_version_id, runtime_version_id, delegate_id)
-    return device_model_id, resolved
-
-
 def _reject(result: IngestResult, index: int, event: wire.SessionIn | wire.CrashIn, errors: dict) -> None:
     result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": dict(errors)})
 
@@ -299,13 +241,13 @@ def _batch_store(
     *, api_key, envelope, sessions, crashes, clock: _Clock, result: IngestResult, expect_stored: bool
 ) -> None:
     info = envelope.device
-    device_model_id, stacks = _stacks_resolve(
+    device_model_id, stacks = stacks_resolve(
         device_model=info.model,
-        stacks={*map(_stack_of, [event for _, event, _ in sessions]), *map(_stack_of, [event for _, event in crashes])},
+        stacks={*map(stack_of, [event for _, event, _ in sessions]), *map(stack_of, [event for _, event in crashes])},
     )
     if device_model_id is None:  # every event is rejected, each with all of its errors
         for index, event in [(index, event) for index, event, _ in sessions] + crashes:
-            _reject(result, index, event, stacks[_stack_of(event)])
+            _reject(result, index, event, stacks[stack_of(event)])
         return
 
     app_version, os_version = info.app_version or "", info.os_version or ""
@@ -316,12 +258,14 @@ def _batch_store(
     cohort = (device_id, device_model_id, app_version, os_version)
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
-    crashed = {event.session_id for _, event in crashes if stacks[_stack_of(event)].__class__ is not dict}
+    crashed = {event.session_id for _, event in crashes if stacks[stack_of(event)].__class__ is not dict}
     touched = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
                               crashed=crashed, expect_stored=expect_stored)  # fmt: skip
     touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result,
                               expect_stored=expect_stored)  # fmt: skip
-    touched += session_crash_link(device_id=device_id)
+    flipped = session_crash_link(device_id=device_id)
+    crashed_partials_insert(flipped=[(started, cohort, device_id) for started, cohort, summed in flipped if summed])
+    touched += [started for started, _, _ in flipped]
     # Marks the hours dirty in this transaction and queues their rollup on commit (telemetry.rollups).
     rollup_hours_enqueue(hours=touched)
 
@@ -335,7 +279,7 @@ def _sessions_store(
     received_at, correct = clock.received_at, clock.correct
     rows, started = [], []
     for index, event, histogram in sessions:
-        ids = stacks[_stack_of(event)]
+        ids = stacks[stack_of(event)]
         if ids.__class__ is dict:
             _reject(result, index, event, ids)
             continue
@@ -347,7 +291,7 @@ def _sessions_store(
             delegate_id, app_version, os_version, started_at, received_at, offset_s,
             clock_flag, event.duration_s, event.inferences, event.errors, histogram,
             event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "",
-            event.session_id in crashed,
+            event.session_id in crashed, True,
         ))  # fmt: skip
     skipped = rows_insert_skipping_stored(
         model=InferenceSession, columns=SESSION_COLUMNS, rows=rows, expect_stored=expect_stored
@@ -355,7 +299,9 @@ def _sessions_store(
     result.accepted += len(rows) - len(skipped)
     result.duplicates += len(skipped)
     if skipped:
-        return [row[9] for row in rows if row[0] not in skipped]
+        rows = [row for row in rows if row[0] not in skipped]
+        started = [row[9] for row in rows]
+    session_partials_insert(device_id=device_id, sessions=[(*_partial_of(row), row[_COHORT]) for row in rows])
     return started
 
 
@@ -366,7 +312,7 @@ def _crashes_store(
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
     for index, event in crashes:
-        ids = stacks[_stack_of(event)]
+        ids = stacks[stack_of(event)]
         if ids.__class__ is dict:
             _reject(result, index, event, ids)
             continue

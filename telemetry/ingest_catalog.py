@@ -1,0 +1,74 @@
+"""The catalog side of an ingest batch: each event's stack of slugs resolved to ids in one read."""
+
+from operator import attrgetter
+
+from django.db import connection
+
+from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
+from compat.services import catalog_versions_register
+
+
+def _in(values: set) -> tuple[str, list]:
+    return ", ".join(["%s"] * len(values)) or "NULL", list(values)
+
+
+# An event's catalog stack: (model, model_version, runtime, runtime_version, delegate); a batch has a handful.
+stack_of = attrgetter("model", "model_version", "runtime", "runtime_version", "delegate")
+StackIds = tuple[int, int, int]  # model_version_id, runtime_version_id, delegate_id
+
+
+def stacks_resolve(*, device_model: str, stacks: set[tuple]) -> tuple[int | None, dict[tuple, StackIds | dict]]:
+    """The device model's id, and for each stack its ids or its errors by field: one raw read (no ORM compilation).
+
+    Only first sightings of a version go through catalog_versions_register.
+    """
+    runtime_pairs = {(runtime, version) for _, _, runtime, version, _ in stacks}
+    model_pairs = {(model, version) for model, version, _, _, _ in stacks}
+    runtimes, runtime_slugs = _in({slug for slug, _ in runtime_pairs})
+    delegates, delegate_slugs = _in({delegate for *_, delegate in stacks})
+    rv_versions, rv_params = _in({v for _, v in runtime_pairs})
+    models, model_slugs = _in({slug for slug, _ in model_pairs})
+    mv_versions, mv_params = _in({v for _, v in model_pairs})
+    t = {m: connection.ops.quote_name(m._meta.db_table) for m in (DeviceModel, Delegate, Runtime, RuntimeVersion,
+                                                                   MLModel, ModelVersion)}  # fmt: skip
+    sql = (
+        f"SELECT 'm', '', slug, id FROM {t[DeviceModel]} WHERE slug = %s "  # noqa: S608
+        f"UNION ALL SELECT 'd', r.slug, d.slug, d.id FROM {t[Delegate]} d JOIN {t[Runtime]} r ON r.id = d.runtime_id "
+        f"WHERE r.slug IN ({runtimes}) AND d.slug IN ({delegates}) "
+        f"UNION ALL SELECT 'r', r.slug, v.version, v.id FROM {t[RuntimeVersion]} v JOIN {t[Runtime]} r "
+        f"ON r.id = v.runtime_id WHERE r.slug IN ({runtimes}) AND v.version IN ({rv_versions}) "
+        f"UNION ALL SELECT 'v', m.slug, v.version, v.id FROM {t[ModelVersion]} v JOIN {t[MLModel]} m "
+        f"ON m.id = v.ml_model_id WHERE m.slug IN ({models}) AND v.version IN ({mv_versions})"
+    )
+    params = [device_model, *runtime_slugs, *delegate_slugs, *runtime_slugs, *rv_params, *model_slugs, *mv_params]
+    found: dict[str, dict] = {"m": {}, "d": {}, "r": {}, "v": {}}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, parent, slug, pk in cursor.fetchall():
+            found[kind][(parent, slug)] = pk
+    runtime_versions, model_versions, delegate_ids = found["r"], found["v"], found["d"]
+    new_runtime_pairs, new_model_pairs = runtime_pairs - set(runtime_versions), model_pairs - set(model_versions)
+    if new_runtime_pairs or new_model_pairs:
+        registered_runtimes, registered_models = catalog_versions_register(
+            runtime_versions=new_runtime_pairs, model_versions=new_model_pairs
+        )
+        runtime_versions.update({pair: rv.pk for pair, rv in registered_runtimes.items()})
+        model_versions.update({pair: mv.pk for pair, mv in registered_models.items()})
+    device_model_id = found["m"].get(("", device_model))
+    resolved = {}
+    for stack in stacks:
+        model, model_version, runtime, runtime_version, delegate = stack
+        errors: dict[str, list[str]] = {}
+        if device_model_id is None:
+            errors["device.model"] = [f"unknown device model {device_model!r}"]
+        model_version_id = model_versions.get((model, model_version))
+        if model_version_id is None:
+            errors["model"] = [f"unknown model {model!r}"]
+        runtime_version_id = runtime_versions.get((runtime, runtime_version))
+        if runtime_version_id is None:
+            errors["runtime"] = [f"unknown runtime {runtime!r}"]
+        delegate_id = delegate_ids.get((runtime, delegate))
+        if delegate_id is None and runtime_version_id is not None:
+            errors["delegate"] = [f"unknown delegate {delegate!r} for runtime {runtime!r}"]
+        resolved[stack] = errors or (model_version_id, runtime_version_id, delegate_id)
+    return device_model_id, resolved
