@@ -24,34 +24,47 @@ PARTIAL_COLUMNS = (
 _json_encode = msgspec.json.Encoder().encode
 
 
-class _Sums:
-    __slots__ = (
-        "sessions",
-        "crashed",
-        "inferences",
-        "errors",
-        "weighted",
-        "weight",
-        "latency",
-        "zero",
-        "rss",
-        "rss_zero",
-    )
+class SessionSums:
+    """A partial's sums, named as rollups.Totals names them (session_add fills either)."""
+
+    __slots__ = ("sessions", "crashed_sessions", "inferences", "errors", "accelerated_weighted_sum",
+                 "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero")  # fmt: skip
 
     def __init__(self) -> None:
-        self.sessions = self.crashed = self.inferences = self.errors = self.weight = self.zero = self.rss_zero = 0
-        self.weighted = 0.0
-        self.latency: dict[int, int] = defaultdict(int)
-        self.rss: dict[str, int] = defaultdict(int)
+        self.sessions = self.crashed_sessions = self.inferences = self.errors = self.accelerated_weight = 0
+        self.latency_zero = self.rss_zero = 0
+        self.accelerated_weighted_sum = 0.0
+        self.latency_counts: dict[int | str, int] = defaultdict(int)
+        self.rss_counts: dict[str, int] = defaultdict(int)
 
 
-def _rss_key(peak_rss_mb: float, cache: dict[float, str | None] = {}) -> str | None:  # noqa: B006 -- a memo
-    # The hourly rollup's own peak-RSS bucketing: None below the zero threshold. 0.1 MB resolution: few values.
-    key = cache.get(peak_rss_mb, "")
+def session_add(sums, has_crash, inferences, errors, accelerated, counts, zero_count, peak_rss_mb) -> None:
+    """What one session adds to its hour × cohort: the one definition behind partials and raw hourly rollups."""
+    sums.sessions += 1
+    sums.crashed_sessions += has_crash
+    sums.inferences += inferences
+    sums.errors += errors
+    if accelerated is not None:
+        sums.accelerated_weighted_sum += accelerated * inferences
+        sums.accelerated_weight += inferences
+    latency = sums.latency_counts
+    for key, count in counts.items():
+        latency[key] += count
+    sums.latency_zero += zero_count
+    if peak_rss_mb is not None:
+        if (key := rss_key(peak_rss_mb)) is None:
+            sums.rss_zero += 1
+        else:
+            sums.rss_counts[key] += 1
+
+
+def rss_key(peak_rss_mb: float, memo: dict[float, str | None] = {}) -> str | None:  # noqa: B006 -- a memo
+    """The peak-RSS bucket of a session (None: below the zero threshold). 0.1 MB resolution: few distinct values."""
+    key = memo.get(peak_rss_mb, "")
     if key == "":
-        key = cache[peak_rss_mb] = None if peak_rss_mb < ZERO_THRESHOLD_MS else str(bucket_key(peak_rss_mb))
-        if len(cache) > 100_000:
-            cache.clear()
+        key = memo[peak_rss_mb] = None if peak_rss_mb < ZERO_THRESHOLD_MS else str(bucket_key(peak_rss_mb))
+        if len(memo) > 100_000:
+            memo.clear()
     return key
 
 
@@ -61,30 +74,15 @@ def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> None:
     `sessions`: (started_at, has_crash, inferences, errors, accelerated_fraction, latency_histogram wire dict,
     peak_rss_mb, cohort tuple in COHORT_FIELDS order) of each session actually inserted.
     """
-    groups: dict[tuple, _Sums] = defaultdict(_Sums)
+    groups: dict[tuple, SessionSums] = defaultdict(SessionSums)
     for started_at, has_crash, inferences, errors, accelerated, histogram, peak_rss, cohort in sessions:
-        sums = groups[(int(started_at.timestamp()) // HOUR_S, cohort)]
-        sums.sessions += 1
-        sums.crashed += has_crash
-        sums.inferences += inferences
-        sums.errors += errors
-        if accelerated is not None:
-            sums.weighted += accelerated * inferences
-            sums.weight += inferences
-        latency = sums.latency
-        for key, count in histogram["counts"].items():
-            latency[key] += count
-        sums.zero += histogram.get("zero_count", 0)
-        if peak_rss is not None:
-            if (rss_key := _rss_key(peak_rss)) is None:
-                sums.rss_zero += 1
-            else:
-                sums.rss[rss_key] += 1
+        session_add(groups[(int(started_at.timestamp()) // HOUR_S, cohort)], has_crash, inferences, errors,
+                    accelerated, histogram["counts"], histogram.get("zero_count", 0), peak_rss)  # fmt: skip
     rows = [
         (
-            datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, sums.sessions, sums.crashed,
-            sums.inferences, sums.errors, sums.weighted, sums.weight, {str(k): v for k, v in sums.latency.items()},
-            sums.zero, dict(sums.rss), sums.rss_zero,
+            datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, sums.sessions, sums.crashed_sessions,
+            sums.inferences, sums.errors, sums.accelerated_weighted_sum, sums.accelerated_weight,
+            {str(k): v for k, v in sums.latency_counts.items()}, sums.latency_zero, dict(sums.rss_counts), sums.rss_zero,
         )
         for (hour, cohort), sums in groups.items()
     ]  # fmt: skip

@@ -23,7 +23,7 @@ from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from edgeportal_client.histogram import ZERO_THRESHOLD_MS, LatencyHistogram, bucket_key
+from edgeportal_client.histogram import LatencyHistogram
 
 from .crash_rollups import crash_group_day_replace, crash_group_hours_replace
 from .models import (
@@ -36,6 +36,7 @@ from .models import (
     InferenceSession,
     RollupDirtyHour,
 )
+from .partials import session_add
 from .rollup_grains import day_grains_replace, device_models_seen_record, hour_fleet_replace, rollup_row
 from .rollup_models import COARSE_FIELDS, COHORT_FIELDS
 
@@ -298,7 +299,6 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
     """
     per_cohort: dict[Cohort, Totals] = defaultdict(Totals)
     activity: set[tuple] = set()
-    rss_keys: dict[float, str | None] = {}  # peak RSS has 0.1 MB resolution: few distinct values per hour
     _partials_merge(hour, per_cohort, activity)
     rows = (
         InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR, in_partial=False)
@@ -312,29 +312,10 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
         chunk_size=5000
     ):
         group = tuple(group)
-        totals = per_cohort[group]
         activity.add((device_id, group))
-        totals.sessions += 1
-        totals.crashed_sessions += has_crash
-        totals.inferences += inferences
-        totals.errors += errors
-        if accelerated is not None:
-            totals.accelerated_weighted_sum += accelerated * inferences
-            totals.accelerated_weight += inferences
         histogram = _histogram_decode(histogram_text) if histogram_text else None
-        if histogram is not None:
-            counts = totals.latency_counts
-            for key, count in histogram.counts.items():
-                counts[key] += count
-            totals.latency_zero += histogram.zero_count
-        if peak_rss is not None:
-            if peak_rss not in rss_keys:
-                rss_keys[peak_rss] = None if peak_rss < ZERO_THRESHOLD_MS else str(bucket_key(peak_rss))
-            rss_key = rss_keys[peak_rss]
-            if rss_key is None:
-                totals.rss_zero += 1
-            else:
-                totals.rss_counts[rss_key] += 1
+        counts, zero = (histogram.counts, histogram.zero_count) if histogram is not None else ({}, 0)
+        session_add(per_cohort[group], has_crash, inferences, errors, accelerated, counts, zero, peak_rss)
     for _, group in activity:
         per_cohort[group].devices += 1
     crashes = (
