@@ -34,10 +34,10 @@ COHORT_FIELDS = (
 COARSE_FIELDS = COHORT_FIELDS[:4]
 
 
-class CohortRollup(models.Model):
-    """Sums of one cohort over one bucket; every column merges by addition, so days and ranges are sums of rows."""
+class CohortColumns(models.Model):
+    """The cohort a row counts for, COHORT_FIELDS: device model × model version × runtime version × delegate × app
+    version × OS version."""
 
-    bucket_start = models.DateTimeField(help_text="UTC start of the hour (hourly) or the day (daily)")
     device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
     model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
     runtime_version = models.ForeignKey(
@@ -46,6 +46,15 @@ class CohortRollup(models.Model):
     delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
     app_version = models.CharField(max_length=40, blank=True)
     os_version = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class CohortRollup(CohortColumns):
+    """Sums of one cohort over one bucket; every column merges by addition, so days and ranges are sums of rows."""
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the hour (hourly) or the day (daily)")
     sessions = models.PositiveIntegerField(default=0)
     crashed_sessions = models.PositiveIntegerField(default=0, help_text="Sessions (by start hour) with a crash")
     crashes = models.PositiveIntegerField(default=0, help_text="Crash reports by their occurred_at hour")
@@ -80,7 +89,7 @@ class HourlyRollup(CohortRollup):
         return f"{self.bucket_start:%Y-%m-%d %H:00} cohort {self.device_model_id}/{self.model_version_id}"
 
 
-class HourlySessionPartial(models.Model):
+class HourlySessionPartial(CohortColumns):
     """What one ingest batch added to one hour × cohort (a batch is one device), written in the batch's transaction.
 
     The hourly rollup merges these instead of re-reading the sessions they summarize (InferenceSession.in_partial):
@@ -90,14 +99,6 @@ class HourlySessionPartial(models.Model):
     """
 
     bucket_start = models.DateTimeField(help_text="UTC start of the sessions' hour")
-    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
-    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
-    runtime_version = models.ForeignKey(
-        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
-    app_version = models.CharField(max_length=40, blank=True)
-    os_version = models.CharField(max_length=80, blank=True)
     device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
     sessions = models.PositiveIntegerField(default=0)
     crashed_sessions = models.PositiveIntegerField(default=0)
@@ -256,19 +257,11 @@ class DailyModelVersionDevices(models.Model):
         return f"{self.day} model version {self.model_version_id}: {self.devices}"
 
 
-class DeviceActivityDay(models.Model):
+class DeviceActivityDay(CohortColumns):
     """A device was active in a cohort on a UTC day: exact distinct-device counts across days without raw scans."""
 
     day = models.DateField()
     device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
-    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+", db_index=False)
-    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
-    runtime_version = models.ForeignKey(
-        "compat.RuntimeVersion", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    delegate = models.ForeignKey("compat.Delegate", on_delete=models.CASCADE, related_name="+", db_index=False)
-    app_version = models.CharField(max_length=40, blank=True)
-    os_version = models.CharField(max_length=80, blank=True)
 
     class Meta:
         constraints = [
