@@ -5,7 +5,7 @@
 Creates a throwaway PostgreSQL database (ep_wti_<hex>), migrates it, seeds ingest_bench's catalog, then ingests
 `--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
 stored event: this process's CPU (time.process_time, so other load on the shared machine does not count), the part
-of it spent inside bulk.rows_insert_skipping_stored (COPY formatting + INSERT … SELECT round trips) and the database backend's
+of it spent inside bulk.rows_insert_skipping_stored (COPY text formatting and the COPY itself) and the database backend's
 CPU (from /proc, when the server is local). Best of `--repeat` rounds. `--view` posts through the DRF view with
 Django's test client instead (adds auth, throttle, middleware and the JSON response). Drops the database at the end.
 """
