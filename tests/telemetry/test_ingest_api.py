@@ -74,6 +74,19 @@ def test_resend_mixed_with_new_events_stores_only_the_new_ones(client, raw_key):
         assert sum("CREATE TEMP TABLE" in query["sql"] for query in captured) == 2
 
 
+def test_a_resend_redone_through_the_staged_path_reports_each_rejection_once(client, raw_key):
+    stored = session()
+    post(client, raw_key, batch([stored]))
+    bad, unknown = session(inferences=-1), session(runtime="no-such-runtime")
+
+    response = post(client, raw_key, batch([stored, bad, unknown, session()]))
+
+    body = response.json()
+    assert (body["accepted"], body["duplicates"]) == (1, 1)
+    assert [item["index"] for item in body["rejected"]] == [1, 2]  # once each, though the batch ran twice
+    assert InferenceSession.objects.count() == 2
+
+
 @pytest.mark.postgres
 def test_a_fresh_batch_is_copied_straight_into_its_tables(client, raw_key):
     with CaptureQueriesContext(connection) as captured:
