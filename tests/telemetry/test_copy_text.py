@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from telemetry.copy_text import copy_text
-from telemetry.models import CrashReport, Device, InferenceSession
+from telemetry.models import ClockFlag, CrashReport, Device, InferenceSession
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post, session
 
@@ -31,9 +31,9 @@ def test_every_column_kind_is_written_in_copy_text_format():
     row = (EVENT_ID, HOSTILE, AT, 0.97, [HOSTILE, 1], False, 1200)
 
     assert copy_text(fields=SESSION_FIELDS, rows=[row]) == (
-        "0d9e0b4c8a0e4f4e9f7a2b1c3d4e5f60\t"
+        "0d9e0b4c-8a0e-4f4e-9f7a-2b1c3d4e5f60\t"
         'tab\\there nl\\nthere cr\\rthere bs\\\\there \\\\N \\\\. \\\\\\\\ "q" é 漢字 🙂 end\t'
-        "2026-11-20T10:15:00.123456+00:00\t0.97\t"
+        "2026-11-20T10:15:00.123456Z\t0.97\t"
         '["tab\\\\there nl\\\\nthere cr\\\\rthere bs\\\\\\\\there \\\\\\\\N \\\\\\\\. \\\\\\\\\\\\\\\\ \\\\"q\\\\" '
         'é 漢字 🙂 end",1]\tf\t1200\n'
     )
@@ -54,13 +54,38 @@ def test_none_is_null_in_a_nullable_column_and_refused_in_another():
         copy_text(fields=fields, rows=[(None, None, None), (0.5, 1.0, 8)])
 
 
+RIGHT = {"inferences": 7, "event_id": EVENT_ID, "started_at": AT, "session_id": "s-1", "peak_rss_mb": 212.5}
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("inferences", "7\t8"), ("event_id", "not-a-uuid\t"), ("started_at", "2026-11-20"), ("session_id", 42)],
-)
+    [
+        ("inferences", "7\t8"), ("inferences", True), ("inferences", 7.5), ("event_id", "not-a-uuid\t"),
+        ("started_at", "2026-11-20"), ("session_id", 42), ("peak_rss_mb", "1"), ("peak_rss_mb", False),
+    ],
+)  # fmt: skip
 def test_value_of_another_type_raises_instead_of_reaching_the_stream(name, value):
-    with pytest.raises((TypeError, AttributeError)):
-        copy_text(fields=_fields(InferenceSession, name), rows=[(value,), (value,)])
+    fields = _fields(InferenceSession, name, "errors")
+    for rows in ([(value, 1), (value, 2)], [(RIGHT[name], 1), (value, 2)]):  # alone, and among right values
+        with pytest.raises(TypeError):
+            copy_text(fields=fields, rows=rows)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_float_without_a_finite_value_raises(value):
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        copy_text(fields=_fields(InferenceSession, "peak_rss_mb"), rows=[(212.5,), (value,)])
+
+
+def test_a_nul_character_in_text_raises_instead_of_shifting_the_column():
+    with pytest.raises(ValueError, match="NUL"):
+        copy_text(fields=_fields(InferenceSession, "session_id", "errors"), rows=[("a\x00b", 1), ("c", 2)])
+
+
+def test_text_choices_members_are_written_as_their_value():
+    text = copy_text(fields=_fields(InferenceSession, "clock_flag"), rows=[(ClockFlag.CLAMPED,), ("ok",)])
+
+    assert text == f"{ClockFlag.CLAMPED.value}\nok\n"
 
 
 def test_batch_wide_values_encode_like_row_by_row():
