@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from isal import isal_zlib
 
+from edgeportal.collector import collector_paused
 from edgeportal.models import ApiKey
 
 from . import wire
@@ -190,6 +191,7 @@ def _events_decode(
     return sessions, crashes
 
 
+@collector_paused()  # its ~30k objects live until it ends, then die by reference count
 def session_batch_ingest(
     *, api_key: ApiKey, body: bytes, content_encoding: str | None, received_at: datetime
 ) -> IngestResult:
