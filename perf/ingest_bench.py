@@ -305,7 +305,9 @@ def floor_phase(*, db_url: str, db_name: str, rows: int, connections: int, batch
         ).fetchall()
         cols = ", ".join(["event_id"] + [f'"{name}"' for (name,) in columns])  # event_id first: replaced per row
         sample = []
-        with cursor.copy(f"COPY (SELECT {cols} FROM telemetry_inferencesession LIMIT {batch}) TO STDOUT") as copy:  # noqa: S608
+        # The rows end to end stored, in their order: each batch one device's, as posted (repeating one batch made
+        # every floor row one device's, with the same session ids and times).
+        with cursor.copy(f"COPY (SELECT {cols} FROM telemetry_inferencesession ORDER BY id LIMIT {rows}) TO STDOUT") as copy:  # noqa: S608,E501
             for chunk in copy:
                 sample.append(bytes(chunk))
     lines = b"".join(sample).splitlines(keepends=True)  # event_id is the first column: 36 characters
