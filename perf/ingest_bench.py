@@ -1,6 +1,6 @@
 """Ingest end to end on the real stack against the database floor, in one run on one throwaway database.
 
-    .venv/bin/python perf/ingest_bench.py [--workers 2] [--clients 4] [--seconds 20] [--server postgres://...]
+    .venv/bin/python perf/ingest_bench.py [--workers 2] [--clients 4] [--seconds 20] [--rounds 3] [--server ...]
 
 1. Creates a throwaway PostgreSQL database, migrates it, seeds a small catalog and an `ingest` key.
 2. Starts gunicorn (W sync workers on 127.0.0.1), a Celery worker on Redis (--redis) and posts realistic
@@ -307,7 +307,8 @@ def floor_phase(*, db_url: str, db_name: str, rows: int, connections: int, batch
         sample = []
         # The rows end to end stored, in their order: each batch one device's, as posted (repeating one batch made
         # every floor row one device's, with the same session ids and times).
-        with cursor.copy(f"COPY (SELECT {cols} FROM telemetry_inferencesession ORDER BY id LIMIT {rows}) TO STDOUT") as copy:  # noqa: S608,E501
+        stored = f"COPY (SELECT {cols} FROM telemetry_inferencesession ORDER BY id LIMIT {rows}) TO STDOUT"  # noqa: S608
+        with cursor.copy(stored) as copy:
             for chunk in copy:
                 sample.append(bytes(chunk))
     lines = b"".join(sample).splitlines(keepends=True)  # event_id is the first column: 36 characters
@@ -377,6 +378,20 @@ def rollup_lag(*, db_url: str, broker: redis.Redis, queue: str, limit: float) ->
 
 
 def main() -> None:
+    args = _arguments()
+    ratios = []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"\n== round {number} of {args.rounds}", flush=True)
+        ratios.append(run(args))
+    if args.rounds > 1:
+        wall, per_cpu = zip(*ratios, strict=True)
+        print(f"\n{args.rounds} rounds, ratio end to end / floor: median {statistics.median(wall):.0%} "
+              f"({', '.join(f'{r:.0%}' for r in wall)}); per CPU-second median {statistics.median(per_cpu):.0%} "
+              f"({', '.join(f'{r:.0%}' for r in per_cpu)})")  # fmt: skip
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/4")
@@ -389,9 +404,14 @@ def main() -> None:
     parser.add_argument("--rollup-wait", type=float, default=60)
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker: what the rollups cost the web")
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=1, help="whole runs back to back, each on a fresh database; "
+                        "prints the median ratio (one run swings ±8 points on a shared machine)")  # fmt: skip
+    return parser.parse_args()
 
-    db_name = f"ep_ingest_bench_{os.getpid()}"
+
+def run(args: argparse.Namespace) -> tuple[float, float]:
+    """One whole run on a fresh database; prints its figures, returns (ratio, ratio per CPU-second)."""
+    db_name = f"ep_ingest_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     db_url = f"{args.server.rstrip('/')}/{db_name}"
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "bench-" + "x" * 60, "DEBUG": "0",
@@ -491,6 +511,7 @@ def main() -> None:
     print(f"{'rollup lag after last post':<28}{lag:>12}")
     if http["exhausted"]:
         print("note: the clients ran out of pre-built batches before the time was up")
+    return e2e / floor_rate, per_cpu / floor_per_cpu
 
 
 if __name__ == "__main__":
