@@ -33,9 +33,9 @@ def _types_check(column: Sequence[Any], allowed: set[type], *, subclasses: bool 
 
 def _json_scalars(column: Sequence[Any]) -> list[str]:
     # msgspec writes a JSON array of numbers/strings in one C call; none of these scalars contains `,` or `"`.
-    text = _json_encode(column).decode()
     if not column:
         return []
+    text = _json_encode(column).decode()
     return text[2:-2].split('","') if text[1] == '"' else text[1:-1].split(",")
 
 
