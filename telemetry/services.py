@@ -27,7 +27,7 @@ from .bulk import (
 )
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
 from .ingest_catalog import stack_of, stacks_resolve
-from .ingest_histograms import NeedsRaw, session_histogram
+from .ingest_histograms import NeedsRaw, samples_histograms, session_histogram
 from .models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
 from .partials import crashed_partials_insert, session_partials_insert
 from .rollup_models import COHORT_FIELDS
@@ -139,15 +139,19 @@ def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
     """_events_decode for a batch msgspec decoded whole; None if an event needs the slow path."""
     sessions, crashes, seen = [], [], set()
     duplicates = 0
+    sampled = [event.latency_ms for event in envelope.events if event.__class__ is wire.SessionIn and event.latency_ms]
+    samples = iter(samples_histograms(sampled)) if sampled else None
     try:
         for index, event in enumerate(envelope.events):
+            # Bucketed above in this order, duplicates included.
+            of_samples = next(samples) if event.__class__ is wire.SessionIn and event.latency_ms else None
             event_key = event.event_id.int  # hash(UUID) is hash(.int), via a Python-level __hash__
             if event_key in seen:
                 duplicates += 1
                 continue
             seen.add(event_key)
             if isinstance(event, wire.SessionIn):
-                sessions.append((index, event, session_histogram(event, None)))
+                sessions.append((index, event, session_histogram(event, None, of_samples)))
             else:
                 crashes.append((index, event))
     except (NeedsRaw, ValueError):  # ValueError: the histogram's own validation, reported by index below

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from edgeportal_client.histogram import _MAPPING, GAMMA, LatencyHistogram
-from telemetry.ingest_histograms import samples_histogram
+from telemetry.ingest_histograms import samples_histogram, samples_histograms
 from telemetry.wire import HistogramIn
 
 CASES = [
@@ -77,3 +77,13 @@ def test_samples_histogram_buckets_bucket_boundaries_like_from_samples():
             samples.append(value)
             value = math.nextafter(value, math.inf)
     assert samples_histogram(samples) == LatencyHistogram.from_samples(samples)
+
+
+def test_a_batch_of_sample_lists_buckets_each_list_like_from_samples():
+    rng = random.Random(5)
+    spread = [10 ** rng.uniform(-4, 12) for _ in range(20_000)]  # the whole key range in one batch
+    lists = [spread[i : i + 997] for i in range(0, len(spread), 997)]
+    lists += [[], [0.0, 0.0005], [1e12, 0.001, 0.0], [rng.lognormvariate(2.5, 0.1) for _ in range(400)], []]
+
+    assert samples_histograms(lists) == [LatencyHistogram.from_samples(samples) for samples in lists]
+    assert samples_histograms([[], [0.0]]) == [LatencyHistogram(), LatencyHistogram.from_samples([0.0])]
