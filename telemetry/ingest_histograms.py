@@ -42,35 +42,73 @@ def _bucket_floors() -> np.ndarray:
     return np.array([*floors, math.inf])
 
 
+def bucket_keys(values: np.ndarray) -> np.ndarray:
+    """The SDK's bucket_key of each value (float64, each ≥ ZERO_THRESHOLD_MS, finite), in one numpy pass."""
+    floors = _bucket_floors()
+    # numpy's log2 may differ from math.log in the last bit: estimate each slot, then settle it on the exact edges.
+    slots = np.clip(np.ceil(np.log2(values) * _KEY_MULTIPLIER).astype(np.int64) - _FIRST_KEY, 0, len(floors) - 2)
+    while (low := values < floors[slots]).any() | (high := values >= floors[slots + 1]).any():
+        slots += high.astype(np.int64) - low
+    return slots + _FIRST_KEY
+
+
+# float64 adds integers exactly while every partial sum stays below this.
+_EXACT_FLOAT_INT = 2**53
+# Above this many (owner, key) cells a dense bincount would allocate more than it sums: sort the cells instead.
+_DENSE_CELLS = 1 << 20
+
+
+def int_sums(owners: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Exact sums of non-negative integer `values` per owner (0 … size-1): int64, or Python ints (object) past 2**53."""
+    if len(values) and int(values.max()) * len(values) >= _EXACT_FLOAT_INT:  # float64 would round: Python ints
+        sums = [0] * size
+        for owner, value in zip(owners.tolist(), values.tolist(), strict=True):
+            sums[owner] += value
+        return np.array(sums, dtype=object)
+    return np.bincount(owners, weights=values, minlength=size).astype(np.int64)
+
+
+def keyed_counts(owners: np.ndarray, keys: np.ndarray, counts: np.ndarray | None, size: int) -> list[dict[int, int]]:
+    """Per owner (0 … size-1), {key: sum of its counts} over the cells (owners[i], keys[i], counts[i]); counts None:
+    one each. Keys with a zero sum are left out. Integer keys and non-negative counts."""
+    if not len(keys):
+        return [{} for _ in range(size)]
+    first = int(keys.min())
+    width = int(keys.max()) - first + 1
+    cells = owners.astype(np.int64) * width + (keys - first)
+    if size * width <= _DENSE_CELLS:  # the common case: a bincount over every (owner, key) pair
+        totals = (
+            int_sums(cells, counts, size * width) if counts is not None else np.bincount(cells, minlength=size * width)
+        )
+        cells = np.flatnonzero(totals)
+        totals = totals[cells]
+    else:
+        cells, inverse = np.unique(cells, return_inverse=True)
+        totals = int_sums(inverse, counts, len(cells)) if counts is not None else np.bincount(inverse)
+        kept = np.flatnonzero(totals)
+        cells, totals = cells[kept], totals[kept]
+    cell_owners, cell_keys = np.divmod(cells, width)
+    keys_list, totals_list = (cell_keys + first).tolist(), totals.tolist()
+    bounds = np.searchsorted(cell_owners, np.arange(size + 1)).tolist()
+    return [
+        dict(zip(keys_list[start:end], totals_list[start:end], strict=True))
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
 def samples_histograms(sample_lists: Sequence[Sequence[float]]) -> list[LatencyHistogram]:
     """LatencyHistogram.from_samples of each list, a batch at once; samples msgspec already checked (finite,
     0 ≤ x ≤ 1e12). One numpy pass for every sample of the batch: ~4× cheaper than math.log per sample in Python,
     which was the largest part of the histograms' ingest CPU (a session may carry up to 10,000 raw samples).
     """
-    floors, sessions = _bucket_floors(), len(sample_lists)
+    sessions = len(sample_lists)
     lengths = np.fromiter(map(len, sample_lists), np.int64, sessions)
     values = np.fromiter(chain.from_iterable(sample_lists), np.float64, int(lengths.sum()))
     owners = np.repeat(np.arange(sessions), lengths)
     bucketed = values >= ZERO_THRESHOLD_MS
     zero_counts = np.bincount(owners[~bucketed], minlength=sessions).tolist()
-    values, owners = values[bucketed], owners[bucketed]
-    if not len(values):
-        return [_histogram_trusted({}, zero) for zero in zero_counts]
-    # numpy's log2 may differ from math.log in the last bit: estimate each slot, then settle it on the exact edges.
-    slots = np.clip(np.ceil(np.log2(values) * _KEY_MULTIPLIER).astype(np.int64) - _FIRST_KEY, 0, len(floors) - 2)
-    while (low := values < floors[slots]).any() | (high := values >= floors[slots + 1]).any():
-        slots += high.astype(np.int64) - low
-    # Count (session, slot) pairs: a bincount over the batch's span of slots, split back by session.
-    first, width = int(slots.min()), int(slots.max() - slots.min()) + 1
-    binned = np.bincount(owners * width + (slots - first), minlength=sessions * width)
-    cells = np.flatnonzero(binned)
-    cell_owners, cell_slots = np.divmod(cells, width)
-    keys, counts = (cell_slots + (first + _FIRST_KEY)).tolist(), binned[cells].tolist()
-    bounds = np.searchsorted(cell_owners, np.arange(sessions + 1)).tolist()
-    return [
-        _histogram_trusted(dict(zip(keys[start:end], counts[start:end], strict=True)), zero)
-        for start, end, zero in zip(bounds[:-1], bounds[1:], zero_counts, strict=True)
-    ]
+    counts = keyed_counts(owners[bucketed], bucket_keys(values[bucketed]), None, sessions)
+    return [_histogram_trusted(keyed, zero) for keyed, zero in zip(counts, zero_counts, strict=True)]
 
 
 def samples_histogram(samples_ms: Sequence[float]) -> LatencyHistogram:

@@ -6,14 +6,19 @@ sessions written otherwise (test factories, direct loads, rows from before parti
 """
 
 from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import msgspec
+import numpy as np
 from django.db import connection
 
-from edgeportal_client.histogram import ZERO_THRESHOLD_MS, bucket_key
+from edgeportal_client.histogram import ZERO_THRESHOLD_MS
 
+from .ingest_histograms import bucket_keys, int_sums, keyed_counts
 from .rollup_models import COHORT_FIELDS, HourlySessionPartial
 
 HOUR_S = 3600
@@ -24,48 +29,79 @@ PARTIAL_COLUMNS = (
 _json_encode = msgspec.json.Encoder().encode
 
 
+@dataclass(slots=True)
 class SessionSums:
-    """A partial's sums, named as rollups.Totals names them (session_add fills either)."""
+    """What a group of sessions adds to its hour × cohort, named as rollups.Totals names it. Histogram keys are the
+    SDK's bucket keys (ints)."""
 
-    __slots__ = ("sessions", "crashed_sessions", "inferences", "errors", "accelerated_weighted_sum",
-                 "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero")  # fmt: skip
-
-    def __init__(self) -> None:
-        self.sessions = self.crashed_sessions = self.inferences = self.errors = self.accelerated_weight = 0
-        self.latency_zero = self.rss_zero = 0
-        self.accelerated_weighted_sum = 0.0
-        self.latency_counts: dict[int | str, int] = defaultdict(int)
-        self.rss_counts: dict[str, int] = defaultdict(int)
-
-
-def session_add(sums, has_crash, inferences, errors, accelerated, counts, zero_count, peak_rss_mb) -> None:
-    """What one session adds to its hour × cohort: the one definition behind partials and raw hourly rollups."""
-    sums.sessions += 1
-    sums.crashed_sessions += has_crash
-    sums.inferences += inferences
-    sums.errors += errors
-    if accelerated is not None:
-        sums.accelerated_weighted_sum += accelerated * inferences
-        sums.accelerated_weight += inferences
-    latency = sums.latency_counts
-    for key, count in counts.items():
-        latency[key] += count
-    sums.latency_zero += zero_count
-    if peak_rss_mb is not None:
-        if (key := rss_key(peak_rss_mb)) is None:
-            sums.rss_zero += 1
-        else:
-            sums.rss_counts[key] += 1
+    sessions: int
+    crashed_sessions: int
+    inferences: int
+    errors: int
+    accelerated_weighted_sum: float
+    accelerated_weight: int
+    latency_counts: dict[int, int]
+    latency_zero: int
+    rss_counts: dict[int, int]
+    rss_zero: int
 
 
-def rss_key(peak_rss_mb: float, memo: dict[float, str | None] = {}) -> str | None:  # noqa: B006 -- a memo
-    """The peak-RSS bucket of a session (None: below the zero threshold). 0.1 MB resolution: few distinct values."""
-    key = memo.get(peak_rss_mb, "")
-    if key == "":
-        key = memo[peak_rss_mb] = None if peak_rss_mb < ZERO_THRESHOLD_MS else str(bucket_key(peak_rss_mb))
-        if len(memo) > 100_000:
-            memo.clear()
-    return key
+def sessions_sum(
+    groups: Sequence[Hashable],
+    *,
+    has_crash: Sequence[bool],
+    inferences: Sequence[int],
+    errors: Sequence[int],
+    accelerated: Sequence[float | None],
+    latency_counts: Sequence[dict[int, int]],
+    latency_zero: Sequence[int],
+    peak_rss_mb: Sequence[float | None],
+) -> dict[Hashable, SessionSums]:
+    """What the sessions add to their groups (session i to groups[i]): the one definition behind the partials and
+    the raw hourly rollup. Columns in, one numpy pass per sum: summing session by session in Python was ~3.5 µs per
+    ingested event (the histogram merges most of it).
+
+    Sums are exact (integers in float64 only while below 2**53, else Python ints); the accelerated weighted sum adds
+    each session's `fraction × inferences` in session order within its group, as a Python loop would.
+    """  # fmt: skip
+    index: dict[Hashable, int] = {}
+    owners = np.array([index.setdefault(group, len(index)) for group in groups], dtype=np.int64)
+    size, count = len(index), len(owners)
+    if not count:
+        return {}
+    fractions = np.array(accelerated, dtype=np.float64)  # None → NaN
+    rss = np.array(peak_rss_mb, dtype=np.float64)
+    inferences_column = np.fromiter(inferences, np.int64, count)
+    sums = {
+        "sessions": np.bincount(owners, minlength=size).tolist(),
+        "crashed_sessions": np.bincount(owners, weights=np.fromiter(has_crash, bool, count), minlength=size)
+        .astype(np.int64).tolist(),
+        "inferences": int_sums(owners, inferences_column, size).tolist(),
+        "errors": int_sums(owners, np.fromiter(errors, np.int64, count), size).tolist(),
+        "latency_zero": int_sums(owners, np.fromiter(latency_zero, np.int64, count), size).tolist(),
+    }  # fmt: skip
+    weighted = ~np.isnan(fractions)
+    weighted_owners, weights = owners[weighted], inferences_column[weighted]
+    sums["accelerated_weighted_sum"] = np.bincount(
+        weighted_owners, weights=fractions[weighted] * weights, minlength=size
+    ).tolist()
+    sums["accelerated_weight"] = int_sums(weighted_owners, weights, size).tolist()
+
+    lengths = np.fromiter(map(len, latency_counts), np.int64, count)
+    cells = int(lengths.sum())
+    sums["latency_counts"] = keyed_counts(
+        np.repeat(owners, lengths),
+        np.fromiter(chain.from_iterable(latency_counts), np.int64, cells),
+        np.fromiter(chain.from_iterable(map(dict.values, latency_counts)), np.int64, cells),
+        size,
+    )
+    measured = ~np.isnan(rss)
+    rss_owners, rss = owners[measured], rss[measured]
+    below = rss < ZERO_THRESHOLD_MS
+    sums["rss_zero"] = np.bincount(rss_owners[below], minlength=size).tolist()
+    sums["rss_counts"] = keyed_counts(rss_owners[~below], bucket_keys(rss[~below]), None, size)
+    names = SessionSums.__slots__
+    return {group: SessionSums(*values) for group, *values in zip(index, *(sums[name] for name in names), strict=True)}
 
 
 def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> None:
@@ -74,19 +110,23 @@ def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> None:
     `sessions`: (started_at, has_crash, inferences, errors, accelerated_fraction, latency_histogram wire dict,
     peak_rss_mb, cohort tuple in COHORT_FIELDS order) of each session actually inserted.
     """
-    groups: dict[tuple, SessionSums] = defaultdict(SessionSums)
-    for started_at, has_crash, inferences, errors, accelerated, histogram, peak_rss, cohort in sessions:
-        session_add(groups[(int(started_at.timestamp()) // HOUR_S, cohort)], has_crash, inferences, errors,
-                    accelerated, histogram["counts"], histogram.get("zero_count", 0), peak_rss)  # fmt: skip
-    rows = [
+    if not sessions:
+        return
+    started_at, has_crash, inferences, errors, accelerated, histograms, peak_rss, cohorts = zip(*sessions, strict=True)
+    groups = [(int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(started_at, cohorts, strict=True)]
+    summed = sessions_sum(
+        groups, has_crash=has_crash, inferences=inferences, errors=errors, accelerated=accelerated,
+        latency_counts=[histogram["counts"] for histogram in histograms],
+        latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=peak_rss,
+    )  # fmt: skip
+    _insert([
         (
             datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, sums.sessions, sums.crashed_sessions,
             sums.inferences, sums.errors, sums.accelerated_weighted_sum, sums.accelerated_weight,
-            {str(k): v for k, v in sums.latency_counts.items()}, sums.latency_zero, dict(sums.rss_counts), sums.rss_zero,
+            sums.latency_counts, sums.latency_zero, sums.rss_counts, sums.rss_zero,
         )
-        for (hour, cohort), sums in groups.items()
-    ]  # fmt: skip
-    _insert(rows)
+        for (hour, cohort), sums in summed.items()
+    ])  # fmt: skip
 
 
 def crashed_partials_insert(*, flipped: list[tuple]) -> None:

@@ -11,10 +11,11 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 
 import msgspec
 from django.conf import settings
@@ -36,7 +37,7 @@ from .models import (
     InferenceSession,
     RollupDirtyHour,
 )
-from .partials import session_add
+from .partials import SessionSums, sessions_sum
 from .rollup_grains import day_grains_replace, device_models_seen_record, hour_fleet_replace, rollup_row
 from .rollup_models import COARSE_FIELDS, COHORT_FIELDS
 
@@ -149,6 +150,21 @@ class Totals:
         else:
             self.latency_zero += wire.get("zero_count", 0)
 
+    def add_sums(self, sums: SessionSums) -> None:
+        """Add what a group of sessions sums to (a partial, or sessions read raw)."""
+        self.sessions += sums.sessions
+        self.crashed_sessions += sums.crashed_sessions
+        self.inferences += sums.inferences
+        self.errors += sums.errors
+        self.accelerated_weighted_sum += sums.accelerated_weighted_sum
+        self.accelerated_weight += sums.accelerated_weight
+        for key, count in sums.latency_counts.items():
+            self.latency_counts[str(key)] += count
+        self.latency_zero += sums.latency_zero
+        for key, count in sums.rss_counts.items():
+            self.rss_counts[str(key)] += count
+        self.rss_zero += sums.rss_zero
+
     def add_row(self, row: dict) -> None:
         """Add a rollup row (values() dict with the CohortRollup column names)."""
         self.sessions += row["sessions"]
@@ -244,9 +260,9 @@ def _pause_if_asked() -> None:
 
 
 class _HistogramCounts(msgspec.Struct):
-    """The part of a stored LatencyHistogram the hourly merge needs (keys stay strings, as in Totals)."""
+    """The part of a stored LatencyHistogram the hourly merge needs."""
 
-    counts: dict[str, int] = {}
+    counts: dict[int, int] = {}
     zero_count: int = 0
 
 
@@ -267,23 +283,19 @@ def _partials_merge(hour: datetime, per_cohort: dict[Cohort, Totals], activity: 
     )  # fmt: skip
     for row in rows.iterator(chunk_size=5000):
         *group, device_id, sessions, crashed, inferences, errors, weighted, weight, latency, zero, rss, rss_zero = row
-        latency, rss = _counts_decode(latency), _counts_decode(rss)
         group = tuple(group)
-        totals = per_cohort[group]
         if sessions:  # a crashed-session correction alone is no activity of its own
             activity.add((device_id, group))
-        totals.sessions += sessions
-        totals.crashed_sessions += crashed
-        totals.inferences += inferences
-        totals.errors += errors
-        totals.accelerated_weighted_sum += weighted
-        totals.accelerated_weight += weight
-        for key, count in latency.items():
-            totals.latency_counts[key] += count
-        totals.latency_zero += zero
-        for key, count in rss.items():
-            totals.rss_counts[key] += count
-        totals.rss_zero += rss_zero
+        per_cohort[group].add_sums(SessionSums(
+            sessions, crashed, inferences, errors, weighted, weight, _counts_decode(latency), zero,
+            _counts_decode(rss), rss_zero,
+        ))  # fmt: skip
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
@@ -308,14 +320,21 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
             Cast("latency_histogram", output_field=TextField()),
         )
     )  # fmt: skip
-    for *group, device_id, has_crash, inferences, errors, accelerated, peak_rss, histogram_text in rows.iterator(
-        chunk_size=5000
-    ):
-        group = tuple(group)
-        activity.add((device_id, group))
-        histogram = _histogram_decode(histogram_text) if histogram_text else None
-        counts, zero = (histogram.counts, histogram.zero_count) if histogram is not None else ({}, 0)
-        session_add(per_cohort[group], has_crash, inferences, errors, accelerated, counts, zero, peak_rss)
+    cohort_width = len(COHORT_FIELDS)
+    for chunk in _chunks(rows.iterator(chunk_size=5000), 5000):
+        columns = list(zip(*chunk, strict=True))
+        groups = list(zip(*columns[:cohort_width], strict=True))
+        device_ids, has_crash, inferences, errors, accelerated, peak_rss, texts = columns[cohort_width:]
+        activity.update(zip(device_ids, groups, strict=True))
+        histograms = [_histogram_decode(text) if text else None for text in texts]
+        latency_counts = [histogram.counts if histogram is not None else {} for histogram in histograms]
+        latency_zero = [histogram.zero_count if histogram is not None else 0 for histogram in histograms]
+        summed = sessions_sum(
+            groups, has_crash=has_crash, inferences=inferences, errors=errors, accelerated=accelerated,
+            latency_counts=latency_counts, latency_zero=latency_zero, peak_rss_mb=peak_rss,
+        )  # fmt: skip
+        for group, sums in summed.items():
+            per_cohort[group].add_sums(sums)
     for _, group in activity:
         per_cohort[group].devices += 1
     crashes = (

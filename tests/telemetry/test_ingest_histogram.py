@@ -2,11 +2,14 @@
 
 import math
 import random
+from collections import Counter
 
 import msgspec
+import numpy as np
 import pytest
 
 from edgeportal_client.histogram import _MAPPING, GAMMA, LatencyHistogram
+from telemetry import ingest_histograms
 from telemetry.ingest_histograms import samples_histogram, samples_histograms
 from telemetry.wire import HistogramIn
 
@@ -87,3 +90,23 @@ def test_a_batch_of_sample_lists_buckets_each_list_like_from_samples():
 
     assert samples_histograms(lists) == [LatencyHistogram.from_samples(samples) for samples in lists]
     assert samples_histograms([[], [0.0]]) == [LatencyHistogram(), LatencyHistogram.from_samples([0.0])]
+
+
+@pytest.mark.parametrize("dense_cells", [1 << 20, 0], ids=["dense", "sorted"])
+@pytest.mark.parametrize("huge", [False, True], ids=["float64-exact", "python-ints"])
+def test_keyed_counts_sum_each_owners_counts_per_key(monkeypatch, dense_cells, huge):
+    monkeypatch.setattr(ingest_histograms, "_DENSE_CELLS", dense_cells)
+    rng = random.Random(7)
+    cells = [(rng.randrange(40), rng.randint(-1740, 1740), rng.choice([0, 1, 5, 2**40])) for _ in range(5_000)]
+    if huge:  # past float64's exact integers: summed as Python ints
+        cells += [(3, 7, 2**53 - 1), (3, 7, 2**53 - 1)]
+    owners, keys, counts = (np.array(column, dtype=np.int64) for column in zip(*cells, strict=True))
+    expected = [Counter() for _ in range(42)]  # owners 40 and 41 have no cells
+    for owner, key, count in cells:
+        expected[owner][key] += count
+
+    summed = ingest_histograms.keyed_counts(owners, keys, counts, 42)
+
+    assert summed == [{key: count for key, count in counter.items() if count} for counter in expected]
+    assert summed[40] == summed[41] == {}
+    assert ingest_histograms.keyed_counts(owners[:0], keys[:0], counts[:0], 2) == [{}, {}]

@@ -1,6 +1,7 @@
 """Session partials: ingest sums each batch per hour × cohort; the hourly rollup merges those and reads raw only the
 sessions no partial covers. The rollup must still equal the raw rows, exactly."""
 
+import random
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from django.test import override_settings
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS, bucket_key
 from telemetry.models import HourlyRollup, HourlySessionPartial, InferenceSession
+from telemetry.partials import sessions_sum
 from telemetry.retention import raw_retention_enforce
 from telemetry.rollup_models import COHORT_FIELDS
 from telemetry.rollups import hour_floor, rollup_hours_compute
@@ -133,3 +135,60 @@ def test_retention_deletes_partials_with_their_sessions(client, raw_key):
 
     assert deleted == {"crashes": 0, "sessions": 1, "session_partials": 1}
     assert not HourlySessionPartial.objects.exists()
+
+
+def test_sessions_sum_adds_each_session_to_its_group_like_a_loop():
+    rng = random.Random(11)
+    sessions = [
+        {
+            "group": rng.choice(["a", "b", ("c", 1)]),
+            "has_crash": rng.random() < 0.2,
+            "inferences": rng.choice([0, 1, 400, 2**31 - 1]),
+            "errors": rng.randint(0, 3),
+            "accelerated": rng.choice([None, 0.0, 1.0, rng.random()]),
+            "counts": {rng.randint(-50, 400): rng.randint(1, 40) for _ in range(rng.randint(0, 25))},
+            "zero": rng.randint(0, 2),
+            "rss": rng.choice([None, 0.0, 0.0005, rng.uniform(10, 900)]),
+        }
+        for _ in range(500)
+    ]
+    sessions.append({**sessions[0], "group": "b", "counts": {7: 2**53 - 1}, "accelerated": None, "rss": None})
+    sessions.append({**sessions[0], "group": "b", "counts": {7: 2**53 - 1}, "accelerated": None, "rss": None})
+    expected = defaultdict(lambda: {"sessions": 0, "crashed": 0, "inferences": 0, "errors": 0, "weighted": 0.0,
+                                    "weight": 0, "latency": Counter(), "zero": 0, "rss": Counter(), "rss_zero": 0})  # fmt: skip
+    for s in sessions:
+        e = expected[s["group"]]
+        e["sessions"] += 1
+        e["crashed"] += s["has_crash"]
+        e["inferences"] += s["inferences"]
+        e["errors"] += s["errors"]
+        if s["accelerated"] is not None:
+            e["weighted"] += s["accelerated"] * s["inferences"]
+            e["weight"] += s["inferences"]
+        e["latency"].update(s["counts"])
+        e["zero"] += s["zero"]
+        if s["rss"] is not None and s["rss"] >= ZERO_THRESHOLD_MS:
+            e["rss"][bucket_key(s["rss"])] += 1
+        elif s["rss"] is not None:
+            e["rss_zero"] += 1
+
+    summed = sessions_sum(
+        [s["group"] for s in sessions], has_crash=[s["has_crash"] for s in sessions],
+        inferences=[s["inferences"] for s in sessions], errors=[s["errors"] for s in sessions],
+        accelerated=[s["accelerated"] for s in sessions], latency_counts=[s["counts"] for s in sessions],
+        latency_zero=[s["zero"] for s in sessions], peak_rss_mb=[s["rss"] for s in sessions],
+    )  # fmt: skip
+
+    assert list(summed) == list(expected)  # groups in order of first appearance
+    for group, e in expected.items():
+        got = summed[group]
+        assert (got.sessions, got.crashed_sessions, got.inferences, got.errors) == (
+            e["sessions"], e["crashed"], e["inferences"], e["errors"])  # fmt: skip
+        # The same additions in the same order: equal to the last bit, not approximately.
+        assert (got.accelerated_weighted_sum, got.accelerated_weight) == (e["weighted"], e["weight"])
+        assert got.latency_counts == {key: count for key, count in e["latency"].items() if count}
+        assert (got.latency_zero, got.rss_zero) == (e["zero"], e["rss_zero"])
+        assert got.rss_counts == dict(e["rss"])
+    assert summed["b"].latency_counts[7] >= 2 * (2**53 - 1)
+    assert sessions_sum([], has_crash=[], inferences=[], errors=[], accelerated=[], latency_counts=[],
+                        latency_zero=[], peak_rss_mb=[]) == {}  # fmt: skip
