@@ -323,8 +323,21 @@ def device_upsert(
         return cursor.fetchone()[0]
 
 
+def session_ids_by_event(*, event_ids: list[uuid.UUID]) -> dict[str, int]:
+    """{session_id: id} of the stored sessions with these event_ids (one lookup on the unique event_id index)."""
+    event_id = InferenceSession._meta.get_field("event_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} "  # noqa: S608
+            f"WHERE event_id IN ({', '.join(['%s'] * len(event_ids))})",
+            [event_id.get_db_prep_value(value, connection) for value in event_ids],
+        )
+        return dict(cursor.fetchall())
+
+
 def session_crash_link(*, device_id: int) -> list[tuple[datetime, tuple, bool]]:
-    """Marks sessions that have a crash and links crashes to their session, whichever arrived first.
+    """Marks sessions that have a crash and links crashes to their session, whichever arrived first (crashes of
+    sessions stored in their own batch are stored linked: see session_ids_by_event).
 
     No ORM compilation. Returns (started_at, cohort in COHORT_FIELDS order, in_partial) of each session whose
     has_crash flipped: its (maybe older) hour needs a new rollup, and its batch's partial a crashed session more.

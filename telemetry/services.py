@@ -24,6 +24,7 @@ from .bulk import (
     device_upsert,
     rows_insert_skipping_stored,
     session_crash_link,
+    session_ids_by_event,
 )
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
 from .ingest_catalog import stack_of, stacks_resolve
@@ -46,12 +47,13 @@ SESSION_COLUMNS = (
 _partial_of = itemgetter(*map(SESSION_COLUMNS.index, (
     "started_at", "has_crash", "inferences", "errors", "accelerated_fraction", "latency_histogram", "peak_rss_mb",
 )))  # fmt: skip
+_HAS_CRASH = SESSION_COLUMNS.index("has_crash")
 _COHORT = slice(SESSION_COLUMNS.index(COHORT_FIELDS[0]), SESSION_COLUMNS.index(COHORT_FIELDS[-1]) + 1)
 if SESSION_COLUMNS[_COHORT] != COHORT_FIELDS:
     raise ImportError("SESSION_COLUMNS must hold the cohort columns together, in COHORT_FIELDS order")
 CRASH_COLUMNS = (
-    "event_id", "device_id", "session_id", "group_id", "fingerprint", "device_model_id", "model_version_id",
-    "runtime_version_id", "delegate_id", "app_version", "os_version", "occurred_at", "received_at",
+    "event_id", "device_id", "session_id", "inference_session_id", "group_id", "fingerprint", "device_model_id",
+    "model_version_id", "runtime_version_id", "delegate_id", "app_version", "os_version", "occurred_at", "received_at",
     "clock_offset_s", "clock_flag", "kind", "signal", "exception_type", "message", "frames",
 )  # fmt: skip
 
@@ -265,10 +267,12 @@ def _batch_store(
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
     crashed = {event.session_id for _, event in crashes if stacks[stack_of(event)].__class__ is not dict}
-    touched = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
-                              crashed=crashed, expect_stored=expect_stored)  # fmt: skip
+    touched, flagged = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
+                                       crashed=crashed, expect_stored=expect_stored)  # fmt: skip
+    # Their crashes are stored linked to them: linking afterwards would update each crash row and its indexes.
+    linked = session_ids_by_event(event_ids=flagged) if flagged else {}
     touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result,
-                              expect_stored=expect_stored)  # fmt: skip
+                              linked=linked, expect_stored=expect_stored)  # fmt: skip
     flipped = session_crash_link(device_id=device_id)
     crashed_partials_insert(flipped=[(started, cohort, device_id) for started, cohort, summed in flipped if summed])
     touched += [started for started, _, _ in flipped]
@@ -278,9 +282,11 @@ def _batch_store(
 
 def _sessions_store(
     *, sessions, stacks, cohort, clock: _Clock, result: IngestResult, crashed: set[str], expect_stored: bool
-) -> list[datetime]:
-    """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch);
-    the started_at of those actually inserted."""
+) -> tuple[list[datetime], list]:
+    """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch).
+
+    Returns the started_at of those actually inserted, and the event_ids of those inserted flagged as crashed.
+    """
     device_id, device_model_id, app_version, os_version = cohort
     received_at, correct = clock.received_at, clock.correct
     rows, started = [], []
@@ -308,13 +314,16 @@ def _sessions_store(
         rows = [row for row in rows if row[0] not in skipped]
         started = [row[9] for row in rows]
     session_partials_insert(device_id=device_id, sessions=[(*_partial_of(row), row[_COHORT]) for row in rows])
-    return started
+    return started, [row[0] for row in rows if row[_HAS_CRASH]] if crashed else []
 
 
 def _crashes_store(
-    *, crashes, stacks, cohort, clock: _Clock, result: IngestResult, expect_stored: bool
+    *, crashes, stacks, cohort, clock: _Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
 ) -> list[datetime]:
-    """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups."""
+    """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups.
+
+    `linked`: {session_id: InferenceSession id} of the sessions this batch stored, for their crashes.
+    """
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
     for index, event in crashes:
@@ -343,7 +352,8 @@ def _crashes_store(
     for ids, event, fingerprint, occurred_at, clock_flag, offset_s, message, frames in prepared:
         model_version_id, runtime_version_id, delegate_id = ids
         rows.append((
-            event.event_id, device_id, event.session_id, groups[fingerprint].id, groups[fingerprint].fingerprint,
+            event.event_id, device_id, event.session_id, linked.get(event.session_id), groups[fingerprint].id,
+            groups[fingerprint].fingerprint,
             device_model_id,
             model_version_id, runtime_version_id, delegate_id, app_version, os_version, occurred_at,
             clock.received_at, offset_s, clock_flag, event.kind, event.signal or "",
