@@ -182,7 +182,7 @@ def _events_decode(
                 {"index": index, "event_id": str(event.event_id), "errors": {"latency_histogram": [str(error)]}}
             )
             continue
-        if wire.NUL_ESCAPE in bytes(raw) and (paths := wire.nul_paths(msgspec.json.decode(raw))):
+        if wire.has_nul_escape(bytes(raw)) and (paths := wire.nul_paths(msgspec.json.decode(raw))):
             errors = {path: [wire.NUL_ERROR] for path in paths}
             result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": errors})
             continue
@@ -207,7 +207,7 @@ def session_batch_ingest(
     """
     payload = body_decompress(body=body, content_encoding=content_encoding, max_bytes=settings.INGEST_MAX_BODY_BYTES)
     envelope = wire.envelope_typed_decode(payload)
-    has_nul = wire.NUL_ESCAPE in payload
+    has_nul = wire.has_nul_escape(payload)
     fast = _events_fast(envelope) if envelope is not None and not has_nul else None
     if fast is None:  # some event is invalid: decode event by event to report each by index
         try:
