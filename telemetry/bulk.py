@@ -66,6 +66,26 @@ def rows_insert_skipping_stored(
     return _rows_insert_portable(model=model, columns=columns, rows=rows)
 
 
+def rows_insert(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> None:
+    """Inserts rows (values in `columns` order) that cannot conflict: PostgreSQL COPYs them (a multi-row INSERT
+    formats each parameter in Python: ~40 µs per row of 18 values), other databases take one executemany."""
+    if not rows:
+        return
+    fields = _fields(model, columns)
+    cols = ", ".join(_quote(column) for column in columns)
+    if connection.vendor == "postgresql":
+        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", copy_text(fields=fields, rows=rows))
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+            [
+                [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+                for row in rows
+            ],
+        )
+
+
 def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
     by_column = {field.column: field for field in model._meta.concrete_fields}
     return [by_column[column] for column in columns]

@@ -2,7 +2,7 @@
 
 The hourly rollup merges these (a handful of rows per batch) instead of re-reading the sessions they summarize;
 sessions written otherwise (test factories, direct loads, rows from before partials existed) keep
-`in_partial = False` and the rollup reads them raw. Raw SQL (S608): identifiers from model meta, values as params.
+`in_partial = False` and the rollup reads them raw.
 """
 
 from collections import defaultdict
@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-import msgspec
 import numpy as np
-from django.db import connection
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS
 
+from .bulk import rows_insert
 from .ingest_histograms import bucket_keys, int_sums, keyed_counts
 from .rollup_models import COHORT_FIELDS, HourlySessionPartial
 
@@ -26,7 +25,6 @@ PARTIAL_COLUMNS = (
     "bucket_start", *COHORT_FIELDS, "device_id", "sessions", "crashed_sessions", "inferences", "errors",
     "accelerated_weighted_sum", "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero",
 )  # fmt: skip
-_json_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(slots=True)
@@ -144,24 +142,4 @@ def crashed_partials_insert(*, flipped: list[tuple]) -> None:
 
 
 def _insert(rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    json_columns = {PARTIAL_COLUMNS.index("latency_counts"), PARTIAL_COLUMNS.index("rss_counts")}
-    bucket = HourlySessionPartial._meta.get_field("bucket_start")
-    params = [
-        _json_encode(value).decode()
-        if index in json_columns
-        else bucket.get_db_prep_save(value, connection)
-        if index == 0
-        else value
-        for row in rows
-        for index, value in enumerate(row)
-    ]
-    quote = connection.ops.quote_name
-    placeholders = "(" + ", ".join(["%s"] * len(PARTIAL_COLUMNS)) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(HourlySessionPartial._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(column) for column in PARTIAL_COLUMNS)}) VALUES {', '.join([placeholders] * len(rows))}",
-            params,
-        )
+    rows_insert(model=HourlySessionPartial, columns=PARTIAL_COLUMNS, rows=rows)
