@@ -120,6 +120,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Prepare what server-binding cursors run, at first use, with a plan made once (telemetry/statements.py: the
+    # ingest path's per-batch statements; a custom plan per run would cost what preparing saves). Django's own
+    # cursors bind client-side and never prepare, so neither setting touches them.
+    options = DATABASES["default"].setdefault("OPTIONS", {})  # keeps what the URL set (sslmode, …)
+    options["prepare_threshold"] = 0
+    options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

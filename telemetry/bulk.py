@@ -25,6 +25,7 @@ from .models import (
     InferenceSession,
 )
 from .rollup_models import COHORT_FIELDS
+from .statements import any_of, prepared_cursor
 
 
 def _quote(name: str) -> str:
@@ -190,11 +191,12 @@ class GroupState:
 def _aliases_resolve(fingerprints: set[str]) -> dict[str, str]:
     """{merged-away fingerprint: fingerprint of the group it was merged into} for those of ``fingerprints``."""
     aliases, groups = _quote(CrashGroupAlias._meta.db_table), _quote(CrashGroup._meta.db_table)
-    with connection.cursor() as cursor:
+    matching, params = any_of(sorted(fingerprints))
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT a.fingerprint, g.fingerprint FROM {aliases} a JOIN {groups} g ON g.id = a.group_id "  # noqa: S608
-            f"WHERE a.fingerprint IN ({', '.join(['%s'] * len(fingerprints))})",
-            sorted(fingerprints),
+            f"WHERE a.fingerprint {matching}",
+            params,
         )
         return dict(cursor.fetchall())
 
@@ -322,7 +324,7 @@ def device_upsert(
 ) -> int:
     """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id."""
     table = _quote(Device._meta.db_table)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (uid, device_model_id, os_version, app_version, firmware, fleet, first_seen_at, "  # noqa: S608
             f"last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO UPDATE SET "
@@ -346,11 +348,11 @@ def device_upsert(
 def session_ids_by_event(*, event_ids: list[uuid.UUID]) -> dict[str, int]:
     """{session_id: id} of the stored sessions with these event_ids (one lookup on the unique event_id index)."""
     event_id = InferenceSession._meta.get_field("event_id")
-    with connection.cursor() as cursor:
+    matching, params = any_of([event_id.get_db_prep_value(value, connection) for value in event_ids])
+    with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} "  # noqa: S608
-            f"WHERE event_id IN ({', '.join(['%s'] * len(event_ids))})",
-            [event_id.get_db_prep_value(value, connection) for value in event_ids],
+            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} WHERE event_id {matching}",  # noqa: S608
+            params,
         )
         return dict(cursor.fetchall())
 
@@ -375,7 +377,7 @@ def session_crash_link(*, device_id: int) -> list[tuple[datetime, tuple, bool]]:
         f"RETURNING started_at, {', '.join(_quote(column) for column in COHORT_FIELDS)}, in_partial"
     )
     link_params, flag_params = [device_id] * 3, [True, device_id, False, device_id]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             # One round trip: both updates read the statement's snapshot, so `flag` still sees the crashes `link` links.
             cursor.execute(f"WITH linked AS ({link}) {flag}", link_params + flag_params)

@@ -7,10 +7,7 @@ from django.db import connection
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 from compat.services import catalog_versions_register
 
-
-def _in(values: set) -> tuple[str, list]:
-    return ", ".join(["%s"] * len(values)) or "NULL", list(values)
-
+from .statements import any_of, prepared_cursor
 
 # An event's catalog stack: (model, model_version, runtime, runtime_version, delegate); a batch has a handful.
 stack_of = attrgetter("model", "model_version", "runtime", "runtime_version", "delegate")
@@ -24,25 +21,25 @@ def stacks_resolve(*, device_model: str, stacks: set[tuple]) -> tuple[int | None
     """
     runtime_pairs = {(runtime, version) for _, _, runtime, version, _ in stacks}
     model_pairs = {(model, version) for model, version, _, _, _ in stacks}
-    runtimes, runtime_slugs = _in({slug for slug, _ in runtime_pairs})
-    delegates, delegate_slugs = _in({delegate for *_, delegate in stacks})
-    rv_versions, rv_params = _in({v for _, v in runtime_pairs})
-    models, model_slugs = _in({slug for slug, _ in model_pairs})
-    mv_versions, mv_params = _in({v for _, v in model_pairs})
+    runtimes, runtime_slugs = any_of({slug for slug, _ in runtime_pairs})
+    delegates, delegate_slugs = any_of({delegate for *_, delegate in stacks})
+    rv_versions, rv_params = any_of({v for _, v in runtime_pairs})
+    models, model_slugs = any_of({slug for slug, _ in model_pairs})
+    mv_versions, mv_params = any_of({v for _, v in model_pairs})
     t = {m: connection.ops.quote_name(m._meta.db_table) for m in (DeviceModel, Delegate, Runtime, RuntimeVersion,
                                                                    MLModel, ModelVersion)}  # fmt: skip
     sql = (
         f"SELECT 'm', '', slug, id FROM {t[DeviceModel]} WHERE slug = %s "  # noqa: S608
         f"UNION ALL SELECT 'd', r.slug, d.slug, d.id FROM {t[Delegate]} d JOIN {t[Runtime]} r ON r.id = d.runtime_id "
-        f"WHERE r.slug IN ({runtimes}) AND d.slug IN ({delegates}) "
+        f"WHERE r.slug {runtimes} AND d.slug {delegates} "
         f"UNION ALL SELECT 'r', r.slug, v.version, v.id FROM {t[RuntimeVersion]} v JOIN {t[Runtime]} r "
-        f"ON r.id = v.runtime_id WHERE r.slug IN ({runtimes}) AND v.version IN ({rv_versions}) "
+        f"ON r.id = v.runtime_id WHERE r.slug {runtimes} AND v.version {rv_versions} "
         f"UNION ALL SELECT 'v', m.slug, v.version, v.id FROM {t[ModelVersion]} v JOIN {t[MLModel]} m "
-        f"ON m.id = v.ml_model_id WHERE m.slug IN ({models}) AND v.version IN ({mv_versions})"
+        f"ON m.id = v.ml_model_id WHERE m.slug {models} AND v.version {mv_versions}"
     )
     params = [device_model, *runtime_slugs, *delegate_slugs, *runtime_slugs, *rv_params, *model_slugs, *mv_params]
     found: dict[str, dict] = {"m": {}, "d": {}, "r": {}, "v": {}}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         for kind, parent, slug, pk in cursor.fetchall():
             found[kind][(parent, slug)] = pk

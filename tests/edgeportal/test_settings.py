@@ -53,3 +53,16 @@ def test_check_deploy_is_clean_with_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_postgresql_options_from_the_url_are_kept_beside_the_prepared_statement_settings():
+    env = {**PROD_ENV, "DATABASE_URL": "postgres://portal@db.example.com:5432/portal?sslmode=verify-full"}
+    result = _manage("shell", "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])",
+                     env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    options = eval(result.stdout.strip().splitlines()[-1])  # noqa: S307 -- the repr of a dict printed just above
+    assert options == {
+        "sslmode": "verify-full",
+        "prepare_threshold": 0,
+        "options": "-c plan_cache_mode=force_generic_plan",
+    }

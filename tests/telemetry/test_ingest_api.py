@@ -374,6 +374,24 @@ def test_key_over_its_rate_gets_429_with_retry_after(client, raw_key, make_api_k
     cache.clear()
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_per_batch_statements_are_prepared_once_whatever_the_batch_holds(client, raw_key):
+    first = session()
+    post(client, raw_key, batch([first, crash(session_id=first["session_id"])]))
+    second = [session(), session(runtime_version="2.17.0", delegate="cpu"), session(model_version="2.0.0")]
+    post(client, raw_key, batch([*second, crash(session_id=second[0]["session_id"]), crash(frames=[])]))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    # One prepared text each, although the two batches differ in stacks, crashes and their sessions (arrays, not
+    # a placeholder per value).
+    for start in ("SELECT 'm', '', slug, id", "SELECT session_id, id", "SELECT a.fingerprint", "WITH linked AS",
+                  'INSERT INTO "telemetry_device"'):  # fmt: skip
+        assert sum(statement.startswith(start) for statement in prepared) == 1, (start, prepared)
+
+
 def test_query_count_does_not_grow_with_batch_size(client, raw_key):
     post(client, raw_key, batch([session(), crash()]))  # device, versions and key's last_used_at already written
 
