@@ -25,7 +25,7 @@ from .models import (
     InferenceSession,
 )
 from .rollup_models import COHORT_FIELDS
-from .statements import any_of, prepared_cursor
+from .statements import any_of, prepared_cursor, rows_cte
 
 
 def _quote(name: str) -> str:
@@ -226,26 +226,23 @@ def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
 
 def _groups_upsert(seeds: list[GroupSeed]) -> dict[str, GroupState]:
     # Sorted by fingerprint by the caller: same lock order in every batch, no deadlock.
-    values, params = [], []
-    for seed in seeds:
-        values.append("(%s, %s, %s, %s, %s, '', %s, %s, 0, 0)")
-        params += [
-            seed.fingerprint,
-            seed.title,
-            seed.culprit,
-            seed.kind,
-            CrashGroupStatus.NEW,
-            _db_datetime(seed.first_seen_at),
-            _db_datetime(seed.last_seen_at),
-        ]
+    seeded, params = rows_cte(
+        "s",
+        [("fingerprint", "text"), ("title", "text"), ("culprit", "text"), ("kind", "text"), ("status", "text"),
+         ("first_seen", "timestamptz"), ("last_seen", "timestamptz")],
+        [(seed.fingerprint, seed.title, seed.culprit, seed.kind, CrashGroupStatus.NEW,
+          _db_datetime(seed.first_seen_at), _db_datetime(seed.last_seen_at)) for seed in seeds],
+    )  # fmt: skip
     table = _quote(CrashGroup._meta.db_table)
     sql = (
-        f"INSERT INTO {table} (fingerprint, title, culprit, kind, status, resolved_in_version, "  # noqa: S608
-        f"first_seen_at, last_seen_at, event_count, device_count) VALUES {', '.join(values)} "
+        f"WITH {seeded} INSERT INTO {table} (fingerprint, title, culprit, kind, status, resolved_in_version, "  # noqa: S608
+        f"first_seen_at, last_seen_at, event_count, device_count) "
+        # WHERE true: SQLite's parser needs it between an INSERT's SELECT and ON CONFLICT.
+        f"SELECT fingerprint, title, culprit, kind, status, '', first_seen, last_seen, 0, 0 FROM s WHERE true "
         f"ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint "
         f"RETURNING id, fingerprint, status, resolved_in_version"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return {
             fp: GroupState(id=pk, fingerprint=fp, status=status, resolved_in_version=rv)
@@ -271,14 +268,10 @@ def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: dat
     counts = sorted(counts, key=lambda count: count.group_id)  # same row-lock order in every batch
     pair_table, table = _quote(CrashGroupDevice._meta.db_table), _quote(CrashGroup._meta.db_table)
     seen = _db_datetime(seen_at)
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(counts))
-    params = [
-        value
+    rows = [
+        (count.group_id, count.events, _db_datetime(count.first_seen_at), _db_datetime(count.last_seen_at),
+         1 if count.regressed else 0)
         for count in counts
-        for value in (
-            count.group_id, count.events, _db_datetime(count.first_seen_at), _db_datetime(count.last_seen_at),
-            1 if count.regressed else 0,
-        )
     ]  # fmt: skip
     # A (group, device) pair inserted now is a device this group never had: that is the exact increment.
     update = (
@@ -287,17 +280,23 @@ def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: dat
         f"last_seen_at = {_greatest('last_seen_at', 'v.last_seen')}, "
         f"status = CASE WHEN v.regressed = 1 THEN %s ELSE status END "
     )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one round trip: the pairs' insert feeds the update
+    if connection.vendor == "postgresql":  # one round trip: the pairs' insert feeds the update
+        counted, count_params = rows_cte(
+            "c", [("id", "bigint"), ("events", "bigint"), ("first_seen", "timestamptz"), ("last_seen", "timestamptz"),
+                  ("regressed", "int")], rows,
+        )  # fmt: skip
+        with prepared_cursor() as cursor:
             cursor.execute(
-                f"WITH c (id, events, first_seen, last_seen, regressed) AS (VALUES {values}), "  # noqa: S608
+                f"WITH {counted}, "  # noqa: S608
                 f"new_pairs AS (INSERT INTO {pair_table} (group_id, device_id, first_seen_at) "
-                f"SELECT id, %s, %s FROM c ORDER BY id ON CONFLICT (group_id, device_id) DO NOTHING RETURNING group_id), "
+                f"SELECT id, %s::bigint, %s::timestamptz FROM c ORDER BY id ON CONFLICT (group_id, device_id) DO NOTHING "
+                f"RETURNING group_id), "
                 f"v AS (SELECT c.*, (SELECT COUNT(*) FROM new_pairs p WHERE p.group_id = c.id) AS devices FROM c) "
                 f"{update} FROM v WHERE {table}.id = v.id",
-                [*params, device_id, seen, CrashGroupStatus.REGRESSED],
+                [*count_params, device_id, seen, CrashGroupStatus.REGRESSED],
             )
-            return
+        return
+    with connection.cursor() as cursor:
         # SQLite has no data-modifying WITH: the pairs first, then the counters.
         cursor.execute(
             f"INSERT INTO {pair_table} (group_id, device_id, first_seen_at) VALUES "  # noqa: S608
@@ -306,16 +305,12 @@ def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: dat
             [value for count in counts for value in (count.group_id, device_id, seen)],
         )
         new_device_groups = {group_id for (group_id,) in cursor.fetchall()}
-        devices = ", ".join(["(%s, %s)"] * len(counts))
+        counted = [(*row, int(row[0] in new_device_groups)) for row in rows]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(counted))
         cursor.execute(
-            f"WITH c (id, events, first_seen, last_seen, regressed) AS (VALUES {values}), "  # noqa: S608
-            f"d (id, devices) AS (VALUES {devices}), v AS (SELECT c.*, d.devices FROM c JOIN d ON d.id = c.id) "
+            f"WITH v (id, events, first_seen, last_seen, regressed, devices) AS (VALUES {values}) "  # noqa: S608
             f"{update} FROM v WHERE {table}.id = v.id",
-            [
-                *params,
-                *[value for count in counts for value in (count.group_id, int(count.group_id in new_device_groups))],
-                CrashGroupStatus.REGRESSED,
-            ],
+            [*(value for row in counted for value in row), CrashGroupStatus.REGRESSED],
         )
 
 

@@ -40,6 +40,7 @@ from .models import (
 from .partials import SessionSums, sessions_sum
 from .rollup_grains import day_grains_replace, device_models_seen_record, hour_fleet_replace, rollup_row
 from .rollup_models import COARSE_FIELDS, COHORT_FIELDS
+from .statements import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -531,25 +532,24 @@ def rollup_hours_mark_dirty(*, hours: Iterable[datetime]) -> set[datetime]:
         return set()
     now = timezone.now()
     table = connection.ops.quote_name(RollupDirtyHour._meta.db_table)
-    values = ", ".join(["(%s, %s)"] * len(marks))
-    params = [value for hour in marks for value in (hour, now)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # xmax = 0 only on a freshly inserted row; the upsert is atomic against a rollup deleting the mark.
+    if connection.vendor == "postgresql":
+        # xmax = 0 only on a freshly inserted row; the upsert is atomic against a rollup deleting the mark.
+        with prepared_cursor() as cursor:  # an ingest batch's statement: one text for any number of hours
             cursor.execute(
-                f"INSERT INTO {table} (hour, marked_at) VALUES {values} ON CONFLICT (hour) "  # noqa: S608
+                f"INSERT INTO {table} (hour, marked_at) SELECT hour, %s::timestamptz "  # noqa: S608
+                f"FROM unnest(%s::timestamptz[]) AS m (hour) ON CONFLICT (hour) "
                 f"DO UPDATE SET marked_at = GREATEST(EXCLUDED.marked_at, {table}.marked_at + interval '1 microsecond') "
                 f"RETURNING hour, (xmax = 0)",
-                params,
+                [now, marks],
             )
             return {hour for hour, inserted in cursor.fetchall() if inserted}
-        # SQLite serializes writers (transaction_mode IMMEDIATE): read-then-write is exact.
-        existing = set(RollupDirtyHour.objects.filter(hour__in=marks).values_list("hour", flat=True))
-        RollupDirtyHour.objects.filter(hour__in=existing).update(marked_at=now)
-        RollupDirtyHour.objects.bulk_create(
-            [RollupDirtyHour(hour=hour, marked_at=now) for hour in marks if hour not in existing]
-        )
-        return set(marks) - existing
+    # SQLite serializes writers (transaction_mode IMMEDIATE): read-then-write is exact.
+    existing = set(RollupDirtyHour.objects.filter(hour__in=marks).values_list("hour", flat=True))
+    RollupDirtyHour.objects.filter(hour__in=existing).update(marked_at=now)
+    RollupDirtyHour.objects.bulk_create(
+        [RollupDirtyHour(hour=hour, marked_at=now) for hour in marks if hour not in existing]
+    )
+    return set(marks) - existing
 
 
 def rollup_hours_enqueue(*, hours: Iterable[datetime]) -> None:

@@ -8,7 +8,7 @@ keyed by its text. So statements run here keep one text whatever the batch holds
 1.21+ with `max_prepared_statements`.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.db import connection
@@ -43,3 +43,16 @@ def any_of(values: Collection[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return "= ANY(%s)", [list(values)]
     return f"IN ({', '.join(['%s'] * len(values)) or 'NULL'})", list(values)
+
+
+def rows_cte(name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """A WITH item `name (column, …)` holding `rows` (values in `columns` order, (column, PostgreSQL type) pairs):
+    on PostgreSQL one typed array per column, unnested (the same text for any number of rows); elsewhere VALUES.
+    Names and types come from the caller's code, never from input (S608)."""
+    names = ", ".join(column for column, _ in columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        values = [list(column) for column in zip(*rows, strict=True)] or [[] for _ in columns]
+        return f"{name} ({names}) AS (SELECT * FROM unnest({arrays}))", values  # noqa: S608
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
+    return f"{name} ({names}) AS (VALUES {placeholders})", [value for row in rows for value in row]

@@ -388,7 +388,8 @@ def test_per_batch_statements_are_prepared_once_whatever_the_batch_holds(client,
     # One prepared text each, although the two batches differ in stacks, crashes and their sessions (arrays, not
     # a placeholder per value).
     for start in ("SELECT 'm', '', slug, id", "SELECT session_id, id", "SELECT a.fingerprint", "WITH linked AS",
-                  'INSERT INTO "telemetry_device"'):  # fmt: skip
+                  'INSERT INTO "telemetry_device"', "WITH s (fingerprint", "WITH c (id, events",
+                  'INSERT INTO "telemetry_rollupdirtyhour"'):  # fmt: skip
         assert sum(statement.startswith(start) for statement in prepared) == 1, (start, prepared)
 
 
