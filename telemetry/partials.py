@@ -102,14 +102,14 @@ def sessions_sum(
     return {group: SessionSums(*values) for group, *values in zip(index, *(sums[name] for name in names), strict=True)}
 
 
-def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> None:
-    """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one INSERT).
+def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> list[datetime]:
+    """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one INSERT); the hours.
 
     `sessions`: (started_at, has_crash, inferences, errors, accelerated_fraction, latency_histogram wire dict,
     peak_rss_mb, cohort tuple in COHORT_FIELDS order) of each session actually inserted.
     """
     if not sessions:
-        return
+        return []
     started_at, has_crash, inferences, errors, accelerated, histograms, peak_rss, cohorts = zip(*sessions, strict=True)
     groups = [(int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(started_at, cohorts, strict=True)]
     summed = sessions_sum(
@@ -117,14 +117,16 @@ def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> None:
         latency_counts=[histogram["counts"] for histogram in histograms],
         latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=peak_rss,
     )  # fmt: skip
+    starts = {hour: datetime.fromtimestamp(hour * HOUR_S, UTC) for hour, _ in summed}
     _insert([
         (
-            datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, sums.sessions, sums.crashed_sessions,
+            starts[hour], *cohort, device_id, sums.sessions, sums.crashed_sessions,
             sums.inferences, sums.errors, sums.accelerated_weighted_sum, sums.accelerated_weight,
             sums.latency_counts, sums.latency_zero, sums.rss_counts, sums.rss_zero,
         )
         for (hour, cohort), sums in summed.items()
     ])  # fmt: skip
+    return list(starts.values())
 
 
 def crashed_partials_insert(*, flipped: list[tuple]) -> None:

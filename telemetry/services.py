@@ -285,11 +285,11 @@ def _sessions_store(
 ) -> tuple[list[datetime], list]:
     """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch).
 
-    Returns the started_at of those actually inserted, and the event_ids of those inserted flagged as crashed.
+    Returns the hours of those actually inserted, and the event_ids of those inserted flagged as crashed.
     """
     device_id, device_model_id, app_version, os_version = cohort
     received_at, correct = clock.received_at, clock.correct
-    rows, started = [], []
+    rows = []
     for index, event, histogram in sessions:
         ids = stacks[stack_of(event)]
         if ids.__class__ is dict:
@@ -297,7 +297,6 @@ def _sessions_store(
             continue
         model_version_id, runtime_version_id, delegate_id = ids
         started_at, clock_flag, offset_s = correct(event.started_at)
-        started.append(started_at)
         rows.append((
             event.event_id, device_id, event.session_id, device_model_id, model_version_id, runtime_version_id,
             delegate_id, app_version, os_version, started_at, received_at, offset_s,
@@ -312,9 +311,8 @@ def _sessions_store(
     result.duplicates += len(skipped)
     if skipped:
         rows = [row for row in rows if row[0] not in skipped]
-        started = [row[9] for row in rows]
-    session_partials_insert(device_id=device_id, sessions=[(*_partial_of(row), row[_COHORT]) for row in rows])
-    return started, [row[0] for row in rows if row[_HAS_CRASH]] if crashed else []
+    hours = session_partials_insert(device_id=device_id, sessions=[(*_partial_of(row), row[_COHORT]) for row in rows])
+    return hours, [row[0] for row in rows if row[_HAS_CRASH]] if crashed else []
 
 
 def _crashes_store(
