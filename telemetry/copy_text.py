@@ -11,6 +11,7 @@ stream.
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -83,6 +84,7 @@ def _booleans(column: Sequence[bool]) -> list[str]:
     return list(map(_BOOLEANS.__getitem__, column))
 
 
+@cache  # per model field: the isinstance chain below ran for every column of every batch
 def _encoder(field: models.Field) -> Callable[[Sequence[Any]], list[str]]:
     if isinstance(field, models.ForeignKey):
         field = field.target_field

@@ -11,22 +11,23 @@ keyed by its text. So statements run here keep one text whatever the batch holds
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 def prepared_cursor() -> CursorWrapper:
     """A cursor of the current connection (Django's wrapper: errors, execute wrappers and query logging as usual)
     whose statements PostgreSQL prepares; any other database's plain cursor."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
+    db = connections[DEFAULT_DB_ALIAS]  # one thread-local lookup, not one per attribute through the proxy
+    if db.vendor != "postgresql":
+        return db.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
-    return _LoggedCursor(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        cursor = ServerBindingCursor(db.connection)
+    return _LoggedCursor(cursor, db) if db.queries_logged else db.make_cursor(cursor)
 
 
 class _LoggedCursor(CursorDebugWrapper):
