@@ -102,20 +102,24 @@ def sessions_sum(
     return {group: SessionSums(*values) for group, *values in zip(index, *(sums[name] for name in names), strict=True)}
 
 
-def session_partials_insert(*, device_id: int, sessions: list[tuple]) -> list[datetime]:
+def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]) -> list[datetime]:
     """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one INSERT); the hours.
 
-    `sessions`: (started_at, has_crash, inferences, errors, accelerated_fraction, latency_histogram wire dict,
-    peak_rss_mb, cohort tuple in COHORT_FIELDS order) of each session actually inserted.
+    `columns`: the sessions actually inserted, column by column, named as InferenceSession's (started_at,
+    has_crash, inferences, errors, accelerated_fraction, latency_histogram as its wire dict, peak_rss_mb and the
+    COHORT_FIELDS).
     """
-    if not sessions:
+    if not columns["started_at"]:
         return []
-    started_at, has_crash, inferences, errors, accelerated, histograms, peak_rss, cohorts = zip(*sessions, strict=True)
-    groups = [(int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(started_at, cohorts, strict=True)]
+    cohorts = zip(*(columns[name] for name in COHORT_FIELDS), strict=True)
+    groups = [
+        (int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(columns["started_at"], cohorts, strict=True)
+    ]
+    histograms = columns["latency_histogram"]
     summed = sessions_sum(
-        groups, has_crash=has_crash, inferences=inferences, errors=errors, accelerated=accelerated,
-        latency_counts=[histogram["counts"] for histogram in histograms],
-        latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=peak_rss,
+        groups, has_crash=columns["has_crash"], inferences=columns["inferences"], errors=columns["errors"],
+        accelerated=columns["accelerated_fraction"], latency_counts=[histogram["counts"] for histogram in histograms],
+        latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=columns["peak_rss_mb"],
     )  # fmt: skip
     starts = {hour: datetime.fromtimestamp(hour * HOUR_S, UTC) for hour, _ in summed}
     _insert([

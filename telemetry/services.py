@@ -3,7 +3,6 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -31,7 +30,6 @@ from .ingest_catalog import stack_of, stacks_resolve
 from .ingest_histograms import NeedsRaw, samples_histograms, session_histogram
 from .models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
 from .partials import crashed_partials_insert, session_partials_insert
-from .rollup_models import COHORT_FIELDS
 from .rollups import rollup_hours_enqueue
 
 CLOCK_SHIFT_THRESHOLD = timedelta(minutes=55)
@@ -43,14 +41,6 @@ SESSION_COLUMNS = (
     "duration_s", "inferences", "errors", "latency_histogram", "accelerated_fraction", "fallback_ops",
     "peak_rss_mb", "thermal_state", "has_crash", "in_partial",
 )  # fmt: skip
-# What session_partials_insert reads of a stored row: its values, then its cohort (a slice in COHORT_FIELDS order).
-_partial_of = itemgetter(*map(SESSION_COLUMNS.index, (
-    "started_at", "has_crash", "inferences", "errors", "accelerated_fraction", "latency_histogram", "peak_rss_mb",
-)))  # fmt: skip
-_HAS_CRASH = SESSION_COLUMNS.index("has_crash")
-_COHORT = slice(SESSION_COLUMNS.index(COHORT_FIELDS[0]), SESSION_COLUMNS.index(COHORT_FIELDS[-1]) + 1)
-if SESSION_COLUMNS[_COHORT] != COHORT_FIELDS:
-    raise ImportError("SESSION_COLUMNS must hold the cohort columns together, in COHORT_FIELDS order")
 CRASH_COLUMNS = (
     "event_id", "device_id", "session_id", "inference_session_id", "group_id", "fingerprint", "device_model_id",
     "model_version_id", "runtime_version_id", "delegate_id", "app_version", "os_version", "occurred_at", "received_at",
@@ -311,8 +301,13 @@ def _sessions_store(
     result.duplicates += len(skipped)
     if skipped:
         rows = [row for row in rows if row[0] not in skipped]
-    hours = session_partials_insert(device_id=device_id, sessions=[(*_partial_of(row), row[_COHORT]) for row in rows])
-    return hours, [row[0] for row in rows if row[_HAS_CRASH]] if crashed else []
+    if not rows:
+        return [], []
+    columns = dict(zip(SESSION_COLUMNS, zip(*rows, strict=True), strict=True))
+    hours = session_partials_insert(device_id=device_id, columns=columns)
+    if not crashed:
+        return hours, []
+    return hours, [event_id for event_id, flag in zip(columns["event_id"], columns["has_crash"], strict=True) if flag]
 
 
 def _crashes_store(
