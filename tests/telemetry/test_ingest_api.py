@@ -374,7 +374,7 @@ def test_key_over_its_rate_gets_429_with_retry_after(client, raw_key, make_api_k
     cache.clear()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.postgres  # prepared statements are PostgreSQL's
 def test_per_batch_statements_are_prepared_once_whatever_the_batch_holds(client, raw_key):
     first = session()
     post(client, raw_key, batch([first, crash(session_id=first["session_id"])]))
