@@ -74,14 +74,21 @@ def rows_insert(*, model: type[models.Model], columns: Sequence[str], rows: list
     formats each parameter in Python: ~40 µs per row of 18 values), other databases take one executemany."""
     if not rows:
         return
+    if connection.vendor == "postgresql":
+        cols = ", ".join(_quote(column) for column in columns)
+        payload = copy_text(fields=_fields(model, columns), rows=rows)
+        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", payload)
+        return
+    _insert_many(model=model, columns=columns, rows=rows)
+
+
+def _insert_many(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple], suffix: str = "") -> None:
+    """One executemany INSERT (the portable path), each value prepared by its field; `suffix`: an ON CONFLICT."""
     fields = _fields(model, columns)
     cols = ", ".join(_quote(column) for column in columns)
-    if connection.vendor == "postgresql":
-        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", copy_text(fields=fields, rows=rows))
-        return
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(columns))}){suffix}",  # noqa: S608
             [
                 [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
                 for row in rows
@@ -147,26 +154,13 @@ def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -
 
 def _rows_insert_portable(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
     # SQLite runs with transaction_mode IMMEDIATE: the batch holds the write lock, so the existence check is exact.
-    fields = _fields(model, columns)
     event_position = list(columns).index("event_id")
     existing = set(
         model.objects.filter(event_id__in=[row[event_position] for row in rows]).values_list("event_id", flat=True)
     )
     new_rows = [row for row in rows if row[event_position] not in existing]
-    if not new_rows:
-        return existing
-    placeholders = ", ".join(["%s"] * len(columns))
-    cols = ", ".join(_quote(column) for column in columns)
-    params = [
-        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
-        for row in new_rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({placeholders}) "  # noqa: S608
-            f"ON CONFLICT (event_id) DO NOTHING",
-            params,
-        )
+    if new_rows:
+        _insert_many(model=model, columns=columns, rows=new_rows, suffix=" ON CONFLICT (event_id) DO NOTHING")
     return existing
 
 
