@@ -103,7 +103,7 @@ def sessions_sum(
 
 
 def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]) -> list[datetime]:
-    """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one INSERT); the hours.
+    """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one COPY or INSERT); their hours.
 
     `columns`: the sessions actually inserted, column by column, named as InferenceSession's (started_at,
     has_crash, inferences, errors, accelerated_fraction, latency_histogram as its wire dict, peak_rss_mb and the
