@@ -1,10 +1,10 @@
-"""Plotly figures for the benchmark pages, built with the one chart helper (edgeportal.charts)."""
+"""Plotly figures for the benchmark pages, built with the one chart helper (core.charts)."""
 
 from __future__ import annotations
 
 import statistics
 
-from edgeportal.charts import PALETTE, Chart, base_layout, chart, line_trace
+from core.charts import PALETTE, Chart, base_layout, chart, line_trace
 
 from .models import METRIC_LABELS, BenchmarkOp, BenchmarkRun
 from .reports import pareto_front

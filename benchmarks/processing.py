@@ -11,7 +11,7 @@ from django.utils import timezone
 from benchmarks.detection import Direction, coefficient_of_variation, detect_regressions
 from compat import services as compat_services
 from compat.models import EvidenceSource
-from edgeportal.slo import slo_targets_get
+from core.slo import slo_targets_get
 
 from .models import SERIES_METRICS, BenchmarkRun, BenchmarkSeries, Regression, RunStatus
 

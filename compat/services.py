@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from edgeportal.slo import slo_targets_get
+from core.slo import slo_targets_get
 
 from .models import (
     CompatEntry,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from edgeportal.slo import SloTargets
+from core.slo import SloTargets
 
 from .models import CompatStatus, DelegateKind, EvidenceSource
 

@@ -1,14 +1,9 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
-class EdgePortalConfig(AppConfig):
+class PortalConfig(AppConfig):
+    """The project itself: settings, URLs, the KPI home, the demo seed and ops tasks. Holds no models."""
+
     name = "edgeportal"
-    verbose_name = "EdgePortal"
-
-    def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
-        from .roles import roles_sync
-
-        # Permissions of every app exist only after migrate; roles are set from them each time.
-        post_migrate.connect(roles_sync, dispatch_uid="edgeportal.roles_sync")
+    label = "portal"
+    verbose_name = "EdgePortal site"

@@ -1,4 +1,4 @@
-from .roles import user_role
+from core.roles import user_role
 
 NAVIGATION = (
     ("home", "Home", "/"),

@@ -16,7 +16,7 @@ from django.db.models import Count
 
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
 from compat.models import CompatEvidence, DeviceModel
-from edgeportal.slo import SloTargets, slo_targets_get
+from core.slo import SloTargets, slo_targets_get
 from telemetry import fleet_selectors
 from telemetry import selectors as telemetry_selectors
 from telemetry.models import Alert, AlertStatus

@@ -17,7 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("api/v1/", include("edgeportal.api.urls")),
+    path("api/v1/", include("core.api.urls")),
     path("api/v1/compat/", include("compat.api.urls")),
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),

@@ -44,7 +44,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
-from edgeportal.roles import roles_sync  # noqa: E402
+from core.roles import roles_sync  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
 from telemetry.crash_rollups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
 from telemetry.models import CrashGroup, DailyCrashGroupRollup, Device  # noqa: E402

@@ -45,7 +45,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 DEVICE_MODELS = ("google-pixel-8", "samsung-galaxy-s24", "xiaomi-redmi-note-13", "apple-iphone-15", "rpi-5")
 SEED = """
 from compat.models import *
-from edgeportal.services import api_key_create
+from core.services import api_key_create
 for slug in {models!r}:
     DeviceModel.objects.create(slug=slug, vendor=slug.split('-')[0], name=slug, os_family='android', tier=2)
 m = MLModel.objects.create(slug='yolov8n', name='YOLOv8n')

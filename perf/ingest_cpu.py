@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from edgeportal.models import ApiKey
+    from core.models import ApiKey
     from telemetry.rollups import rollups_deferred
     from telemetry.services import session_batch_ingest
 

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, ModelVersion, RuntimeVersion
-from edgeportal.slo import SloTargets, slo_targets_get
+from core.slo import SloTargets, slo_targets_get
 
 from . import selectors
 from .models import Alert, AlertKpi, AlertRule, AlertStatus

@@ -1,9 +1,9 @@
-"""Fleet figure builders, all through edgeportal.charts: plain sequences in, a Chart out (no queries here)."""
+"""Fleet figure builders, all through core.charts: plain sequences in, a Chart out (no queries here)."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from edgeportal.charts import PALETTE, Chart, base_layout, chart, line_trace, target_line
+from core.charts import PALETTE, Chart, base_layout, chart, line_trace, target_line
 
 
 def _pct(values: Sequence[float | None]) -> list[float | None]:

@@ -53,8 +53,8 @@ def local_ingest_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def _temporary_ingest_keys(count: int) -> Iterator[list[str]]:
-    from edgeportal.models import ApiKey
-    from edgeportal.services import api_key_create
+    from core.models import ApiKey
+    from core.services import api_key_create
 
     created = [api_key_create(name=f"simulate_fleet {i}", scopes=["ingest"], fleet="simulated") for i in range(count)]
     try:

@@ -25,7 +25,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
-from edgeportal.slo import slo_targets_get
+from core.slo import slo_targets_get
 
 from .histogram_sql import histogram_sums
 from .models import (

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from isal import isal_zlib
 
-from edgeportal.collector import collector_paused
-from edgeportal.models import ApiKey
+from core.collector import collector_paused
+from core.models import ApiKey
 
 from . import wire
 from .bulk import (

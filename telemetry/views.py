@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime
-from edgeportal.slo import slo_targets_get
+from core.slo import slo_targets_get
 
 from . import charts, comparison, fleet_selectors, selectors
 from .crashes import version_newer

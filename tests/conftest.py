@@ -66,7 +66,7 @@ def _tasks_run_in_process(request):
 def roles(db):
     from django.contrib.auth.models import Group
 
-    from edgeportal.roles import roles_sync
+    from core.roles import roles_sync
 
     roles_sync()
     return {group.name: group for group in Group.objects.all()}
@@ -105,7 +105,7 @@ def api_client():
 
 @pytest.fixture
 def make_api_key(db):
-    from edgeportal.services import api_key_create
+    from core.services import api_key_create
 
     def make(*, scopes: list[str], device_uid: str = "", name: str = "test key"):
         return api_key_create(name=name, scopes=scopes, device_uid=device_uid)

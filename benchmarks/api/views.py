@@ -16,9 +16,9 @@ from benchmarks.services import (
     regression_triage,
     run_result_from_json,
 )
-from edgeportal.models import ApiKey, ApiKeyScope
-from edgeportal.permissions import CanRead, user_permission_required
-from edgeportal.roles import ADMIN, SUPPORT, user_role
+from core.models import ApiKey, ApiKeyScope
+from core.permissions import CanRead, user_permission_required
+from core.roles import ADMIN, SUPPORT, user_role
 
 from .serializers import (
     BenchmarkRunSerializer,

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from edgeportal.permissions import ReadOrUserPermission, user_permission_required
+from core.permissions import ReadOrUserPermission, user_permission_required
 
 from .. import filtersets, services
 from ..models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion

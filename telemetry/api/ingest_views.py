@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from edgeportal.authentication import ApiKeyAuthentication
-from edgeportal.models import ApiKey, ApiKeyScope
-from edgeportal.permissions import scope_required
+from core.authentication import ApiKeyAuthentication
+from core.models import ApiKey, ApiKeyScope
+from core.permissions import scope_required
 
 from ..services import IngestError, session_batch_ingest
 from .ingest_serializers import IngestAcceptedSerializer, IngestBatchSerializer, IngestErrorSerializer

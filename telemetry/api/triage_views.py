@@ -16,7 +16,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from edgeportal.permissions import CanRead, user_permission_required
+from core.permissions import CanRead, user_permission_required
 
 from .. import triage
 from ..models import CrashGroup, CrashGroupNote, CrashGroupStatus

@@ -11,17 +11,8 @@ from benchmarks.services import RunExtras, RunIdentity, benchmark_run_create
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 REPO_FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ORT_PROFILE = SHARED_FIXTURES / "onnxruntime_profile_tinymlp_cpu.json"
-
-
-def shared_fixture(name: str) -> Path:
-    """A real runtime output from ../shared/fixtures (beside the checkout in CI); skips when absent."""
-    path = SHARED_FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"real fixture {path} is absent (CI puts shared/ beside the checkout)")
-    return path
+ORT_PROFILE = REPO_FIXTURES / "onnxruntime_profile_tinymlp_cpu.json"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from benchmarks.models import BenchmarkArtifact, BenchmarkOp, BenchmarkRun
 from compat.models import CompatEvidence, ModelVersion, RuntimeVersion
 
-from .conftest import ORT_PROFILE, REPO_FIXTURES, shared_fixture
+from .conftest import ORT_PROFILE, REPO_FIXTURES
 
 URL = "/api/v1/benchmarks/runs/"
 IDENTITY = {
@@ -103,7 +103,7 @@ def test_json_samples_are_summarised_when_no_summary_is_sent(catalog, write_clie
 def test_real_onnxruntime_profile_imports_through_multipart_with_figures_from_the_file(
     catalog, write_client, read_client
 ):
-    path = shared_fixture(ORT_PROFILE.name)
+    path = ORT_PROFILE
     raw = path.read_bytes()
     with path.open("rb") as artifact:
         response = write_client.post(

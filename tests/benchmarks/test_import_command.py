@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from benchmarks.models import BenchmarkRun
 
-from .conftest import ORT_PROFILE, REPO_FIXTURES, shared_fixture
+from .conftest import ORT_PROFILE, REPO_FIXTURES
 
 ARGS = [
     "--model",
@@ -25,7 +25,7 @@ ARGS = [
 
 
 def test_command_imports_the_real_ort_profile_with_its_own_figures(catalog, capsys):
-    path = shared_fixture(ORT_PROFILE.name)
+    path = ORT_PROFILE
     call_command(
         "import_benchmark",
         "--format",

@@ -12,9 +12,8 @@ from benchmarks.importers.base import ArtifactError, parse_artifact
 from benchmarks.importers.onnxruntime_profile import parse
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 REAL_PROFILES = [
-    SHARED / "onnxruntime_profile_tinymlp_cpu.json",  # ORT 1.31.1, 20 runs, 1 thread
+    FIXTURES / "onnxruntime_profile_tinymlp_cpu.json",  # ORT 1.31.1, 20 runs, 1 thread
     FIXTURES / "onnxruntime_profile_smallconv_cpu_2threads.json",  # ORT 1.31.1, 30 runs, 2 threads
 ]
 
@@ -102,7 +101,7 @@ def test_cpu_only_profile_is_not_accelerated(profile):
 
 
 def test_op_types_come_from_op_name():
-    events = json.loads((SHARED / "onnxruntime_profile_tinymlp_cpu.json").read_text())
+    events = json.loads((FIXTURES / "onnxruntime_profile_tinymlp_cpu.json").read_text())
     expected = {
         event["name"][: -len("_kernel_time")]: event["args"]["op_name"] for event in events if event["cat"] == "Node"
     }
@@ -153,7 +152,7 @@ def test_kernel_time_on_a_non_cpu_provider_counts_as_accelerated():
 
 
 def test_trace_events_object_form_reads_the_same_as_the_array():
-    data = (SHARED / "onnxruntime_profile_tinymlp_cpu.json").read_bytes()
+    data = (FIXTURES / "onnxruntime_profile_tinymlp_cpu.json").read_bytes()
     wrapped = json.dumps({"traceEvents": json.loads(data), "displayTimeUnit": "ms"})
     assert parse(wrapped) == parse(data)
 
@@ -172,7 +171,7 @@ def test_parse_artifact_dispatches_the_onnxruntime_profile_format():
 
 
 def test_text_that_is_not_json_is_rejected_naming_the_line():
-    text = (SHARED / "onnxruntime_profile_tinymlp_cpu.json").read_text()
+    text = (FIXTURES / "onnxruntime_profile_tinymlp_cpu.json").read_text()
     lines = text.splitlines()
     lines[5] = "{oops},"
     with pytest.raises(ArtifactError) as excinfo:

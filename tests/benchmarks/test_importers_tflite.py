@@ -9,7 +9,6 @@ from benchmarks.importers.base import ArtifactError, parse_artifact
 from benchmarks.importers.tflite_benchmark_model import parse
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "tflite"
 
 
 def read(name: str) -> str:
@@ -57,7 +56,7 @@ def run_order_rows(text: str) -> list[tuple[str, float, int, str]]:
 def test_real_write_up_logs_give_the_printed_figures_in_ms(
     name, init, first, warmup, count, mean, std, low, high, init_mb, peak_mb
 ):
-    run = parse((SHARED / name).read_bytes())
+    run = parse((FIXTURES / f"tflite_{name}").read_bytes())
     assert run.status == "done"
     assert run.init_ms == pytest.approx(init)
     assert run.first_inference_ms == pytest.approx(first)
@@ -73,7 +72,7 @@ def test_real_write_up_logs_give_the_printed_figures_in_ms(
 
 
 def test_summary_only_log_has_no_percentiles_samples_ops_or_acceleration():
-    run = parse((SHARED / "yolov5s_fp32_cpu.log").read_bytes())
+    run = parse((FIXTURES / "tflite_yolov5s_fp32_cpu.log").read_bytes())
     latency = run.latency
     assert (latency.p50_ms, latency.p90_ms, latency.p95_ms, latency.p99_ms, latency.samples_ms) == (
         None,
@@ -304,7 +303,7 @@ def test_log_holding_two_benchmarks_is_rejected_at_the_third_statistics_line():
 
 
 def test_parse_artifact_dispatches_tflite_and_rejects_non_utf8_bytes():
-    data = (SHARED / "yolov5s_fp32_cpu.log").read_bytes()
+    data = (FIXTURES / "tflite_yolov5s_fp32_cpu.log").read_bytes()
     assert parse_artifact(source_format="tflite_benchmark_model", data=data).latency.count == 50
     with pytest.raises(ArtifactError) as excinfo:
         parse_artifact(source_format="tflite_benchmark_model", data=b"count=50 \xff\xfe")

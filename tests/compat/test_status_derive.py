@@ -7,7 +7,7 @@ import pytest
 
 from compat.models import CompatStatus
 from compat.status import best_status, status_derive
-from edgeportal.slo import SloTargets
+from core.slo import SloTargets
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 TARGETS = SloTargets()

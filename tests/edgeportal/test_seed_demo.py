@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from benchmarks.models import BenchmarkRun
-from edgeportal.roles import user_role
+from core.roles import user_role
 from telemetry.models import HourlyRollup, InferenceSession
 
 # The simulator posts through a local HTTP server thread: it must see (and may write beside) committed rows only.

@@ -6,8 +6,8 @@ import pytest
 from django.db.models import Sum
 
 from compat.models import CompatEvidence
-from edgeportal.models import ApiKey
-from edgeportal.slo import slo_targets_get
+from core.models import ApiKey
+from core.slo import slo_targets_get
 from telemetry.demo import fleet_simulate
 from telemetry.models import CrashGroup, CrashReport, HourlyRollup, InferenceSession
 from telemetry.selectors import kpis_get

@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from edgeportal.roles import ADMIN, ROLES, SUPPORT, VIEWER, roles_sync
+from core.roles import ADMIN, ROLES, SUPPORT, VIEWER, roles_sync
 
 DEMO_USERS = (("admin", ADMIN), ("support", SUPPORT), ("pm", VIEWER))
 

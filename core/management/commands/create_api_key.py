@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from edgeportal.models import ApiKeyScope
-from edgeportal.services import api_key_create
+from core.models import ApiKeyScope
+from core.services import api_key_create
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from edgeportal.roles import roles_sync, user_role
+from core.roles import roles_sync, user_role
 
 pytestmark = pytest.mark.django_db
 

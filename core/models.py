@@ -94,7 +94,7 @@ class SloKpi(models.TextChoices):
 
 
 class SloTarget(models.Model):
-    """An admin's override of one KPI target (optionally for one device tier); defaults live in edgeportal.slo."""
+    """An admin's override of one KPI target (optionally for one device tier); defaults live in core.slo."""
 
     kpi = models.CharField(max_length=40, choices=SloKpi.choices)
     tier = models.PositiveSmallIntegerField(

@@ -6,7 +6,7 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from edgeportal.permissions import CanRead, scope_required, user_permission_required
+from core.permissions import CanRead, scope_required, user_permission_required
 
 pytestmark = pytest.mark.django_db
 

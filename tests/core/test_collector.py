@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from edgeportal.collector import collector_paused
+from core.collector import collector_paused
 from telemetry.services import session_batch_ingest
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, session

@@ -2,8 +2,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from edgeportal.models import ApiKey, api_key_hash
-from edgeportal.services import api_key_revoke
+from core.models import ApiKey, api_key_hash
+from core.services import api_key_revoke
 
 pytestmark = pytest.mark.django_db
 
