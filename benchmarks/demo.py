@@ -85,14 +85,14 @@ def _ops_for(*, run: BenchmarkRun, delegate: str, precision: str, rng: random.Ra
     return ops
 
 
-def step(*, small: bool, stdout) -> None:
+def step(*, size: str, stdout, progress) -> None:
     """Lab benchmarks: nightly history, regressions detected, fixture imports, lab evidence pushed to compat."""
     if BenchmarkRun.objects.filter(build__startswith=BUILD_PREFIX).exists():
         stdout.write("   lab history already seeded; skipped")
         return
     rng = random.Random(20261120)
-    days = 60 if small else 120
-    devices = ["google-pixel-8"] if small else list(DEVICE_SPEED)
+    days = {"small": 60, "standard": 60, "full": 120}[size]
+    devices = ["google-pixel-8"] if size == "small" else list(DEVICE_SPEED)
     start = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=days)
     with transaction.atomic():
         bad_int8, _ = ModelVersion.objects.update_or_create(
@@ -117,6 +117,7 @@ def step(*, small: bool, stdout) -> None:
         device_models = {d.slug: d for d in DeviceModel.objects.filter(slug__in=devices)}
         runs: list[BenchmarkRun] = []
         series_by_key: dict[str, BenchmarkSeries] = {}
+        nightly = progress("nightly lab runs", days, "days")
         for day in range(days):
             runtime_version = [v for v, first in TFLITE_UPGRADES if day >= first * days // 120][-1]
             for device_slug in devices:
@@ -198,6 +199,7 @@ def step(*, small: bool, stdout) -> None:
                                     else 1.0,
                                 )
                             )
+            nightly.advance()
         BenchmarkRun.objects.bulk_create(runs, batch_size=500)
         BenchmarkOp.objects.bulk_create(
             [
@@ -208,7 +210,13 @@ def step(*, small: bool, stdout) -> None:
             ],
             batch_size=2000,
         )
-        regressions = sum(len(series_detect(series=series)) for series in series_by_key.values())
+        nightly.finish()
+        detection = progress("regression detection", len(series_by_key), "series")
+        regressions = 0
+        for series in series_by_key.values():
+            regressions += len(series_detect(series=series))
+            detection.advance()
+        detection.finish()
     imported = _import_fixtures(start=start + timedelta(days=days - 1))
     _pin_baselines(series_by_key.values())
     _push_lab_evidence([*series_by_key.values()], extra_runs=imported)

@@ -369,7 +369,7 @@ MODELS: dict[str, dict] = {
 
 
 @transaction.atomic
-def step(*, small: bool, stdout) -> None:
+def step(*, size: str, stdout, progress) -> None:
     """Compat catalog: device models, runtimes with versions and delegates, model families in several precisions."""
     # Always the full catalog (a few dozen rows): other apps' demo steps pick any slug from these lists.
     devices = DEVICE_MODELS

@@ -74,12 +74,13 @@ def run(args) -> None:
 
     call_command("migrate", verbosity=0)
     from compat import demo as compat_demo
+    from core.progress import no_progress
     from telemetry.demo import fleet_simulate
     from telemetry.models import DailyRollup, HourlyRollup, InferenceSession
     from telemetry.rollups import Totals
     from telemetry.selectors import Kpis, kpi_breakdown, kpi_timeseries, kpis_get
 
-    compat_demo.step(small=False, stdout=open(os.devnull, "w"))
+    compat_demo.step(size="full", stdout=open(os.devnull, "w"), progress=no_progress)
     report = fleet_simulate(devices=args.devices, days=args.days, seed=11)
     plan = report.plan
     events = report.accepted

@@ -14,9 +14,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import numpy as np
 from django.db import connections
 
+from core.progress import no_progress
 from edgeportal_client import EdgePortalClient
 
-from .rollups import hour_floor, rollup_hours_close, rollup_range_compute, rollups_deferred
+from .field_evidence import field_evidence_push
+from .rollups import hour_floor, hours_between, rollup_hours_close, rollup_hours_compute, rollups_deferred
 from .simulator import SimulationPlan, catalog_snapshot, device_batches, fleet_plan
 
 logger = logging.getLogger(__name__)
@@ -97,12 +99,14 @@ def fleet_simulate(
     api_key: str | None = None,
     end: datetime | None = None,
     rollup: bool | None = None,
+    progress=no_progress,
 ) -> SimulationReport:
     """Posts a simulated fleet over [end - days, end) through HTTP with the SDK client, then rolls the range up.
 
     Without base_url a local WSGI server in a thread serves this process's Django app with temporary ingest keys,
     and rollups run here once at the end (ingest only marks hours dirty meanwhile). With base_url, api_key is
     required and the server's own workers roll up (rollup=True forces a local rollup on a shared database).
+    progress(label, total, unit) -> a bar with advance()/finish(), for the devices posted and the days rolled up.
     """
     end = hour_floor(end or datetime.now(UTC))
     start = end - timedelta(days=days)
@@ -113,21 +117,40 @@ def fleet_simulate(
     if base_url:
         if not api_key:
             raise ValueError("--base-url needs an ingest API key (--api-key or EDGEPORTAL_API_KEY)")
-        _post_all(plan, report, rng, base_url, [api_key])
+        _post_all(plan, report, rng, base_url, [api_key], progress)
     else:
         with local_ingest_server() as url, _temporary_ingest_keys(max(1, -(-devices // DEVICES_PER_KEY))) as keys:
             with rollups_deferred():
-                _post_all(plan, report, rng, url, keys)
+                _post_all(plan, report, rng, url, keys, progress)
     report.post_seconds = time.monotonic() - began
     if rollup if rollup is not None else not base_url:
         began = time.monotonic()
-        report.rollup_hours = len(rollup_range_compute(start=start, end=end).hours)
+        report.rollup_hours = _rollup_by_day(start=start, end=end, progress=progress)
         report.rollup_hours += len(rollup_hours_close(now=end).hours)  # hours a clock shift moved events into
         report.rollup_seconds = time.monotonic() - began
     return report
 
 
-def _post_all(plan: SimulationPlan, report: SimulationReport, rng, url: str, keys: list[str]) -> None:
+def _rollup_by_day(*, start: datetime, end: datetime, progress) -> int:
+    """Rolls [start, end) up one UTC day at a time (each day computed once), then pushes field evidence once."""
+    began = datetime.now(UTC)
+    days: dict = {}
+    for hour in hours_between(start, end):
+        days.setdefault(hour.date(), []).append(hour)
+    bar = progress("rollups", len(days), "days")
+    rolled, cells = 0, set()
+    for hours in days.values():
+        result = rollup_hours_compute(hours=hours, push_evidence=False)
+        rolled += len(result.hours)
+        cells |= result.cells
+        bar.advance()
+    field_evidence_push(cells=cells, now=began)
+    bar.finish()
+    return rolled
+
+
+def _post_all(plan: SimulationPlan, report: SimulationReport, rng, url: str, keys: list[str], progress) -> None:
+    bar = progress("devices posting", len(plan.devices), "devices")
     for index, device in enumerate(plan.devices):
         for envelope, events in device_batches(plan=plan, device=device, rng=rng):
             with EdgePortalClient(url, keys[index // DEVICES_PER_KEY % len(keys)], envelope, batch_size=1000) as client:
@@ -142,12 +165,17 @@ def _post_all(plan: SimulationPlan, report: SimulationReport, rng, url: str, key
                 report.errors.append(f"{device.uid}: {result.last_error}")
             if result.rejected and len(report.errors) < 20:
                 report.errors.append(f"{device.uid}: rejected {result.rejected[0]}")
+        bar.advance()
+    bar.finish()
 
 
-def step(*, small: bool, stdout) -> None:
+DEMO_FLEETS = {"small": (40, 3), "standard": (120, 7), "full": (300, 14)}  # devices, days
+
+
+def step(*, size: str, stdout, progress) -> None:
     """Fleet telemetry: simulated devices posting through the real HTTP ingest API, then hourly/daily rollups."""
-    devices, days = (40, 3) if small else (300, 14)
-    report = fleet_simulate(devices=devices, days=days, seed=7)
+    devices, days = DEMO_FLEETS[size]
+    report = fleet_simulate(devices=devices, days=days, seed=7, progress=progress)
     stdout.write(f"   {report.summary()}")
     for error in report.errors[:5]:
         stdout.write(f"   ! {error}")

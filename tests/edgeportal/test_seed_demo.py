@@ -23,3 +23,7 @@ def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
     assert InferenceSession.objects.count() > 500
     assert HourlyRollup.objects.exists()
     assert BenchmarkRun.objects.exists()
+    # Each step says what it is doing, with a progress bar that reaches its end.
+    assert re.findall(r"== step (\d)/3", out) == ["1", "2", "3"]
+    for label in ("devices posting", "rollups", "nightly lab runs", "regression detection"):
+        assert re.search(rf"{label} +\[#{{30}}\] 100%", out), label
