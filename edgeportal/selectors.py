@@ -60,17 +60,45 @@ def kpi_status(*, value: float | None, target: float | None, higher_is_better: b
 STATUS_RANK = {"missed": 3, "at_risk": 2, "met": 1, "unknown": 0}
 
 
+@dataclass(frozen=True)
+class Trend:
+    """The change against the previous period of the same length; shares change in percentage points."""
+
+    delta: float | None
+    unit: str
+    direction: str  # better / worse / flat / "" (no previous data)
+    text: str
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The device model furthest past its own target (largest value ÷ target) for a per-device-model KPI."""
+
+    device_model: str
+    name: str
+    value: float
+    target: float
+    text: str
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.target
+
+
 @dataclass
 class KpiCard:
-    """One KPI on the home page: value, target, status and the change against the previous period."""
+    """One KPI on the home page: value and target as numbers with their unit, the status, the trend, the worst."""
 
     key: str
     label: str
-    value: str
-    target: str
+    value: float | None
+    unit: str  # ms, MB, share (0–1), per_1k
+    target: float | None
+    target_text: str
     status: str
-    trend: str = ""  # "▲ +1.2 %" style, with "better"/"worse" spelled out
-    trend_direction: str = ""  # better / worse / flat
+    display: str  # the value as the page prints it
+    trend: Trend | None = None
+    worst: Worst | None = None
     note: str = ""
     link: str = ""
 
@@ -79,15 +107,19 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def _trend(current: float | None, previous: float | None, *, higher_is_better: bool, pattern: str) -> tuple[str, str]:
+def _trend(current: float | None, previous: float | None, *, higher_is_better: bool, unit: str) -> Trend:
     if current is None or previous is None:
-        return "no previous data", ""
+        return Trend(None, unit, "", "no previous data")
     delta = current - previous
     if abs(delta) < 1e-12:
-        return "no change", "flat"
+        return Trend(0.0, unit, "flat", "no change")
     better = (delta > 0) == higher_is_better
     arrow = "▲" if delta > 0 else "▼"
-    return f"{arrow} {pattern.format(abs(delta))} vs previous period", "better" if better else "worse"
+    amount = f"{abs(delta) * 100:.2f} pp" if unit == "share" else f"{abs(delta):.2f} {UNIT_TEXT[unit]}".rstrip()
+    return Trend(delta, unit, "better" if better else "worse", f"{arrow} {amount} vs previous period")
+
+
+UNIT_TEXT = {"ms": "ms", "MB": "MB", "share": "", "per_1k": "per 1k"}
 
 
 def _worst_status(statuses: list[str]) -> str:
@@ -127,27 +159,39 @@ def benchmark_reproducibility() -> tuple[float | None, int, int]:
     return median(cv for cv, _ in rows), sum(1 for _, unstable in rows if unstable), len(rows)
 
 
-def _latency_and_memory_status(*, breakdown, device_models: dict, targets: SloTargets) -> tuple[str, str, str, str]:
-    """Per device model: p95 vs its tier budget and RSS p95 vs its memory budget; the card shows the worst."""
+@dataclass(frozen=True)
+class PerDeviceModel:
+    """A per-device-model KPI judged against each device model's own target: the status and the worst."""
+
+    status: str
+    worst: Worst | None
+
+
+def per_device_model_judge(rows: list[tuple[str, str, float | None, float | None]], unit: str) -> PerDeviceModel:
+    """rows: (slug, name, value, target). The status is the worst status; the worst is the largest value ÷ target."""
+    judged = [(slug, name, value, target) for slug, name, value, target in rows if value is not None and target]
+    if not judged:
+        return PerDeviceModel("unknown", None)
+    status = _worst_status([kpi_status(value=v, target=t, higher_is_better=False) for _, _, v, t in judged])
+    slug, name, value, target = max(judged, key=lambda row: (row[2] / row[3], row[0]))
+    text = f"worst: {name} at {value:.0f} of {target:.0f} {unit} ({value / target:.0%} of its target)"
+    return PerDeviceModel(status, Worst(slug, name, value, target, text))
+
+
+def _latency_and_memory(
+    *, breakdown, device_models: dict, targets: SloTargets
+) -> tuple[PerDeviceModel, PerDeviceModel]:
+    """Per device model: p95 vs its tier budget and RSS p95 vs its memory budget (enough sessions only)."""
     latency, memory = [], []
-    latency_worst = memory_worst = ""
     for slug, kpis in breakdown:
         if kpis.sessions < targets.min_sample_sessions or slug not in device_models:
             continue
         device_model = device_models[slug]
-        status = kpi_status(
-            value=kpis.p95_latency_ms, target=targets.p95_latency_ms(device_model.tier), higher_is_better=False
-        )
-        latency.append(status)
-        if status == _worst_status(latency) and status in ("missed", "at_risk"):
-            latency_worst = f"worst: {device_model} at {_fmt(kpis.p95_latency_ms, '{:.0f}')} ms"
+        latency.append((slug, str(device_model), kpis.p95_latency_ms, targets.p95_latency_ms(device_model.tier)))
         if device_model.memory_budget_mb:
             budget = device_model.memory_budget_mb * targets.memory_budget_fraction
-            status = kpi_status(value=kpis.peak_rss_mb_p95, target=budget, higher_is_better=False)
-            memory.append(status)
-            if status == _worst_status(memory) and status in ("missed", "at_risk"):
-                memory_worst = f"worst: {device_model} at {_fmt(kpis.peak_rss_mb_p95, '{:.0f}')} of {budget:.0f} MB"
-    return _worst_status(latency), latency_worst, _worst_status(memory), memory_worst
+            memory.append((slug, str(device_model), kpis.peak_rss_mb_p95, budget))
+    return per_device_model_judge(latency, "ms"), per_device_model_judge(memory, "MB")
 
 
 def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) -> dict:
@@ -163,52 +207,51 @@ def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) 
     # Only the trends read the previous period: no device count (its first day is partial: raw sessions).
     before = telemetry_selectors.kpis_get(start=previous.start, end=previous.end, filters=filters, count_devices=False)
     device_models = DeviceModel.objects.in_bulk([slug for slug, _ in by_device_model], field_name="slug")
-    latency_status, latency_note, memory_status, memory_note = _latency_and_memory_status(
-        breakdown=by_device_model, device_models=device_models, targets=targets
-    )
+    latency, memory = _latency_and_memory(breakdown=by_device_model, device_models=device_models, targets=targets)
     budgets = " / ".join(f"{v:g}" for _, v in sorted(targets.p95_latency_ms_by_tier.items()))
 
-    def card(key, label, attr, pattern, target_text, status, higher, note="", delta_pattern=None) -> KpiCard:
-        trend, direction = _trend(
-            getattr(kpis, attr), getattr(before, attr), higher_is_better=higher, pattern=delta_pattern or pattern
-        )
-        return KpiCard(key, label, _fmt(getattr(kpis, attr), pattern), target_text, status, trend, direction, note)
+    def card(key, label, attr, unit, pattern, target, target_text, higher, *, status=None, **extra) -> KpiCard:
+        value = getattr(kpis, attr)
+        if status is None:
+            status = kpi_status(value=value, target=target, higher_is_better=higher)
+        trend = _trend(value, getattr(before, attr), higher_is_better=higher, unit=unit)
+        return KpiCard(key, label, value, unit, target, target_text, status, _fmt(value, pattern), trend, **extra)
 
     cards = [
-        card("p95_latency", "p95 latency", "p95_latency_ms", "{:.1f} ms", f"per tier {budgets} ms", latency_status,
-             False, latency_note),
-        card("crash_free", "Crash-free sessions", "crash_free_sessions", "{:.2%}", f"≥ {targets.crash_free_sessions:.1%}",
-             kpi_status(value=kpis.crash_free_sessions, target=targets.crash_free_sessions, higher_is_better=True),
-             True, f"{kpis.crashed_sessions:,} of {kpis.sessions:,} sessions crashed", "{:.2%}"),
-        card("errors_per_1k", "Errors per 1k inferences", "errors_per_1k", "{:.2f}", f"< {targets.errors_per_1k:g}",
-             kpi_status(value=kpis.errors_per_1k, target=targets.errors_per_1k, higher_is_better=False), False),
-        card("accelerator", "Accelerator utilization", "accelerator_utilization", "{:.1%}",
-             f"≥ {targets.accelerator_utilization:.0%}",
-             kpi_status(value=kpis.accelerator_utilization, target=targets.accelerator_utilization,
-                        higher_is_better=True), True),
-        card("memory", "Peak RSS p95", "peak_rss_mb_p95", "{:.0f} MB", "within each device model's budget",
-             memory_status, False, memory_note),
+        card("p95_latency", "p95 latency", "p95_latency_ms", "ms", "{:.1f} ms", None, f"per tier {budgets} ms", False,
+             status=latency.status, worst=latency.worst, note=latency.worst.text if latency.worst else ""),
+        card("crash_free", "Crash-free sessions", "crash_free_sessions", "share", "{:.2%}", targets.crash_free_sessions,
+             f"≥ {targets.crash_free_sessions:.1%}", True,
+             note=f"{kpis.crashed_sessions:,} of {kpis.sessions:,} sessions crashed"),
+        card("errors_per_1k", "Errors per 1k inferences", "errors_per_1k", "per_1k", "{:.2f}", targets.errors_per_1k,
+             f"< {targets.errors_per_1k:g}", False),
+        card("accelerator", "Accelerator utilization", "accelerator_utilization", "share", "{:.1%}",
+             targets.accelerator_utilization, f"≥ {targets.accelerator_utilization:.0%}", True),
+        card("memory", "Peak RSS p95", "peak_rss_mb_p95", "MB", "{:.0f} MB", None, "within each device model's budget",
+             False, status=memory.status, worst=memory.worst, note=memory.worst.text if memory.worst else ""),
     ]  # fmt: skip
     adoption = telemetry_selectors.adoption_timeseries(start=start, end=end, filters=filters)
     last_day = max((row["day"] for row in adoption), default=None)
     leaders = sorted((r for r in adoption if r["day"] == last_day), key=lambda r: -r["share"])[:3]
+    lead = leaders[0]["share"] if leaders else None
     cards.append(
         # The value is the leading version's share; the names go in the note (they are too long for a card value).
-        KpiCard("adoption", "Adoption (latest day)", f"{leaders[0]['share']:.0%}" if leaders else "—", "—", "unknown",
+        KpiCard("adoption", "Adoption (latest day)", lead, "share", None, "—", "unknown", _fmt(lead, "{:.0%}"),
                 note=(f"{leaders[0]['model_version']} leads; then "
                       + ", ".join(f"{r['model_version']} {r['share']:.0%}" for r in leaders[1:])
                       + f" of active devices on {last_day}") if leaders else "")
     )  # fmt: skip
     coverage, covered, cells = compat_coverage(start=start, end=end, filters=filters)
     cards.append(
-        KpiCard("compat_coverage", "Compat coverage", _fmt(coverage, "{:.0%}"), "100 %",
-                kpi_status(value=coverage, target=1.0, higher_is_better=True) if coverage is not None else "unknown",
+        KpiCard("compat_coverage", "Compat coverage", coverage, "share", 1.0, "100 %",
+                kpi_status(value=coverage, target=1.0, higher_is_better=True), _fmt(coverage, "{:.0%}"),
                 note=f"{covered} of {cells} model version × device model pairs have evidence", link="/compat/")
     )  # fmt: skip
     cv, unstable, series = benchmark_reproducibility()
     cards.append(
-        KpiCard("benchmark_cv", "Benchmark reproducibility (median CV)", _fmt(cv, "{:.1%}"),
+        KpiCard("benchmark_cv", "Benchmark reproducibility (median CV)", cv, "share", targets.benchmark_cv,
                 f"≤ {targets.benchmark_cv:.0%}", kpi_status(value=cv, target=targets.benchmark_cv, higher_is_better=False),
+                _fmt(cv, "{:.1%}"),
                 note=f"{unstable} of {series} lab series unstable" if series else "no repeated lab runs yet",
                 link="/benchmarks/")
     )  # fmt: skip

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("core.api.urls")),
+    path("api/v1/home/", api.HomeView.as_view(), name="home-api"),
     path("api/v1/compat/", include("compat.api.urls")),
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),

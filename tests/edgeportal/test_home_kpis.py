@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from compat.models import CompatEntry, CompatEvidence
-from edgeportal.selectors import kpi_status
+from edgeportal.selectors import kpi_status, per_device_model_judge
 from telemetry import selectors
 from telemetry.rollups import hour_floor, rollup_range_compute
 from tests.telemetry.fleet_factories import assert_same_kpis, catalog_make, crash_group_make, device_make
@@ -93,7 +93,7 @@ def test_new_crash_groups_and_compat_coverage_show_on_home(client, viewer_user, 
     coverage = next(card for card in response.context["cards"] if card.key == "compat_coverage")
     # The rollup pushed field evidence for both active (model version × device model) pairs.
     pairs = set(CompatEvidence.objects.values_list("entry__model_version", "entry__device_model").distinct())
-    assert coverage.value == ("100%" if len(pairs) == 2 else coverage.value)
+    assert coverage.display == ("100%" if len(pairs) == 2 else coverage.display)
     assert "of 2" in coverage.note
 
 
@@ -105,7 +105,7 @@ def test_coverage_counts_only_pairs_with_evidence(client, viewer_user, fleet):
     CompatEvidence.objects.create(entry=entry, source="lab", source_ref="lab:run:1")
     client.force_login(viewer_user)
     coverage = next(card for card in client.get("/?range=24h").context["cards"] if card.key == "compat_coverage")
-    assert coverage.value == "50%" and coverage.status == "missed"
+    assert (coverage.value, coverage.display, coverage.status) == (0.5, "50%", "missed")
 
 
 def test_home_query_count_is_bounded(client, viewer_user, fleet, django_assert_max_num_queries):
@@ -113,3 +113,25 @@ def test_home_query_count_is_bounded(client, viewer_user, fleet, django_assert_m
     client.get("/?range=30d")
     with django_assert_max_num_queries(45):
         assert client.get("/?range=30d").status_code == 200
+
+
+def test_the_worst_device_model_is_the_one_furthest_past_its_own_target():
+    # 36 % over a 50 ms budget beats 20 % over a 250 ms budget, whatever the order of the breakdown.
+    rows = [("a", "A", 68.0, 50.0), ("b", "B", 300.0, 250.0), ("c", "C", 40.0, 50.0)]
+    for ordered in (rows, rows[::-1]):
+        judged = per_device_model_judge(ordered, "ms")
+        assert (judged.status, judged.worst.device_model, judged.worst.ratio) == ("missed", "a", 68.0 / 50.0)
+        assert judged.worst.text == "worst: A at 68 of 50 ms (136% of its target)"
+
+
+def test_a_fleet_within_its_targets_still_names_its_closest_device_model():
+    judged = per_device_model_judge([("a", "A", 20.0, 50.0), ("b", "B", 100.0, 120.0), ("c", "C", None, 50.0)], "ms")
+    assert (judged.status, judged.worst.device_model) == ("met", "b")
+    assert per_device_model_judge([("c", "C", None, 50.0)], "ms").worst is None
+
+
+def test_share_trends_are_in_percentage_points(client, viewer_user, fleet):
+    client.force_login(viewer_user)
+    cards = {card.key: card for card in client.get("/?range=24h").context["cards"]}
+    trend = cards["crash_free"].trend
+    assert trend.unit == "share" and trend.delta is not None and trend.text.endswith(" pp vs previous period")
