@@ -13,27 +13,35 @@ from .models import BenchmarkRun, MetricDirection
 
 LOWER, HIGHER = MetricDirection.LOWER_IS_BETTER, MetricDirection.HIGHER_IS_BETTER
 SIGNIFICANCE_LEVEL = 0.05
+SAME_WITHIN_PCT = 0.5  # a significant change smaller than this is still "same"
 
-# (label, unit, how to read it from a run, direction); None direction: informational only.
+# How a change is stated: relative (% of B) for times, rates and sizes; absolute for accuracy, in the metric's own
+# points (a percentage of a percentage means nothing); absolute in percentage points for 0–1 shares.
+RELATIVE, POINTS, SHARE = "relative", "points", "share"
+# Which test can back a verdict from the two runs' per-inference samples; None: one value per run, no test.
+WELCH, SPREAD, MEDIAN = "welch", "spread", "median"
+
+# (label, unit, attribute, direction, how the change is stated, the test behind a verdict)
 COMPARED_METRICS = (
-    ("Init time", "ms", "init_ms", LOWER),
-    ("First inference", "ms", "first_inference_ms", LOWER),
-    ("Latency mean", "ms", "latency_mean_ms", LOWER),
-    ("Latency std", "ms", "latency_std_ms", LOWER),
-    ("Latency min", "ms", "latency_min_ms", LOWER),
-    ("Latency p50", "ms", "latency_p50_ms", LOWER),
-    ("Latency p90", "ms", "latency_p90_ms", LOWER),
-    ("Latency p95", "ms", "latency_p95_ms", LOWER),
-    ("Latency p99", "ms", "latency_p99_ms", LOWER),
-    ("Latency max", "ms", "latency_max_ms", LOWER),
-    ("Throughput", "inf/s", "throughput_per_s", HIGHER),
-    ("Peak memory", "MB", "peak_memory_mb", LOWER),
-    ("Model size", "MB", "model_size_display_mb", LOWER),
-    ("Accuracy", "", "accuracy_value", HIGHER),
-    ("Accuracy delta vs reference", "", "accuracy_delta", HIGHER),
-    ("Energy per inference", "mJ", "energy_mj_per_inference", LOWER),
-    ("Accelerated fraction", "", "accelerated_fraction", HIGHER),
+    ("Init time", "ms", "init_ms", LOWER, RELATIVE, None),
+    ("First inference", "ms", "first_inference_ms", LOWER, RELATIVE, None),
+    ("Latency mean", "ms", "latency_mean_ms", LOWER, RELATIVE, WELCH),
+    ("Latency std", "ms", "latency_std_ms", LOWER, RELATIVE, SPREAD),
+    ("Latency min", "ms", "latency_min_ms", LOWER, RELATIVE, None),
+    ("Latency p50", "ms", "latency_p50_ms", LOWER, RELATIVE, MEDIAN),
+    ("Latency p90", "ms", "latency_p90_ms", LOWER, RELATIVE, None),
+    ("Latency p95", "ms", "latency_p95_ms", LOWER, RELATIVE, None),
+    ("Latency p99", "ms", "latency_p99_ms", LOWER, RELATIVE, None),
+    ("Latency max", "ms", "latency_max_ms", LOWER, RELATIVE, None),
+    ("Throughput", "inf/s", "throughput_per_s", HIGHER, RELATIVE, None),
+    ("Peak memory", "MB", "peak_memory_mb", LOWER, RELATIVE, None),
+    ("Model size", "MB", "model_size_display_mb", LOWER, RELATIVE, None),
+    ("Accuracy", "", "accuracy_value", HIGHER, POINTS, None),
+    ("Accuracy delta vs reference", "", "accuracy_delta", HIGHER, POINTS, None),
+    ("Energy per inference", "mJ", "energy_mj_per_inference", LOWER, RELATIVE, None),
+    ("Accelerated fraction", "", "accelerated_fraction", HIGHER, SHARE, None),
 )
+TEST_NAMES = {WELCH: "Welch t", SPREAD: "Brown–Forsythe", MEDIAN: "Mood median"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +50,11 @@ class MetricRow:
     unit: str
     a: float | None
     b: float | None
-    change_pct: float | None  # (a − b) / |b| · 100
-    verdict: str  # "better" | "worse" | "same" | ""
-    significance: str  # e.g. "p=0.0012 (Welch t)" or "n/a"
+    change_pct: float | None  # (a − b) / |b| · 100, for relative metrics only
+    change_abs: float | None  # a − b, in the metric's unit (× 100 for shares: percentage points)
+    change_text: str  # "+12.3 %", "−0.40 points", "+1.5 pp"
+    verdict: str  # "better" | "worse" | "same" (a test found no change) | "" (no test: a change is only stated)
+    significance: str  # e.g. "p=0.0012 (Welch t, significant)" or "one value per run: no test"
 
 
 @dataclass(frozen=True)
@@ -76,41 +86,70 @@ class Comparison:
 
 def welch_p_value(a: list[float] | None, b: list[float] | None) -> float | None:
     """Two-sided Welch t-test p of the two runs' latency samples; None unless both have ≥ 2 samples."""
+    return _p_value(WELCH, a, b)
+
+
+def _p_value(test: str, a: list[float] | None, b: list[float] | None) -> float | None:
+    """Two-sided p of `test` on the two runs' samples; None unless both have ≥ 2 samples (or the test is undefined)."""
     if not a or not b or len(a) < 2 or len(b) < 2:
         return None
-    result = stats.ttest_ind(a, b, equal_var=False)
-    p_value = float(result.pvalue)
+    if test == WELCH:
+        p_value = stats.ttest_ind(a, b, equal_var=False).pvalue
+    elif test == SPREAD:  # Levene's test around the median: robust to the skew of latency samples
+        p_value = stats.levene(a, b, center="median").pvalue
+    else:
+        try:
+            p_value = stats.median_test(a, b).pvalue
+        except ValueError:  # every sample on one side of the grand median
+            return None
+    p_value = float(p_value)
     return p_value if math.isfinite(p_value) else None
 
 
-def _change_pct(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return (a - b) / abs(b) * 100.0
+def _change(a: float | None, b: float | None, kind: str) -> tuple[float | None, float | None, str]:
+    """(change %, absolute change, text) of A against B."""
+    if a is None or b is None:
+        return None, None, "—"
+    if kind == SHARE:
+        return None, (a - b) * 100, f"{(a - b) * 100:+.1f} pp"
+    if kind == POINTS:
+        return None, a - b, f"{a - b:+.3g} points"
+    if b == 0:
+        return None, a - b, f"{a - b:+.4g}"
+    pct = (a - b) / abs(b) * 100.0
+    return pct, a - b, f"{pct:+.1f} %"
 
 
-def _verdict(change_pct: float | None, direction: str) -> str:
-    if change_pct is None:
+def _verdict(*, a: float | None, b: float | None, direction: str, test: str | None, p_value: float | None) -> str:
+    if a is None or b is None or test is None or p_value is None:
         return ""
-    if abs(change_pct) < 0.5:
+    if p_value >= SIGNIFICANCE_LEVEL or (b and abs(a - b) / abs(b) * 100 < SAME_WITHIN_PCT) or a == b:
         return "same"
-    worse = change_pct > 0 if direction == LOWER else change_pct < 0
+    worse = a > b if direction == LOWER else a < b
     return "worse" if worse else "better"
 
 
 def comparison_build(*, a: BenchmarkRun, b: BenchmarkRun) -> Comparison:
-    """Run a (candidate) against run b (reference: the series' baseline by default)."""
-    p_value = welch_p_value(a.latency_samples_ms, b.latency_samples_ms)
+    """Run a (candidate) against run b (reference: the series' baseline by default).
+
+    Better or worse is only said where a test on the two runs' samples backs it; elsewhere the change is stated.
+    """
+    p_values = {test: _p_value(test, a.latency_samples_ms, b.latency_samples_ms) for test in TEST_NAMES}
     rows = []
-    for label, unit, attribute, direction in COMPARED_METRICS:
+    for label, unit, attribute, direction, kind, test in COMPARED_METRICS:
         value_a, value_b = getattr(a, attribute), getattr(b, attribute)
-        change = _change_pct(value_a, value_b)
-        significance = "n/a"
-        if attribute == "latency_mean_ms" and p_value is not None:
+        pct, absolute, text = _change(value_a, value_b, kind)
+        p_value = p_values.get(test)
+        if test is None:
+            significance = "one value per run: no test"
+        elif p_value is None:
+            significance = "no samples to test"
+        else:
             verdict = "significant" if p_value < SIGNIFICANCE_LEVEL else "not significant"
-            significance = f"p={p_value:.3g} (Welch t, {verdict})"
-        rows.append(MetricRow(label, unit, value_a, value_b, change, _verdict(change, direction), significance))
-    return Comparison(a=a, b=b, rows=rows, op_diffs=op_diffs_build(a=a, b=b), welch_p_value=p_value)
+            significance = f"p={p_value:.3g} ({TEST_NAMES[test]}, {verdict})"
+        verdict = _verdict(a=value_a, b=value_b, direction=direction, test=test, p_value=p_value)
+        rows.append(MetricRow(label, unit, value_a, value_b, pct, absolute, text, verdict, significance))
+    return Comparison(a=a, b=b, rows=rows, op_diffs=op_diffs_build(a=a, b=b), welch_p_value=p_values[WELCH])
 
 
 def op_diffs_build(*, a: BenchmarkRun, b: BenchmarkRun, limit: int = 60) -> list[OpDiff]:
@@ -169,7 +208,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         "|---|---|---:|---:|---:|---|---|",
     ]
     for row in comparison.rows:
-        change = "" if row.change_pct is None else f"{row.change_pct:+.1f} %"
+        change = "" if row.change_abs is None else row.change_text
         lines.append(
             f"| {row.label} | {row.unit} | {_format(row.a)} | {_format(row.b)} | {change} | {row.verdict} "
             f"| {row.significance} |"
@@ -195,7 +234,16 @@ def comparison_csv(comparison: Comparison) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["metric", "unit", f"run_{comparison.a.id}", f"run_{comparison.b.id}", "change_pct", "verdict", "significance"]
+        [
+            "metric",
+            "unit",
+            f"run_{comparison.a.id}",
+            f"run_{comparison.b.id}",
+            "change_pct",
+            "change_abs",
+            "verdict",
+            "significance",
+        ]  # fmt: skip
     )
     for row in comparison.rows:
         writer.writerow(
@@ -205,6 +253,7 @@ def comparison_csv(comparison: Comparison) -> str:
                 "" if row.a is None else repr(row.a),
                 "" if row.b is None else repr(row.b),
                 "" if row.change_pct is None else f"{row.change_pct:.4f}",
+                "" if row.change_abs is None else repr(row.change_abs),
                 row.verdict,
                 row.significance,
             ]

@@ -74,7 +74,8 @@ def series_previous_run(*, run: BenchmarkRun) -> BenchmarkRun | None:
 
 def model_variants_latest(*, run: BenchmarkRun) -> list[BenchmarkRun]:
     """Latest done run of every variant (version × precision × runtime × delegate) of the run's model family
-    on its device model: the points of the trade-off scatter."""
+    on its device model: the points of the trade-off scatter. A variant is one point whatever runtime versions it
+    ran on (its latest run), so the Pareto front never lists it twice."""
     runs = (
         BenchmarkRun.objects.filter(
             model_version__ml_model_id=run.model_version.ml_model_id,
@@ -83,11 +84,12 @@ def model_variants_latest(*, run: BenchmarkRun) -> list[BenchmarkRun]:
         )
         .select_related("model_version", "runtime_version__runtime", "delegate")
         .defer("latency_samples_ms")
-        .order_by("model_version_id", "runtime_version_id", "delegate_id", "-ran_at", "-id")
+        .order_by("model_version_id", "runtime_version__runtime_id", "delegate_id", "-ran_at", "-id")
     )
     latest: dict[tuple[int, int, int], BenchmarkRun] = {}
     for candidate in runs:
-        latest.setdefault((candidate.model_version_id, candidate.runtime_version_id, candidate.delegate_id), candidate)
+        key = (candidate.model_version_id, candidate.runtime_version.runtime_id, candidate.delegate_id)
+        latest.setdefault(key, candidate)
     return list(latest.values())
 
 

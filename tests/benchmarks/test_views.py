@@ -1,5 +1,6 @@
 import csv
 import io
+import statistics
 
 import pytest
 
@@ -68,7 +69,14 @@ def test_compare_defaults_to_the_pinned_baseline_and_tests_significance(client, 
     rows = {row.label: row for row in response.context["comparison"].rows}
     assert rows["Latency mean"].verdict == "worse"
     assert "Welch" in rows["Latency mean"].significance and "significant" in rows["Latency mean"].significance
-    assert rows["Peak memory"].significance == "n/a"
+    # One value per run: the change is stated, never called better or worse.
+    assert (rows["Peak memory"].significance, rows["Peak memory"].verdict) == ("one value per run: no test", "")
+    # The summary's std moved by ~14 %, but the samples' spread did not change: the test says "same".
+    a, b = history[-1], baseline
+    assert rows["Latency std"].change_pct == pytest.approx(
+        (a.latency_std_ms - b.latency_std_ms) / b.latency_std_ms * 100
+    )
+    assert rows["Latency std"].verdict == "same" and "Brown–Forsythe" in rows["Latency std"].significance
     diffs = {d.name: d for d in response.context["comparison"].op_diffs}
     assert diffs["conv1"].diff_ms == pytest.approx(1.5) and diffs["resize"].delegate_changed
 
@@ -86,7 +94,7 @@ def test_compare_exports_markdown_and_csv(client, viewer_user, history):
     assert float(rows["Latency mean"]["change_pct"]) == pytest.approx(
         (a.latency_mean_ms - b.latency_mean_ms) / b.latency_mean_ms * 100, rel=1e-3
     )
-    assert rows["Accuracy"]["verdict"] == "same"
+    assert (rows["Accuracy"]["verdict"], rows["Accuracy"]["change_pct"]) == ("", "")
 
 
 def test_compare_page_draws_the_pareto_front_of_the_variants(client, viewer_user, history):
@@ -171,3 +179,44 @@ def test_artifact_is_downloadable_from_the_run_page(client, viewer_user, catalog
     response = client.get(f"/benchmarks/runs/{run.id}/artifact/")
     assert response.content == data and 'filename="gpu.log"' in response["Content-Disposition"]
     assert BenchmarkSeries.objects.count() == 1
+
+
+def test_accuracy_changes_are_stated_in_points_not_as_a_percentage_of_a_percentage(client, viewer_user, catalog):
+    reference = make_run(day=0, mean=10.0, accuracy=75.2)
+    candidate = make_run(day=1, mean=10.0, accuracy=74.8)
+    client.force_login(viewer_user)
+    rows = {r.label: r for r in client.get("/benchmarks/compare/", {"a": candidate.id, "b": reference.id}).context[
+        "comparison"
+    ].rows}  # fmt: skip
+    accuracy = rows["Accuracy"]
+    assert accuracy.change_pct is None and accuracy.change_abs == pytest.approx(-0.4)
+    assert accuracy.change_text == "-0.4 points"
+    delta = rows["Accuracy delta vs reference"]
+    if delta.a is not None and delta.b is not None:
+        assert delta.change_pct is None and delta.change_text.endswith(" points")
+
+
+def test_a_spread_change_is_worse_only_when_the_samples_say_so(client, viewer_user, catalog):
+    steady = make_run(day=0, mean=10.0, samples=[10.0 + 0.01 * (i % 5) for i in range(40)])
+    jittery_samples = [10.0 + (2.0 if i % 2 else -2.0) for i in range(40)]
+    jittery = make_run(day=1, mean=10.0, samples=jittery_samples)
+    type(jittery).objects.filter(pk=jittery.pk).update(latency_std_ms=statistics.stdev(jittery_samples))
+    client.force_login(viewer_user)
+    comparison = client.get("/benchmarks/compare/", {"a": jittery.id, "b": steady.id}).context["comparison"]
+    std = next(r for r in comparison.rows if r.label == "Latency std")
+    assert std.verdict == "worse" and "significant)" in std.significance
+
+
+def test_the_pareto_front_lists_each_variant_once_whatever_runtime_versions_it_ran_on(client, viewer_user, history):
+    from compat.models import RuntimeVersion
+
+    newer = RuntimeVersion.objects.create(runtime=history[0].runtime_version.runtime, version="2.17.0")
+    latest = make_run(day=20, mean=11.0, accuracy=0.75)
+    latest.runtime_version = newer
+    latest.save(update_fields=["runtime_version"])
+    client.force_login(viewer_user)
+    response = client.get("/benchmarks/compare/", {"a": latest.id, "b": history[0].id})
+    front = response.context["pareto_front"]
+    keys = [(r.model_version_id, r.runtime_version.runtime_id, r.delegate_id) for r in front]
+    assert len(keys) == len(set(keys)) and latest.id in {r.id for r in front}
+    assert "2.17.0/gpu" in response.content.decode()
