@@ -37,11 +37,12 @@ class Chart:
 def base_layout(*, y_title: str = "", x_title: str = "", height: int = 320, **extra: Any) -> dict[str, Any]:
     layout = {
         "height": height,
-        "margin": {"l": 56, "r": 16, "t": 16, "b": 48},
+        "margin": {"l": 56, "r": 24, "t": 24, "b": 48},
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "hovermode": "x unified",
+        "hoverlabel": {"namelength": -1},  # whole trace names: the default cuts them at 15 characters
         "legend": {"orientation": "h", "y": -0.2},
         "xaxis": {"title": {"text": x_title}, "gridcolor": "#e5e7eb", "automargin": True},
         "yaxis": {"title": {"text": y_title}, "gridcolor": "#e5e7eb", "zeroline": False, "automargin": True},
@@ -51,7 +52,14 @@ def base_layout(*, y_title: str = "", x_title: str = "", height: int = 320, **ex
     return layout
 
 
-def line_trace(*, name: str, x: Sequence, y: Sequence, index: int = 0, **extra: Any) -> dict[str, Any]:
+def hover(unit: str, value: str = "y", digits: str = ".4~g") -> str:
+    """A hover template that prints the trace name, the value and its unit."""
+    return f"%{{fullData.name}}: %{{{value}:{digits}}} {unit}".rstrip() + "<extra></extra>"
+
+
+def line_trace(*, name: str, x: Sequence, y: Sequence, index: int = 0, unit: str = "", **extra: Any) -> dict[str, Any]:
+    if unit:
+        extra.setdefault("hovertemplate", hover(unit))
     return {
         "type": "scatter",
         "mode": "lines+markers" if len(x) < 60 else "lines",
@@ -74,8 +82,25 @@ def target_line(*, value: float, name: str, axis: str = "y") -> dict[str, Any]:
         "y0": value,
         "y1": value,
         "line": {"color": "#dc2626", "dash": "dash", "width": 1.5},
-        "label": {"text": name, "textposition": "end", "font": {"color": "#dc2626", "size": 11}},
-    }
+        # Anchored at the right end, above the line: the text stays inside the plot whatever its length.
+        "label": {
+            "text": name, "textposition": "end", "xanchor": "right", "yanchor": "bottom",
+            "font": {"color": "#dc2626", "size": 11},
+        },
+    }  # fmt: skip
+
+
+def marker_line(*, value: float, name: str, color: str, dash: str = "dash", side: str = "left") -> dict[str, Any]:
+    """A vertical line at x = value over the whole height, labelled inside the plot at its top, on `side` of it."""
+    return {
+        "type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": value, "x1": value,
+        "line": {"color": color, "dash": dash, "width": 1.5},
+        "label": {
+            "text": name, "textposition": "end", "textangle": 0, "xanchor": "right" if side == "left" else "left",
+            "yanchor": "top",
+            "font": {"color": color, "size": 11},
+        },
+    }  # fmt: skip
 
 
 def chart(
@@ -90,6 +115,7 @@ def chart(
 ) -> Chart:
     layout = layout or base_layout(height=height)
     layout.setdefault("height", height)
+    _range_with_targets(layout, traces)
     points = sum(len(t.get("x") or t.get("y") or t.get("values") or t.get("z") or ()) for t in traces)
     return Chart(
         chart_id=chart_id,
@@ -100,3 +126,17 @@ def chart(
         empty_message=empty_message,
         data_points=points,
     )
+
+
+def _range_with_targets(layout: dict[str, Any], traces: list[dict[str, Any]]) -> None:
+    """The y range holds the data and every horizontal target line, with room for the target's label above it."""
+    targets = [
+        shape["y0"] for shape in layout.get("shapes", ())
+        if shape.get("yref") == "y" and shape.get("y0") == shape.get("y1") and shape.get("y0") is not None
+    ]  # fmt: skip
+    values = [v for trace in traces for v in trace.get("y") or () if isinstance(v, int | float)]
+    if not targets or not values or "yaxis" not in layout or "range" in layout["yaxis"]:
+        return
+    low, high = min(*values, *targets), max(*values, *targets)
+    pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
+    layout["yaxis"]["range"] = [low - pad, high + pad]

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.charts import PALETTE, Chart, base_layout, chart, line_trace, target_line
+from core.charts import PALETTE, Chart, base_layout, chart, hover, line_trace, marker_line, target_line
 
 
 def _pct(values: Sequence[float | None]) -> list[float | None]:
@@ -15,9 +15,9 @@ def latency_chart(
 ) -> Chart:
     """p50/p95/p99 over time, with the tier's p95 budget as a dashed line."""
     traces = [
-        line_trace(name="p50", x=x, y=p50, index=0),
-        line_trace(name="p95", x=x, y=p95, index=1),
-        line_trace(name="p99", x=x, y=p99, index=2),
+        line_trace(name="p50", x=x, y=p50, index=0, unit="ms"),
+        line_trace(name="p95", x=x, y=p95, index=1, unit="ms"),
+        line_trace(name="p99", x=x, y=p99, index=2, unit="ms"),
     ]
     shapes = [target_line(value=budget_ms, name=f"p95 budget {budget_ms:g} ms")] if budget_ms else []
     return chart(
@@ -32,8 +32,8 @@ def latency_chart(
 def crash_free_chart(*, x: Sequence[datetime], crash_free: Sequence, target: float) -> Chart:
     return chart(
         chart_id="chart-crash-free",
-        traces=[line_trace(name="crash-free sessions %", x=x, y=_pct(crash_free), index=0)] if x else [],
-        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target {target:.1%}")]),
+        traces=[line_trace(name="crash-free sessions", x=x, y=_pct(crash_free), index=0, unit="%")] if x else [],
+        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target ≥ {target:.1%}")]),
         title="Crash-free sessions",
         description=f"Share of sessions without a crash over time; target at least {target:.1%}.",
     )
@@ -42,7 +42,7 @@ def crash_free_chart(*, x: Sequence[datetime], crash_free: Sequence, target: flo
 def errors_chart(*, x: Sequence[datetime], errors_per_1k: Sequence, target: float) -> Chart:
     return chart(
         chart_id="chart-errors",
-        traces=[line_trace(name="errors per 1k inferences", x=x, y=errors_per_1k, index=4)] if x else [],
+        traces=[line_trace(name="errors", x=x, y=errors_per_1k, index=4, unit="per 1k inferences")] if x else [],
         layout=base_layout(y_title="per 1k", shapes=[target_line(value=target, name=f"target < {target:g}")]),
         title="Inference errors per 1,000",
         description=f"Inference errors per thousand inferences over time; target below {target:g}.",
@@ -52,8 +52,8 @@ def errors_chart(*, x: Sequence[datetime], errors_per_1k: Sequence, target: floa
 def accelerator_chart(*, x: Sequence[datetime], utilization: Sequence, target: float) -> Chart:
     return chart(
         chart_id="chart-accelerator",
-        traces=[line_trace(name="accelerated %", x=x, y=_pct(utilization), index=2)] if x else [],
-        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target {target:.0%}")]),
+        traces=[line_trace(name="accelerated", x=x, y=_pct(utilization), index=2, unit="%")] if x else [],
+        layout=base_layout(y_title="%", shapes=[target_line(value=target * 100, name=f"target ≥ {target:.0%}")]),
         title="Accelerator utilization",
         description=f"Inference-weighted share of work on the accelerator; target at least {target:.0%}.",
     )
@@ -69,6 +69,7 @@ def fallback_ops_chart(*, ops: Sequence[tuple[str, int]]) -> Chart:
         "x": [count for _, count in ops],
         "y": [name for name, _ in ops],
         "marker": {"color": PALETTE[1]},
+        "hovertemplate": "%{y}: %{x:,} sessions<extra></extra>",
     }
     return chart(
         chart_id="chart-fallback-ops",
@@ -88,17 +89,17 @@ def memory_chart(*, bins: Sequence[tuple[float, int]], budget_mb: float | None, 
         "x": [round(mb, 1) for mb, _ in bins],
         "y": [count for _, count in bins],
         "marker": {"color": PALETTE[0]},
+        "hovertemplate": "%{x} MB: %{y:,} sessions<extra></extra>",
     }
-    shapes = []
-    for value, name, color in ((budget_mb, "budget", "#dc2626"), (p95_mb, "p95", "#111827")):
-        if value:
-            shapes.append(
-                {
-                    "type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": value, "x1": value,
-                    "line": {"color": color, "dash": "dash" if name == "budget" else "dot", "width": 1.5},
-                    "label": {"text": f"{name} {value:g} MB", "textposition": "end"},
-                }
-            )  # fmt: skip
+    shapes = [
+        # The budget's label to the right of its line, the p95's to the left: close lines keep readable labels.
+        marker_line(value=value, name=f"{name} {value:.0f} MB", color=color, dash=dash, side=side)
+        for value, name, color, dash, side in (
+            (budget_mb, "budget", "#dc2626", "dash", "right"),
+            (p95_mb, "p95", "#111827", "dot", "left"),
+        )
+        if value
+    ]
     return chart(
         chart_id="chart-memory",
         traces=[trace] if bins else [],
@@ -110,7 +111,9 @@ def memory_chart(*, bins: Sequence[tuple[float, int]], budget_mb: float | None, 
 
 def adoption_chart(*, x: Sequence[datetime], series: dict[str, Sequence[int]]) -> Chart:
     """Active devices per model version over time (one line per version, dashes differ too)."""
-    traces = [line_trace(name=name, x=x, y=values, index=i) for i, (name, values) in enumerate(series.items())]
+    traces = [
+        line_trace(name=name, x=x, y=values, index=i, unit="devices") for i, (name, values) in enumerate(series.items())
+    ]
     return chart(
         chart_id="chart-adoption",
         traces=traces if x else [],
@@ -121,7 +124,10 @@ def adoption_chart(*, x: Sequence[datetime], series: dict[str, Sequence[int]]) -
 
 
 def crash_events_chart(*, points: Sequence[tuple[datetime, int]]) -> Chart:
-    trace = {"type": "bar", "name": "crashes", "x": [p[0] for p in points], "y": [p[1] for p in points]}
+    trace = {
+        "type": "bar", "name": "crashes", "x": [p[0] for p in points], "y": [p[1] for p in points],
+        "hovertemplate": hover("crashes", digits=","),
+    }  # fmt: skip
     if len(points) >= 2:  # bars as wide as their bucket (ms on a date axis), not Plotly's guess from one bar
         trace["width"] = (points[1][0] - points[0][0]).total_seconds() * 1000 * 0.8
     return chart(
