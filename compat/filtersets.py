@@ -8,6 +8,7 @@ Unknown keys are form errors (400 in the API, a message on the page), never an e
 import django_filters as filters
 from django import forms
 from django.db.models import Q
+from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -30,7 +31,9 @@ from .models import (
 
 
 def _vendor_choices():
-    return [(v, v) for v in DeviceModel.objects.order_by("vendor").values_list("vendor", flat=True).distinct()]
+    """Vendors by slug like every other filter (`?vendor=apple`), labelled by name."""
+    names = DeviceModel.objects.order_by("vendor").values_list("vendor", flat=True).distinct()
+    return list(dict((slugify(name), name) for name in names).items())
 
 
 class NaturalKeyField(forms.CharField):
@@ -133,7 +136,7 @@ class CompatEntryFilterSet(filters.FilterSet):
     )
     device_model = _slugs("device_model", DeviceModel, "Device model")
     device_model_id = filters.NumberFilter()
-    vendor = filters.MultipleChoiceFilter(field_name="device_model__vendor", choices=_vendor_choices, label="Vendor")
+    vendor = filters.MultipleChoiceFilter(method="filter_vendor", choices=_vendor_choices, label="Vendor")
     tier = filters.MultipleChoiceFilter(field_name="device_model__tier", choices=Tier.choices, label="Tier")
     os = filters.MultipleChoiceFilter(field_name="device_model__os_family", choices=OsFamily.choices, label="OS")
     status = filters.MultipleChoiceFilter(method="filter_status", choices=CompatStatus.choices, label="Status")
@@ -142,6 +145,10 @@ class CompatEntryFilterSet(filters.FilterSet):
     class Meta:
         model = CompatEntry
         fields: list[str] = []
+
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
 
     def filter_q(self, qs, name, value):
         for word in value.split():
@@ -178,6 +185,10 @@ class DeviceModelFilterSet(filters.FilterSet):
         model = DeviceModel
         fields = ["slug"]
 
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
+
     def filter_q(self, qs, name, value):
         return qs.filter(
             Q(slug__icontains=value) | Q(name__icontains=value) | Q(vendor__icontains=value) | Q(soc__icontains=value)
@@ -194,6 +205,10 @@ class RuntimeFilterSet(filters.FilterSet):
     class Meta:
         model = Runtime
         fields = ["slug"]
+
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value))
@@ -219,6 +234,10 @@ class DelegateFilterSet(filters.FilterSet):
         model = Delegate
         fields = ["slug"]
 
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
+
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value))
 
@@ -230,6 +249,10 @@ class MLModelFilterSet(filters.FilterSet):
     class Meta:
         model = MLModel
         fields = ["slug"]
+
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value))
@@ -246,6 +269,10 @@ class ModelVersionFilterSet(filters.FilterSet):
     class Meta:
         model = ModelVersion
         fields = ["version"]
+
+    def filter_vendor(self, qs, name, value):
+        names = {label for slug, label in _vendor_choices() if slug in value}
+        return qs.filter(device_model__vendor__in=names) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(
