@@ -75,9 +75,10 @@ def run(args) -> None:
     call_command("migrate", verbosity=0)
     from compat import demo as compat_demo
     from telemetry.demo import fleet_simulate
+    from telemetry.kpi.kpis import Kpis
+    from telemetry.kpi.selectors import kpi_breakdown, kpi_timeseries, kpis_get
+    from telemetry.kpi.totals import Totals
     from telemetry.models import DailyRollup, HourlyRollup, InferenceSession
-    from telemetry.rollups import Totals
-    from telemetry.selectors import Kpis, kpi_breakdown, kpi_timeseries, kpis_get
 
     compat_demo.step(small=False, stdout=open(os.devnull, "w"))
     report = fleet_simulate(devices=args.devices, days=args.days, seed=11)

@@ -16,8 +16,10 @@ from django.db import connections
 
 from edgeportal_client import EdgePortalClient
 
-from .rollups import hour_floor, rollup_hours_close, rollup_range_compute, rollups_deferred
+from .kpi.buckets import hour_floor
+from .rollups.compute import rollup_hours_close, rollup_range_compute
 from .simulator import SimulationPlan, catalog_snapshot, device_batches, fleet_plan
+from .tasks import rollups_deferred
 
 logger = logging.getLogger(__name__)
 DEVICES_PER_KEY = 100  # keeps each temporary key well under the ingest rate limit

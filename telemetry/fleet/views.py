@@ -1,23 +1,21 @@
-"""Fleet pages: fleet health (charts + breakdown + CSV) and release comparison; every figure from telemetry.selectors."""
+"""Fleet pages: fleet health (charts + breakdown + CSV) and release comparison; every figure from the KPI selectors."""
 
 import csv
-from dataclasses import dataclass
 from datetime import timedelta
-from functools import cmp_to_key
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime
+from compat.models import DeviceModel
 from core.slo import slo_targets_get
 
-from . import charts, comparison, fleet_selectors, selectors
-from .crashes import version_newer
-from .models import Device
+from ..kpi import selectors
+from ..kpi.scope import Scope, filter_choices, scope_parse
+from . import charts
+from . import selectors as fleet_selectors
+from .releases import release_compare_rows, release_options
 
-RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom"))
 DIMENSION_CHOICES = (
     ("device_model", "Device model"),
     ("vendor", "Vendor"),
@@ -39,43 +37,6 @@ SORT_COLUMNS = {
     "accel": "accelerator_utilization",
     "rss": "peak_rss_mb_p95",
 }
-SCOPE_PARAMS = ("range", "from", "to", *selectors.FILTER_LOOKUPS)
-
-
-@dataclass
-class Scope:
-    """What every fleet page applies: a time range and cohort filters, both carried in the URL."""
-
-    time_range: fleet_selectors.TimeRange
-    filters: dict[str, object]
-    errors: list[str]
-    query_string: str  # range + filters only, for links that keep the scope
-
-
-def scope_parse(request, *, default_range: str = "7d") -> Scope:
-    """Range and filters from the query string; unknown filter values are reported, not silently applied."""
-    time_range = fleet_selectors.time_range_parse(params=request.GET, default=default_range)
-    errors: list[str] = []
-    try:
-        filters = selectors.kpi_filters_clean(params=request.GET)
-    except ValidationError as exc:
-        filters = {}
-        errors = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items()]
-    kept = [(k, request.GET[k]) for k in SCOPE_PARAMS if request.GET.get(k)]
-    return Scope(time_range, filters, errors, urlencode(kept))
-
-
-def filter_choices() -> dict[str, list]:
-    """Catalog options for the filter selects (a handful of small queries)."""
-    return {
-        "device_models": list(DeviceModel.objects.order_by("vendor", "name").values_list("slug", "vendor", "name")),
-        "vendors": sorted(set(DeviceModel.objects.values_list("vendor", flat=True))),
-        "models": list(MLModel.objects.order_by("slug").values_list("slug", flat=True)),
-        "runtimes": list(Runtime.objects.order_by("slug").values_list("slug", flat=True)),
-        "delegates": sorted(set(Delegate.objects.values_list("slug", flat=True))),
-        "tiers": [1, 2, 3],
-        "range_choices": RANGE_CHOICES,
-    }
 
 
 def _tier_in_scope(filters: dict[str, object]) -> int | None:
@@ -125,7 +86,7 @@ def breakdown_csv(*, rows: list[dict], dimension: str) -> HttpResponse:
 
 
 def fleet_health(request):
-    scope = scope_parse(request)
+    scope = scope_parse(request.GET)
     dimension = request.GET.get("by", "device_model")
     dimension = dimension if dimension in dict(DIMENSION_CHOICES) else "device_model"
     sort = request.GET.get("sort", "sessions")
@@ -190,74 +151,8 @@ def fleet_health(request):
     return render(request, "telemetry/fleet_health.html", context)
 
 
-COMPARE_ROWS = (
-    ("Sessions", "sessions", "{:,}"),
-    ("p50 latency (ms)", "p50_latency_ms", "{:.1f}"),
-    ("p95 latency (ms)", "p95_latency_ms", "{:.1f}"),
-    ("p99 latency (ms)", "p99_latency_ms", "{:.1f}"),
-    ("Crash-free sessions", "crash_free_sessions", "{:.3%}"),
-    ("Errors per 1k", "errors_per_1k", "{:.3f}"),
-    ("Accelerator utilization", "accelerator_utilization", "{:.1%}"),
-    ("Peak RSS p95 (MB)", "peak_rss_mb_p95", "{:.0f}"),
-    ("Devices", "devices", "{:,}"),
-)
-
-
-HIGHER_IS_BETTER = {
-    "crash_free_sessions": True,
-    "errors_per_1k": False,
-    "p50_latency_ms": False,
-    "p95_latency_ms": False,
-    "p99_latency_ms": False,
-}
-
-
-def release_compare_rows(*, a: selectors.Kpis, b: selectors.Kpis) -> list[dict]:
-    """Every KPI of A and B side by side, with the change and its significance verdict."""
-    tests = {
-        "crash_free_sessions": comparison.two_proportion_test(
-            successes_a=a.sessions - a.crashed_sessions, total_a=a.sessions,
-            successes_b=b.sessions - b.crashed_sessions, total_b=b.sessions,
-        ),
-        "errors_per_1k": comparison.poisson_rate_test(
-            events_a=a.errors, exposure_a=a.inferences, events_b=b.errors, exposure_b=b.inferences
-        ),
-    }  # fmt: skip
-    for attr in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"):
-        tests[attr] = comparison.latency_change(a_ms=getattr(a, attr), b_ms=getattr(b, attr))
-    rows = []
-    for label, attr, pattern in COMPARE_ROWS:
-        va, vb = getattr(a, attr), getattr(b, attr)
-        result = tests.get(attr) or comparison.plain_change(a=va, b=vb)
-        direction = ""
-        if result.is_significant and result.delta and attr in HIGHER_IS_BETTER:
-            direction = "better" if (result.delta > 0) == HIGHER_IS_BETTER[attr] else "worse"
-        rows.append(
-            {
-                "label": label,
-                "a": None if va is None else pattern.format(va),
-                "b": None if vb is None else pattern.format(vb),
-                "result": result,
-                "informational": attr in ("sessions", "devices"),
-                "direction": direction,
-            }
-        )
-    return rows
-
-
-def release_options(*, by: str, model: str | None) -> list[str]:
-    """The releases one can compare: the chosen model's versions (newest first), or the fleet's app versions."""
-    if by == "model_version":
-        if not model:
-            return []
-        return list(ModelVersion.objects.filter(ml_model__slug=model).order_by("-id").values_list("version", flat=True))
-    versions = Device.objects.exclude(app_version="").order_by().values_list("app_version", flat=True).distinct()
-    newest_first = cmp_to_key(lambda x, y: -1 if version_newer(x, y) else (1 if version_newer(y, x) else 0))
-    return sorted(versions, key=newest_first)
-
-
 def release_compare(request):
-    scope = scope_parse(request, default_range="30d")
+    scope = scope_parse(request.GET, default_range="30d")
     by = "app_version" if request.GET.get("by") == "app_version" else "model_version"
     a, b = request.GET.get("a", "").strip(), request.GET.get("b", "").strip()
     options = release_options(by=by, model=scope.filters.get("model"))

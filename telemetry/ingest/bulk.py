@@ -15,8 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connection, models
 from psycopg.errors import UniqueViolation
 
-from .copy_text import copy_text
-from .models import (
+from ..models import (
     CrashGroup,
     CrashGroupAlias,
     CrashGroupDevice,
@@ -25,7 +24,8 @@ from .models import (
     Device,
     InferenceSession,
 )
-from .rollup_models import COHORT_FIELDS
+from ..models.rollups import COHORT_FIELDS
+from .copy_text import copy_text
 from .statements import any_of, prepared_cursor, rows_cte
 
 

@@ -7,7 +7,6 @@ sessions written otherwise (test factories, direct loads, rows from before parti
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -16,32 +15,17 @@ import numpy as np
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS
 
+from ..kpi.totals import SessionSums
+from ..models import HourlySessionPartial
+from ..models.rollups import COHORT_FIELDS
 from .bulk import rows_insert
-from .ingest_histograms import bucket_keys, int_sums, keyed_counts
-from .rollup_models import COHORT_FIELDS, HourlySessionPartial
+from .histograms import bucket_keys, int_sums, keyed_counts
 
 HOUR_S = 3600
 PARTIAL_COLUMNS = (
     "bucket_start", *COHORT_FIELDS, "device_id", "sessions", "crashed_sessions", "inferences", "errors",
     "accelerated_weighted_sum", "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero",
 )  # fmt: skip
-
-
-@dataclass(slots=True)
-class SessionSums:
-    """What a group of sessions adds to its hour × cohort, named as rollups.Totals names it. Histogram keys are the
-    SDK's bucket keys (ints)."""
-
-    sessions: int
-    crashed_sessions: int
-    inferences: int
-    errors: int
-    accelerated_weighted_sum: float
-    accelerated_weight: int
-    latency_counts: dict[int, int]
-    latency_zero: int
-    rss_counts: dict[int, int]
-    rss_zero: int
 
 
 def sessions_sum(

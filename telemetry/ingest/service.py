@@ -1,4 +1,4 @@
-"""Writes of the telemetry app. The ingest path: decode cheaply, validate per item, write set-based in one transaction."""
+"""The ingest service (the device API's one write): decode cheaply, validate per item, write set-based in one transaction."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from isal import isal_zlib
 from core.collector import collector_paused
 from core.models import ApiKey
 
+from ..models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
 from . import wire
 from .bulk import (
     EventsAlreadyStored,
@@ -25,12 +26,11 @@ from .bulk import (
     session_crash_link,
     session_ids_by_event,
 )
+from .catalog import stack_of, stacks_resolve
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
-from .ingest_catalog import stack_of, stacks_resolve
-from .ingest_histograms import NeedsRaw, samples_histograms, session_histogram
-from .models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
+from .dirty_hours import rollup_hours_mark_dirty
+from .histograms import NeedsRaw, samples_histograms, session_histogram
 from .partials import crashed_partials_insert, session_partials_insert
-from .rollups import rollup_hours_enqueue
 
 CLOCK_SHIFT_THRESHOLD = timedelta(minutes=55)
 FUTURE_TOLERANCE = timedelta(seconds=60)
@@ -65,6 +65,8 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Hours this batch found clean and marked dirty: the caller queues their rollup once the batch is committed.
+    hours_to_roll_up: set[datetime] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -224,6 +226,7 @@ def session_batch_ingest(
                          result=result, expect_stored=False)  # fmt: skip
     except EventsAlreadyStored:  # a resend, or a batch sharing events with one just stored: rolled back, redo
         result.rejected, result.duplicates, result.accepted = list(decoded[0]), decoded[1], 0
+        result.hours_to_roll_up = set()
         with transaction.atomic():
             _batch_store(api_key=api_key, envelope=envelope, sessions=sessions, crashes=crashes, clock=clock,
                          result=result, expect_stored=True)  # fmt: skip
@@ -266,8 +269,8 @@ def _batch_store(
     flipped = session_crash_link(device_id=device_id)
     crashed_partials_insert(flipped=[(started, cohort, device_id) for started, cohort, summed in flipped if summed])
     touched += [started for started, _, _ in flipped]
-    # Marks the hours dirty in this transaction and queues their rollup on commit (telemetry.rollups).
-    rollup_hours_enqueue(hours=touched)
+    # Marks the hours dirty in this transaction; the caller queues the rollup of those that were clean.
+    result.hours_to_roll_up = rollup_hours_mark_dirty(hours=touched)
 
 
 def _sessions_store(

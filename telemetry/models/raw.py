@@ -1,4 +1,4 @@
-"""Telemetry models: devices, raw session summaries and crash reports, crash groups (DESIGN.md "Domain model")."""
+"""Raw telemetry models: devices, raw session summaries and crash reports, crash groups (DESIGN.md "Domain model")."""
 
 from django.conf import settings
 from django.db import models
@@ -186,7 +186,3 @@ class CrashReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.event_id}"
-
-
-from .rollup_models import *  # noqa: E402,F401,F403
-from .triage_models import *  # noqa: E402,F401,F403

@@ -1,26 +1,7 @@
-"""Rollup models: hourly and daily cohort rollups, per-day device activity and dirty hours (DESIGN.md "Processing").
-
-Imported into telemetry/models.py with one line, so Django sees them as telemetry models.
-"""
+"""Rollup models: hourly and daily cohort rollups, per-day device activity and dirty hours (DESIGN.md "Processing")."""
 
 from django.db import models
 from django.utils import timezone
-
-__all__ = [
-    "HourlyRollup",
-    "DailyRollup",
-    "DailyCoarseRollup",
-    "DailyDeviceModelRollup",
-    "DailyFleetRollup",
-    "HourlyFleetRollup",
-    "DailyModelVersionDevices",
-    "DeviceActivityDay",
-    "DeviceModelDevice",
-    "RollupDirtyHour",
-    "HourlySessionPartial",
-    "HourlyCrashGroupRollup",
-    "DailyCrashGroupRollup",
-]
 
 COHORT_FIELDS = (
     "device_model_id",

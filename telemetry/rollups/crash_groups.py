@@ -8,11 +8,14 @@ replaced from raw reports inside the hourly rollup's transaction; a day's rows a
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from .models import CrashReport, DailyCrashGroupRollup, HourlyCrashGroupRollup
-from .rollup_models import CRASH_FIELDS
+from ..kpi.buckets import HOUR, day_floor
+from ..models import CrashReport, DailyCrashGroupRollup, HourlyCrashGroupRollup
+from ..models.rollups import CRASH_FIELDS
+from .locks import LOCK_DAY, LOCK_HOUR, rollup_lock
 
 BATCH_SIZE = 1000
 
@@ -20,7 +23,7 @@ BATCH_SIZE = 1000
 def crash_group_hours_replace(*, start: datetime, end: datetime) -> int:
     """Replaces the hourly crash-group rows of the hour-aligned [start, end) from raw reports; returns rows written.
 
-    The caller holds the hour's rollup lock (rollups.rollup_hour_compute) or owns the whole range (backfill, bench).
+    The caller holds the hour's rollup lock (rollups/hourly.py) or owns the whole range (backfill, bench).
     """
     HourlyCrashGroupRollup.objects.filter(bucket_start__gte=start, bucket_start__lt=end).delete()
     rows = (
@@ -36,7 +39,7 @@ def crash_group_hours_replace(*, start: datetime, end: datetime) -> int:
 def crash_group_day_replace(*, start: datetime) -> int:
     """Replaces one UTC day's crash-group rows with the sums of its hourly rows; returns rows written.
 
-    The caller holds the day's rollup lock (rollups.rollup_day_compute).
+    The caller holds the day's rollup lock (rollups/daily.py).
     """
     DailyCrashGroupRollup.objects.filter(bucket_start=start).delete()
     rows = (
@@ -76,10 +79,6 @@ def crash_group_rollups_backfill() -> dict[str, int]:
 
     Only hours whose raw reports are still kept can be counted; an hour that already has rows is left alone.
     """
-    from django.db import transaction
-
-    from .rollups import HOUR, LOCK_DAY, LOCK_HOUR, _lock, day_floor
-
     done = set(HourlyCrashGroupRollup.objects.values_list("bucket_start", flat=True).distinct())
     hours = (
         CrashReport.objects.annotate(hour=TruncHour("occurred_at")).values_list("hour", flat=True).distinct().order_by()
@@ -87,11 +86,11 @@ def crash_group_rollups_backfill() -> dict[str, int]:
     todo = sorted(set(hours) - done)
     for hour in todo:
         with transaction.atomic():
-            _lock(LOCK_HOUR, hour)
+            rollup_lock(LOCK_HOUR, hour)
             crash_group_hours_replace(start=hour, end=hour + HOUR)
     days = sorted({day_floor(hour) for hour in todo})
     for start in days:
         with transaction.atomic():
-            _lock(LOCK_DAY, start)
+            rollup_lock(LOCK_DAY, start)
             crash_group_day_replace(start=start)
     return {"crash-group hours": len(todo), "crash-group days": len(days)}

@@ -1,15 +1,20 @@
 """Field evidence: after a rollup, each touched compat cell's trailing-7-day KPIs go to compat in one call."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from compat.services import EvidenceInput, compat_evidence_record
 
-from .rollups import EVIDENCE_SOURCE_REF, EVIDENCE_WINDOW, hour_ceil
-from .selectors import DIMENSIONS, Kpis, _grouped_totals
+from ..kpi.buckets import hour_ceil
+from ..kpi.grains import DIMENSIONS
+from ..kpi.kpis import Kpis
+from ..kpi.reads import grouped_totals
+
+EVIDENCE_WINDOW = timedelta(days=7)
+EVIDENCE_SOURCE_REF = "field:7d"
 
 
 def field_evidence_push(*, cells: Iterable[tuple[int, int, int, int]], now: datetime | None = None) -> int:
@@ -27,7 +32,7 @@ def field_evidence_push(*, cells: Iterable[tuple[int, int, int, int]], now: date
         "device_model_id__in": set(columns[3]),
     }
     fields = DIMENSIONS["cell"]
-    groups = _grouped_totals(start=start, end=end, q=Q(**scope), fields=fields)
+    groups = grouped_totals(start=start, end=end, q=Q(**scope), fields=fields)
     items = []
     for cell, totals in groups.items():
         if cell not in cells or not totals.sessions:

@@ -14,10 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from .models import (
+from ..kpi.buckets import HOUR
+from ..kpi.totals import SUM_COLUMNS, Totals, totals_sum
+from ..models import (
     DailyCoarseRollup,
     DailyDeviceModelRollup,
     DailyFleetRollup,
@@ -25,44 +28,15 @@ from .models import (
     DeviceActivityDay,
     DeviceModelDevice,
     HourlyFleetRollup,
+    HourlyRollup,
+    InferenceSession,
 )
-
-SUM_COLUMNS = (
-    "sessions",
-    "crashed_sessions",
-    "crashes",
-    "inferences",
-    "errors",
-    "accelerated_weighted_sum",
-    "accelerated_weight",
-    "latency_histogram",
-    "peak_rss_histogram",
-)
-
-
-def rollup_row(model, *, bucket_start: datetime, totals, devices: int, now: datetime, **keys):
-    """An unsaved rollup row of any grain: the keys given, the sums of `totals`, `devices` (exact for its bucket)."""
-    return model(
-        bucket_start=bucket_start,
-        **keys,
-        sessions=totals.sessions,
-        crashed_sessions=totals.crashed_sessions,
-        crashes=totals.crashes,
-        inferences=totals.inferences,
-        errors=totals.errors,
-        latency_histogram=totals.wire(),
-        accelerated_weighted_sum=totals.accelerated_weighted_sum,
-        accelerated_weight=totals.accelerated_weight,
-        peak_rss_histogram=totals.wire(rss=True),
-        devices=devices,
-        computed_at=now,
-    )
+from .locks import LOCK_DAY_COARSE, LOCK_HOUR, rollup_lock
+from .rows import rollup_row
 
 
 def hour_fleet_replace(*, hour: datetime, cohort_totals: Iterable, device_ids: set[int], now: datetime) -> None:
     """Replaces the hour's HourlyFleetRollup row with the sum of its cohorts (call in the hour's transaction)."""
-    from .rollups import Totals, totals_sum  # rollups calls this module; the import is deferred to avoid a cycle
-
     HourlyFleetRollup.objects.filter(bucket_start=hour).delete()
     parts = list(cohort_totals)
     if not parts:
@@ -87,8 +61,6 @@ def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
 
     Sums come from the day's DailyCoarseRollup rows (already the sum of its hours); devices from DeviceActivityDay.
     """
-    from .rollups import Totals
-
     per_device_model: dict[int, Totals] = defaultdict(Totals)
     fleet = Totals()
     for row in DailyCoarseRollup.objects.filter(bucket_start=start).values("device_model_id", *SUM_COLUMNS):
@@ -134,26 +106,21 @@ def rollup_grains_backfill() -> dict[str, int]:
     HourlyRollup rows; its devices are the hour's distinct raw devices while raw rows are kept, else the sum of its
     cohorts' devices (an upper bound: raw rows past retention are gone).
     """
-    from django.db import transaction
-
-    from .models import HourlyRollup, InferenceSession
-    from .rollups import HOUR, LOCK_DAY_COARSE, LOCK_HOUR, ROLLUP_SUM_FIELDS, Totals, _lock
-
     now = timezone.now()
     pairs = DeviceActivityDay.objects.values_list("device_id", "device_model_id").distinct()
     device_models_seen_record(activity=pairs.iterator(chunk_size=5000))
     days = sorted(set(DailyCoarseRollup.objects.values_list("bucket_start", flat=True)))
     for start in days:
         with transaction.atomic():
-            _lock(LOCK_DAY_COARSE, start)
+            rollup_lock(LOCK_DAY_COARSE, start)
             day_grains_replace(start=start, day=start.date(), now=now)
     done = set(HourlyFleetRollup.objects.values_list("bucket_start", flat=True))
     hours = sorted(set(HourlyRollup.objects.values_list("bucket_start", flat=True)) - done)
     for hour in hours:
         with transaction.atomic():
-            _lock(LOCK_HOUR, hour)
+            rollup_lock(LOCK_HOUR, hour)
             parts = []
-            for row in HourlyRollup.objects.filter(bucket_start=hour).values(*ROLLUP_SUM_FIELDS):
+            for row in HourlyRollup.objects.filter(bucket_start=hour).values(*SUM_COLUMNS):
                 totals = Totals()
                 totals.add_row(row)
                 parts.append(totals)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import CrashReport, HourlySessionPartial, InferenceSession
+from ..models import CrashReport, HourlySessionPartial, InferenceSession
 
 logger = logging.getLogger(__name__)
 

@@ -5,16 +5,14 @@ devices through DeviceActivityDay (small, indexed by day), crash groups through 
 slug or version is a form error naming the parameter (the API answers 400).
 """
 
-from datetime import UTC, datetime, time
-
 import django_filters as filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
-from django.utils.dateparse import parse_date, parse_datetime
 
 from compat.models import DeviceModel
 
-from .models import (
+from ..kpi.scope import FILTER_LOOKUPS, KNOWN_VALUES, moment_parse
+from ..models import (
     CrashGroup,
     CrashGroupStatus,
     CrashKind,
@@ -23,22 +21,6 @@ from .models import (
     Device,
     DeviceActivityDay,
 )
-from .selectors import FILTER_LOOKUPS, KNOWN_VALUES
-
-
-def moment_parse(value: str) -> datetime | None:
-    """An ISO 8601 datetime (naive = UTC) or a date (its UTC midnight); None when unreadable."""
-    value = (value or "").strip().replace(" ", "+")  # a '+' in a query string arrives as a space
-    try:  # both parsers raise ValueError on well-formed but impossible values (month 13)
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            moment = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        return None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 class MomentField(forms.CharField):

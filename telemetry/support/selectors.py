@@ -1,20 +1,24 @@
 """Reads for the support pages (crash group, device) and the compat links: bounded queries, none per row."""
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncDay
-from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from compat.models import CompatEntry
-from edgeportal_client.histogram import LatencyHistogram, bucket_value
+from edgeportal_client.histogram import LatencyHistogram
 
-from .models import (
+from ..kpi.buckets import DAY, HOUR, day_floor, hour_floor, range_snap
+from ..kpi.kpis import Kpis
+from ..kpi.reads import range_pieces
+from ..kpi.selectors import kpis_get
+from ..kpi.totals import Totals
+from ..models import (
     CrashGroup,
     CrashGroupDevice,
     CrashGroupStatus,
@@ -24,8 +28,7 @@ from .models import (
     HourlyCrashGroupRollup,
     InferenceSession,
 )
-from .rollups import DAY, HOUR, day_floor, hour_floor
-from .selectors import range_pieces, range_snap
+from .filtersets import CrashGroupFilterSet
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 BREAKDOWNS = {
@@ -222,143 +225,6 @@ def crash_groups_new_and_regressed(*, start: datetime, end: datetime, limit: int
     )
 
 
-RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """The page's time range: a preset key (24h/7d/30d) or "custom" with explicit from/to."""
-
-    key: str
-    start: datetime
-    end: datetime
-
-    @property
-    def previous(self) -> "TimeRange":
-        """The period of the same length just before, for trends."""
-        return TimeRange(self.key, self.start - (self.end - self.start), self.start)
-
-
-def time_range_parse(*, params, default: str = "7d", now: datetime | None = None) -> TimeRange:
-    """Reads `range` (24h/7d/30d/custom) and, for custom, `from`/`to` (ISO dates or datetimes) from query params."""
-    from django.utils.dateparse import parse_date, parse_datetime
-
-    now = now or timezone.now()
-    key = params.get("range") or default
-    if key == "custom" or (key not in RANGES and (params.get("from") or params.get("to"))):
-
-        def _parse(value: str | None, *, inclusive_day: bool = False) -> datetime | None:
-            if not value:
-                return None
-            moment = None if len(value) == 10 else parse_datetime(value)
-            if moment is None and (day := parse_date(value)) is not None:
-                # A bare "to" date means through the end of that day.
-                moment = datetime(day.year, day.month, day.day) + (timedelta(days=1) if inclusive_day else timedelta())
-            if moment is not None and timezone.is_naive(moment):
-                moment = moment.replace(tzinfo=UTC)
-            return moment
-
-        try:
-            start, end = _parse(params.get("from")), _parse(params.get("to"), inclusive_day=True)
-        except ValueError:
-            start = end = None
-        end = min(end or now, now)
-        start = start or end - RANGES[default]
-        if start < end:
-            return TimeRange("custom", start, end)
-        key = default
-    key = key if key in RANGES else default
-    if RANGES[key] >= timedelta(days=2):
-        # Multi-day presets are calendar days (UTC): the whole days read daily rollups and exact device counts
-        # from DeviceActivityDay; only today is a partial edge, so no raw scan for a partial first day.
-        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return TimeRange(key, today - (RANGES[key] - timedelta(days=1)), now)
-    return TimeRange(key, now - RANGES[key], now)
-
-
-def scope_q(filters: dict[str, object]) -> Q:
-    from .selectors import FILTER_LOOKUPS  # the one filter vocabulary, shared with the KPI selector
-
-    return Q(**{FILTER_LOOKUPS[name]: value for name, value in filters.items()})
-
-
-def peak_rss_distribution(
-    *, start: datetime, end: datetime, filters: dict[str, object], max_bins: int = 40
-) -> list[tuple[float, int]]:
-    """Sessions per peak-RSS bin (MB) from the rollups' merged RSS histograms: hourly rows up to 2 days, else daily.
-
-    Reads the coarsest grain that keeps the filtered columns (one row per day unfiltered).
-    """
-    from .selectors import daily_model, hourly_model
-
-    model = (hourly_model if end - start <= timedelta(days=2) else daily_model)(filters=filters)
-    rows = model.objects.filter(scope_q(filters), bucket_start__gte=start, bucket_start__lt=end)
-    counts = _histogram_counts_merge(rows.values("peak_rss_histogram"), column="peak_rss_histogram")
-    if not counts:
-        return []
-    values = {key: bucket_value(key) for key in counts}
-    low, high = min(values.values()), max(values.values())
-    width = _nice_width((high - low) / max_bins) if high > low else 1.0
-    bins: dict[float, int] = {}
-    for key, count in counts.items():
-        edge = (values[key] // width) * width
-        bins[edge] = bins.get(edge, 0) + count
-    return sorted(bins.items())
-
-
-def _histogram_counts_merge(queryset, *, column: str) -> dict[int, int]:
-    """Sums a histogram column's counts over the rows: in SQL on PostgreSQL (rows never reach Python), else here."""
-    if connection.vendor == "postgresql":
-        sql, params = queryset.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT kv.key, SUM(kv.value::bigint) FROM ({sql}) r "  # noqa: S608 -- our own compiled queryset
-                f"CROSS JOIN LATERAL jsonb_each_text(r.{column} -> 'counts') kv GROUP BY kv.key",
-                params,
-            )
-            return {int(key): int(count) for key, count in cursor.fetchall()}
-    counts: dict[int, int] = {}
-    for wire in queryset.values_list(column, flat=True).iterator(chunk_size=2000):
-        for key, count in ((wire or {}).get("counts") or {}).items():
-            counts[int(key)] = counts.get(int(key), 0) + count
-    return counts
-
-
-def _nice_width(raw: float) -> float:
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-
-
-FALLBACK_SAMPLE_HOURS = 24
-FALLBACK_SAMPLE_SESSIONS = 5000
-
-
-def fallback_ops_top(
-    *, end: datetime, filters: dict[str, object], limit: int = 10
-) -> tuple[list[tuple[str, int]], int]:
-    """Top CPU-fallback ops among the newest sessions that fell back, in the last 24 h of the range.
-
-    Rollups keep no per-op counts, so this reads a bounded sample of raw rows (at most 5,000 sessions): its cost
-    does not grow with the fleet. Returns (ops with session counts, sessions sampled).
-    """
-    sessions = (
-        InferenceSession.objects.filter(
-            scope_q(filters),
-            started_at__gte=end - timedelta(hours=FALLBACK_SAMPLE_HOURS),
-            started_at__lt=end,
-            accelerated_fraction__lt=1,
-        )
-        .order_by("-started_at")
-        .values_list("fallback_ops", flat=True)[:FALLBACK_SAMPLE_SESSIONS]
-    )
-    counter: Counter[str] = Counter()
-    sampled = 0
-    for ops in sessions:
-        sampled += 1
-        counter.update(set(ops or ()))
-    return counter.most_common(limit), sampled
-
-
 KPI_ROWS = (
     ("p95 latency (ms)", "p95_latency_ms", "{:.1f}"),
     ("Crash-free sessions", "crash_free_sessions", "{:.2%}"),
@@ -375,9 +241,6 @@ def device_kpis_vs_cohort(*, device: Device, start: datetime, end: datetime) -> 
     The device side folds its sessions into the rollups' Totals and reads them through Kpis.from_totals, so the
     definitions are exactly the selector's.
     """
-    from .rollups import Totals
-    from .selectors import Kpis, kpis_get
-
     totals = Totals()
     for session in InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end).values(
         "inferences", "errors", "has_crash", "accelerated_fraction", "latency_histogram", "peak_rss_mb"
@@ -416,10 +279,7 @@ CRASH_SORTS = {
 
 def crash_groups_list(*, params) -> "models.QuerySet[CrashGroup]":
     """Crash groups through the shared CrashGroupFilterSet (status, cohort, q), plus seen dates and a sort."""
-    from django.utils.dateparse import parse_date
-
-    from .filtersets import CrashGroupFilterSet  # the same filters as the API
-
+    # The same filters as the API.
     filterset = CrashGroupFilterSet(params, queryset=CrashGroup.objects.select_related("assignee"))
     groups = filterset.qs if filterset.is_valid() else CrashGroup.objects.none()
     for param, lookup in (

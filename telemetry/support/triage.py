@@ -8,8 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .crash_rollups import crash_group_rollups_move
-from .models import (
+from ..models import (
     AuditAction,
     CrashGroup,
     CrashGroupAlias,
@@ -19,9 +18,10 @@ from .models import (
     CrashGroupStatus,
     CrashReport,
 )
+from ..rollups.crash_groups import crash_group_rollups_move
 
 User = get_user_model()
-
+TRIAGE_PERMISSION = "telemetry.triage_crashgroup"  # the Meta permission of CrashGroup
 STATUS_ACTIONS = {
     CrashGroupStatus.TRIAGED: AuditAction.ACKNOWLEDGE,
     CrashGroupStatus.RESOLVED: AuditAction.RESOLVE,

@@ -9,12 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from compat.models import Delegate, DeviceModel, MLModel, Runtime
-
-from . import charts, fleet_selectors, triage
-from .models import CrashGroup, CrashGroupStatus, Device
-
-TRIAGE_PERMISSION = "telemetry.triage_crashgroup"
+from ..kpi.scope import RANGE_CHOICES, filter_choices, time_range_parse
+from ..models import CrashGroup, CrashGroupStatus, Device
+from . import charts, selectors, triage
+from .triage import TRIAGE_PERMISSION
 
 
 def compat_cell_url(entry) -> str:
@@ -29,9 +27,9 @@ def compat_cell_url(entry) -> str:
 
 
 def crash_group_detail(request, pk: int):
-    time_range = fleet_selectors.time_range_parse(params=request.GET, default="30d")
+    time_range = time_range_parse(params=request.GET, default="30d")
     try:
-        detail = fleet_selectors.crash_group_detail_get(group_id=pk, start=time_range.start, end=time_range.end)
+        detail = selectors.crash_group_detail_get(group_id=pk, start=time_range.start, end=time_range.end)
     except CrashGroup.DoesNotExist as exc:
         raise Http404("No such crash group (it may have been merged into another).") from exc
     context = {
@@ -90,7 +88,7 @@ def crash_group_triage(request, pk: int):
 
 def device_search(request):
     q = request.GET.get("q", "").strip()
-    devices = fleet_selectors.devices_search(q=q)
+    devices = selectors.devices_search(q=q)
     if len(devices) == 1 and request.GET.get("go") != "list":
         return redirect("fleet:device", uid=devices[0].uid)
     return render(request, "telemetry/device_search.html", {"q": q, "devices": devices})
@@ -98,16 +96,16 @@ def device_search(request):
 
 def device_detail(request, uid: str):
     device = get_object_or_404(Device.objects.select_related("device_model"), uid=uid)
-    time_range = fleet_selectors.time_range_parse(params=request.GET, default="7d")
-    timeline = fleet_selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end)
-    cells = fleet_selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
+    time_range = time_range_parse(params=request.GET, default="7d")
+    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end)
+    cells = selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
     context = {
         "device": device,
         "time_range": time_range,
         "timeline": timeline,
         "cells": [(entry, compat_cell_url(entry)) for entry in cells],
-        "range_choices": (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days")),
-        "kpi_rows": fleet_selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
+        "range_choices": RANGE_CHOICES[:3],
+        "kpi_rows": selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
     }
     return render(request, "telemetry/device_detail.html", context)
 
@@ -117,7 +115,7 @@ def paginate(request, queryset, per_page: int = 50):
 
 
 def crash_group_list(request):
-    groups = fleet_selectors.crash_groups_list(params=request.GET)
+    groups = selectors.crash_groups_list(params=request.GET)
     page = paginate(request, groups)
     kept = request.GET.copy()
     kept.pop("page", None)
@@ -127,9 +125,6 @@ def crash_group_list(request):
         "query_string": kept.urlencode(),
         "statuses": CrashGroupStatus.choices,
         "sorts": (("recent", "Last seen"), ("events", "Events"), ("devices", "Devices"), ("newest", "Newest")),
-        "device_models": DeviceModel.objects.order_by("vendor", "name").values_list("slug", "vendor", "name"),
-        "models": MLModel.objects.order_by("slug").values_list("slug", flat=True),
-        "runtimes": Runtime.objects.order_by("slug").values_list("slug", flat=True),
-        "delegates": sorted(set(Delegate.objects.values_list("slug", flat=True))),
+        **filter_choices(),
     }
     return render(request, "telemetry/crash_group_list.html", context)
