@@ -83,14 +83,21 @@ def filter_q(filters: Mapping[str, object]) -> Q:
     return Q(**{FILTER_LOOKUPS[name]: value for name, value in filters.items()})
 
 
-def filter_choices() -> dict[str, list]:
-    """Catalog options for the filter selects (a handful of small queries), shared by every page with filters."""
+def catalog_options() -> dict[str, list]:
+    """Catalog options for cohort selects: device models, models, runtimes, delegates (four small queries)."""
     return {
         "device_models": list(DeviceModel.objects.order_by("vendor", "name").values_list("slug", "vendor", "name")),
-        "vendors": sorted(set(DeviceModel.objects.values_list("vendor", flat=True))),
         "models": list(MLModel.objects.order_by("slug").values_list("slug", flat=True)),
         "runtimes": list(Runtime.objects.order_by("slug").values_list("slug", flat=True)),
         "delegates": sorted(set(Delegate.objects.values_list("slug", flat=True))),
+    }
+
+
+def filter_choices() -> dict[str, list]:
+    """Options for the scope filter selects of the fleet pages and the KPI home: the catalog's, vendors, ranges."""
+    return {
+        **catalog_options(),
+        "vendors": sorted(set(DeviceModel.objects.values_list("vendor", flat=True))),
         "tiers": [1, 2, 3],
         "range_choices": RANGE_CHOICES,
     }

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from ..kpi.scope import RANGE_CHOICES, filter_choices, time_range_parse
+from ..kpi.scope import RANGE_CHOICES, catalog_options, time_range_parse
 from ..models import CrashGroup, CrashGroupStatus, Device
 from . import charts, selectors, triage
 from .triage import TRIAGE_PERMISSION
@@ -125,6 +125,6 @@ def crash_group_list(request):
         "query_string": kept.urlencode(),
         "statuses": CrashGroupStatus.choices,
         "sorts": (("recent", "Last seen"), ("events", "Events"), ("devices", "Devices"), ("newest", "Newest")),
-        **filter_choices(),
+        **catalog_options(),
     }
     return render(request, "telemetry/crash_group_list.html", context)
