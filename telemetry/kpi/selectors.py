@@ -41,8 +41,8 @@ def _memo_close(**kwargs) -> None:
     _request_memo.set(None)
 
 
-request_started.connect(_memo_open, dispatch_uid="telemetry.selectors.memo_open")
-request_finished.connect(_memo_close, dispatch_uid="telemetry.selectors.memo_close")
+request_started.connect(_memo_open, dispatch_uid="telemetry.kpi.selectors.memo_open")
+request_finished.connect(_memo_close, dispatch_uid="telemetry.kpi.selectors.memo_close")
 
 
 def _cell_totals(
