@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from telemetry.views import SCOPE_PARAMS, scope_parse
+from telemetry.kpi.scope import SCOPE_PARAMS, scope_parse
 
 from . import selectors
 
@@ -102,7 +102,7 @@ class HomeView(APIView):
         responses=HomeSerializer,
     )
     def get(self, request):
-        scope = scope_parse(request, default_range="7d")
+        scope = scope_parse(request.query_params, default_range="7d")
         if scope.errors:
             raise ValidationError({"filters": scope.errors})
         home = selectors.home_dashboard_get(time_range=scope.time_range, filters=scope.filters)

@@ -17,10 +17,12 @@ from django.db.models import Count
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
 from compat.models import CompatEvidence, DeviceModel
 from core.slo import SloTargets, slo_targets_get
-from telemetry import fleet_selectors
-from telemetry import selectors as telemetry_selectors
+from telemetry.kpi import selectors as telemetry_selectors
+from telemetry.kpi.buckets import DAY, day_floor
+from telemetry.kpi.grains import daily_model
+from telemetry.kpi.scope import TimeRange, filter_q
 from telemetry.models import Alert, AlertStatus
-from telemetry.rollups import DAY, day_floor
+from telemetry.support.selectors import crash_groups_new_and_regressed
 
 AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
 
@@ -133,9 +135,9 @@ def compat_coverage(*, start: datetime, end: datetime, filters: dict) -> tuple[f
     has a row per device): a cell-day has sessions exactly when some device was active in it.
     """
     fields = ("model_version_id", "device_model_id")
-    daily = telemetry_selectors.daily_model(filters=filters, fields=fields)
+    daily = daily_model(filters=filters, fields=fields)
     active = daily.objects.filter(
-        fleet_selectors.scope_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
+        filter_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
         sessions__gt=0,
     )  # fmt: skip
     pairs = set(active.values_list(*fields).distinct())
@@ -194,8 +196,8 @@ def _latency_and_memory(
     return per_device_model_judge(latency, "ms"), per_device_model_judge(memory, "MB")
 
 
-def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) -> dict:
-    """Everything on the KPI home for one range and cohort scope; every telemetry figure from telemetry.selectors."""
+def home_dashboard_get(*, time_range: TimeRange, filters: dict) -> dict:
+    """Everything on the KPI home for one range and cohort scope; every telemetry figure from the telemetry KPI selectors."""
     targets = slo_targets_get()
     start, end = time_range.start, time_range.end
     # Cohorts first: within a request they read the scope's per-cell totals once, and the device-model breakdown
@@ -262,7 +264,7 @@ def home_dashboard_get(*, time_range: fleet_selectors.TimeRange, filters: dict) 
         "cards": cards,
         "worst_cohorts": worst[:10],
         "worst_cohorts_total": len(worst),
-        "crash_groups": fleet_selectors.crash_groups_new_and_regressed(start=start, end=end),
+        "crash_groups": crash_groups_new_and_regressed(start=start, end=end),
         "lab_regressions": list(
             Regression.objects.filter(status=RegressionStatus.OPEN)
             .select_related("series__ml_model", "series__device_model", "series__delegate", "series__runtime")

@@ -221,7 +221,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "benchmarks.models.RunStatus",
         "RegressionStatusEnum": "benchmarks.models.RegressionStatus",
         "CrashGroupStatusEnum": "telemetry.models.CrashGroupStatus",
-        "AlertStatusEnum": "telemetry.triage_models.AlertStatus",
+        "AlertStatusEnum": "telemetry.models.AlertStatus",
         "DelegateKindEnum": "compat.models.DelegateKind",
         "CrashKindEnum": "telemetry.models.CrashKind",
         "StatusChangeKindEnum": "compat.models.CompatStatusChange.Kind",

@@ -6,14 +6,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
-from telemetry.views import filter_choices, scope_parse
+from telemetry.kpi.scope import filter_choices, scope_parse
 
 from . import selectors
 
 
 def home(request):
     """The KPI home: counts, KPI cards, worst cohorts, crash groups, lab regressions, alerts; range/filters in the URL."""
-    scope = scope_parse(request, default_range="7d")
+    scope = scope_parse(request.GET, default_range="7d")
     context = {
         "counts": selectors.catalog_counts(),
         "scope": scope,

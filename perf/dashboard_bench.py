@@ -46,10 +46,11 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.roles import roles_sync  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
-from telemetry.crash_rollups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
+from telemetry.kpi.buckets import day_floor, hour_floor  # noqa: E402
 from telemetry.models import CrashGroup, DailyCrashGroupRollup, Device  # noqa: E402
-from telemetry.rollup_grains import device_models_seen_record  # noqa: E402
-from telemetry.rollups import day_floor, hour_floor, rollup_day_coarse_compute  # noqa: E402
+from telemetry.rollups.crash_groups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
+from telemetry.rollups.daily import rollup_day_coarse_compute  # noqa: E402
+from telemetry.rollups.grains import device_models_seen_record  # noqa: E402
 
 DEVICE_MODELS, MODELS, VERSIONS, RUNTIMES = 40, 6, 4, 4
 TRUNCATE = (

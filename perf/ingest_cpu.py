@@ -51,7 +51,7 @@ def _setup(db_url: str) -> str:
 
 def _timed_rows_insert(spent: list[float]):
     """Wraps bulk.rows_insert_skipping_stored (as services imported it) to add its CPU time to spent[0]."""
-    from telemetry import services
+    from telemetry.ingest import service as services
 
     original = services.rows_insert_skipping_stored
 
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
     from django.utils import timezone
 
     from core.models import ApiKey
-    from telemetry.rollups import rollups_deferred
-    from telemetry.services import session_batch_ingest
+    from telemetry.ingest.service import session_batch_ingest
+    from telemetry.tasks import rollups_deferred
 
     api_key = ApiKey.objects.get(prefix=raw_key.split("_")[1])  # the raw key is ep_<prefix>_<secret>
     spent = [0.0]

@@ -76,9 +76,10 @@ def run(args) -> None:
     from compat import demo as compat_demo
     from core.progress import no_progress
     from telemetry.demo import fleet_simulate
+    from telemetry.kpi.kpis import Kpis
+    from telemetry.kpi.selectors import kpi_breakdown, kpi_timeseries, kpis_get
+    from telemetry.kpi.totals import Totals
     from telemetry.models import DailyRollup, HourlyRollup, InferenceSession
-    from telemetry.rollups import Totals
-    from telemetry.selectors import Kpis, kpi_breakdown, kpi_timeseries, kpis_get
 
     compat_demo.step(size="full", stdout=open(os.devnull, "w"), progress=no_progress)
     report = fleet_simulate(devices=args.devices, days=args.days, seed=11)

@@ -1,9 +1,9 @@
-"""Admin for raw telemetry: read-mostly views of devices, sessions, crashes and crash groups."""
+"""Admin for telemetry: read-mostly views of devices, sessions, crashes and crash groups; alert rules (admin-edited
+thresholds), a read-only view of alerts and of the triage audit trail."""
 
 from django.contrib import admin
 
-from . import alerts_admin  # noqa: F401  (registers alert rules, alerts and the triage audit trail)
-from .models import CrashGroup, CrashReport, Device, InferenceSession
+from .models import Alert, AlertRule, CrashGroup, CrashGroupAuditEvent, CrashReport, Device, InferenceSession
 
 
 @admin.register(Device)
@@ -45,3 +45,33 @@ class CrashGroupAdmin(admin.ModelAdmin):
     search_fields = ["title", "culprit", "fingerprint"]
     raw_id_fields = ["assignee"]
     readonly_fields = ["fingerprint", "event_count", "device_count", "first_seen_at", "last_seen_at"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kpi",
+        "threshold",
+        "window_hours",
+        "min_sessions",
+        "enabled",
+        "webhook_url",
+        "last_evaluated_at",
+    )
+    list_filter = ("kpi", "enabled")
+    search_fields = ("name",)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("rule", "cohort_label", "status", "value", "threshold", "sessions", "opened_at", "resolved_at")
+    list_filter = ("status", "rule")
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+
+@admin.register(CrashGroupAuditEvent)
+class CrashGroupAuditEventAdmin(admin.ModelAdmin):
+    list_display = ("crash_group", "action", "actor_name", "from_value", "to_value", "created_at")
+    list_filter = ("action",)
+    readonly_fields = [f.name for f in CrashGroupAuditEvent._meta.fields]

@@ -17,9 +17,11 @@ from django.db import connections
 from core.progress import no_progress
 from edgeportal_client import EdgePortalClient
 
-from .field_evidence import field_evidence_push
-from .rollups import hour_floor, hours_between, rollup_hours_close, rollup_hours_compute, rollups_deferred
+from .kpi.buckets import hour_floor, hours_between
+from .rollups.compute import rollup_hours_close, rollup_hours_compute
+from .rollups.evidence import field_evidence_push
 from .simulator import SimulationPlan, catalog_snapshot, device_batches, fleet_plan
+from .tasks import rollups_deferred
 
 logger = logging.getLogger(__name__)
 DEVICES_PER_KEY = 100  # keeps each temporary key well under the ingest rate limit

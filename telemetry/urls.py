@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import crash_views, views
+from .fleet import views as fleet_views
+from .support import views as support_views
 
 app_name = "fleet"
 urlpatterns = [
-    path("", views.fleet_health, name="health"),
-    path("compare/", views.release_compare, name="compare"),
-    path("devices/", crash_views.device_search, name="devices"),
-    path("devices/<str:uid>/", crash_views.device_detail, name="device"),
+    path("", fleet_views.fleet_health, name="health"),
+    path("compare/", fleet_views.release_compare, name="compare"),
+    path("devices/", support_views.device_search, name="devices"),
+    path("devices/<str:uid>/", support_views.device_detail, name="device"),
 ]

@@ -15,7 +15,8 @@ from core.authentication import ApiKeyAuthentication
 from core.models import ApiKey, ApiKeyScope
 from core.permissions import scope_required
 
-from ..services import IngestError, session_batch_ingest
+from ..ingest.service import IngestError, session_batch_ingest
+from ..tasks import rollup_hours_queue
 from .ingest_serializers import IngestAcceptedSerializer, IngestBatchSerializer, IngestErrorSerializer
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class IngestView(APIView):
             )
         except IngestError as error:
             return _error(error.status, error.error, error.detail)
+        rollup_hours_queue(hours=result.hours_to_roll_up, on_commit=True)
         return Response(result.as_dict(), status=202)
 
     def handle_exception(self, exc):

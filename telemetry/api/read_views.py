@@ -1,18 +1,16 @@
 """Read API: KPIs (the selector's numbers), devices and crash groups; paginated, filterable, no query per row."""
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
-from ..filtersets import CrashGroupFilterSet, DeviceFilterSet, moment_parse
+from ..kpi.scope import FILTER_LOOKUPS, scope_parse
+from ..kpi.selectors import kpis_get
 from ..models import CrashGroup, CrashGroupDevice, CrashReport, Device
+from ..support.filtersets import CrashGroupFilterSet, DeviceFilterSet
 from .read_serializers import (
     CrashGroupDetailSerializer,
     CrashGroupSerializer,
@@ -21,32 +19,13 @@ from .read_serializers import (
     KpisSerializer,
 )
 
-DEFAULT_KPI_RANGE = timedelta(days=7)
 RECENT_CRASHES = 10
 DEVICE_CRASH_GROUPS = 20
 KPI_PARAMETERS = [
     OpenApiParameter("from", str, description="ISO 8601 datetime or date (UTC); default: `to` minus 7 days"),
     OpenApiParameter("to", str, description="ISO 8601 datetime or date (UTC), exclusive; default: now"),
-    *[OpenApiParameter(name, str, description="Catalog slug / version / value") for name in selectors.FILTER_LOOKUPS],
+    *[OpenApiParameter(name, str, description="Catalog slug / version / value") for name in FILTER_LOOKUPS],
 ]
-
-
-def kpi_range_parse(params) -> tuple:
-    """(start, end) from `from`/`to`; ValidationError naming the bad parameter."""
-    errors, moments = {}, {}
-    for name in ("from", "to"):
-        raw = params.get(name)
-        if raw:
-            moments[name] = moment_parse(raw)
-            if moments[name] is None:
-                errors[name] = [f"Not an ISO 8601 date or datetime: {raw!r}."]
-    if errors:
-        raise ValidationError(errors)
-    end = moments.get("to") or timezone.now()
-    start = moments.get("from") or end - DEFAULT_KPI_RANGE
-    if start >= end:
-        raise ValidationError({"from": ["`from` must be before `to`."]})
-    return start, end
 
 
 class KpisView(APIView):
@@ -54,12 +33,12 @@ class KpisView(APIView):
 
     @extend_schema(parameters=KPI_PARAMETERS, responses=KpisSerializer)
     def get(self, request):
-        start, end = kpi_range_parse(request.query_params)
         try:
-            filters = selectors.kpi_filters_clean(params=request.query_params)
+            scope = scope_parse(request.query_params, strict=True)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
-        return Response(selectors.kpis_get(start=start, end=end, filters=filters).as_api())
+        start, end = scope.time_range.start, scope.time_range.end
+        return Response(kpis_get(start=start, end=end, filters=scope.filters).as_api())
 
 
 class DeviceViewSet(viewsets.ReadOnlyModelViewSet):

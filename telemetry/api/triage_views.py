@@ -18,11 +18,12 @@ from rest_framework.views import APIView
 
 from core.permissions import CanRead, user_permission_required
 
-from .. import triage
 from ..models import CrashGroup, CrashGroupNote, CrashGroupStatus
+from ..support import triage
+from ..support.triage import TRIAGE_PERMISSION
 from .read_serializers import CrashGroupDetailSerializer
+from .read_views import CrashGroupViewSet  # the read API owns the GET representation
 
-TRIAGE_PERMISSION = "telemetry.triage_crashgroup"
 User = get_user_model()
 
 
@@ -75,8 +76,6 @@ class CrashGroupTriageView(APIView):
 
     @extend_schema(responses=CrashGroupDetailSerializer)
     def get(self, request, pk: int):
-        from .read_views import CrashGroupViewSet  # the read API owns the GET representation
-
         return CrashGroupViewSet.as_view({"get": "retrieve"})(request._request, pk=pk)
 
     @extend_schema(request=TriagePatchSerializer, responses=TriageStateSerializer)

@@ -3,40 +3,67 @@
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+from django.db.models import Count
 
 CELL = ("device_model_id", "model_version_id", "runtime_version_id", "delegate_id")
-SUMS = ("sessions", "crashed_sessions", "crashes", "inferences", "errors", "accelerated_weighted_sum",
-        "accelerated_weight", "devices", "latency_histogram", "peak_rss_histogram")  # fmt: skip
+SCALARS = ("sessions", "crashed_sessions", "crashes", "inferences", "errors", "accelerated_weighted_sum",
+           "accelerated_weight")  # fmt: skip
+HISTOGRAMS = ("latency_histogram", "peak_rss_histogram")
+GAMMA = 1.02020202020202  # edgeportal_client.histogram.GAMMA when this migration was written (frozen here)
+
+
+def histogram_merge(into: dict, wire: dict | None) -> None:
+    """Adds a stored histogram's counts into {"counts": {key: n}, "zero_count": n} (keys as strings)."""
+    if not wire:
+        return
+    for key, count in (wire.get("counts") or {}).items():
+        into["counts"][str(key)] = into["counts"].get(str(key), 0) + count
+    into["zero_count"] += wire.get("zero_count", 0)
+
+
+def histogram_wire(merged: dict) -> dict:
+    """The stored wire format of a merged histogram (as LatencyHistogram.to_wire wrote it then)."""
+    counts = {int(key): n for key, n in merged["counts"].items() if n}
+    wire = {"gamma": GAMMA, "counts": {str(key): counts[key] for key in sorted(counts)}}
+    if merged["zero_count"]:
+        wire["zero_count"] = merged["zero_count"]
+    return wire
 
 
 def backfill(apps, schema_editor):
-    """Builds the per-cell daily rows from the existing DailyRollup rows (what rollup_day_coarse_compute does)."""
-    from collections import defaultdict
+    """Builds the per-cell daily rows from the existing DailyRollup rows (what the daily coarse rollup did then).
 
-    from django.db.models import Count
-
-    from telemetry.rollups import Totals  # a pure dataclass: merging wire histograms, no model access
-
+    Self-contained: a migration must not import live code, which changes after it is written.
+    """
     daily = apps.get_model("telemetry", "DailyRollup")
     coarse = apps.get_model("telemetry", "DailyCoarseRollup")
     activity = apps.get_model("telemetry", "DeviceActivityDay")
     for start in daily.objects.values_list("bucket_start", flat=True).distinct():
-        per_cell = defaultdict(Totals)
-        for row in daily.objects.filter(bucket_start=start).values(*CELL, *SUMS):
-            per_cell[tuple(row[c] for c in CELL)].add_row(row)
+        per_cell: dict[tuple, dict] = {}
+        for row in daily.objects.filter(bucket_start=start).values(*CELL, *SCALARS, *HISTOGRAMS):
+            sums = per_cell.setdefault(
+                tuple(row[c] for c in CELL),
+                {**dict.fromkeys(SCALARS, 0), **{h: {"counts": {}, "zero_count": 0} for h in HISTOGRAMS}},
+            )
+            for name in SCALARS:
+                sums[name] += row[name]
+            for name in HISTOGRAMS:
+                histogram_merge(sums[name], row[name])
         devices = activity.objects.filter(day=start.date()).values(*CELL).annotate(n=Count("device_id", distinct=True))
         found = {tuple(row[c] for c in CELL): row["n"] for row in devices}
         coarse.objects.bulk_create(
             [
-                coarse(bucket_start=start, **dict(zip(CELL, cell, strict=True)), sessions=t.sessions,
-                       crashed_sessions=t.crashed_sessions, crashes=t.crashes, inferences=t.inferences,
-                       errors=t.errors, latency_histogram=t.wire(), accelerated_weighted_sum=t.accelerated_weighted_sum,
-                       accelerated_weight=t.accelerated_weight, peak_rss_histogram=t.wire(rss=True),
-                       devices=found.get(cell, 0))
-                for cell, t in per_cell.items()
+                coarse(
+                    bucket_start=start,
+                    **dict(zip(CELL, cell, strict=True)),
+                    **{name: sums[name] for name in SCALARS},
+                    **{name: histogram_wire(sums[name]) for name in HISTOGRAMS},
+                    devices=found.get(cell, 0),
+                )
+                for cell, sums in per_cell.items()
             ],
             batch_size=500,
-        )  # fmt: skip
+        )
 
 
 class Migration(migrations.Migration):

@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from telemetry.kpi.buckets import hour_floor
 from telemetry.models import CrashGroup, CrashGroupAuditEvent
-from telemetry.rollups import hour_floor, rollup_range_compute
+from telemetry.rollups.compute import rollup_range_compute
 from tests.telemetry.fleet_factories import catalog_make, crash_group_make, device_make
 from tests.telemetry.rollup_factories import session_make
 

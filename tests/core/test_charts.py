@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from core.charts import base_layout, line_trace, marker_line, target_line
-from telemetry.charts import crash_free_chart, latency_chart, memory_chart
+from telemetry.fleet.charts import crash_free_chart, errors_chart, latency_chart, memory_chart
 
 X = [datetime(2026, 11, 30, tzinfo=UTC) + timedelta(hours=h) for h in range(3)]
 
@@ -22,8 +22,6 @@ def test_a_vertical_marker_label_reads_horizontally_below_the_top_of_the_plot():
 
 
 def test_the_y_range_holds_a_target_above_the_data_with_room_for_its_label():
-    from telemetry.charts import errors_chart
-
     layout = errors_chart(x=X, errors_per_1k=[0.2, 0.4, 0.3], target=1.0).figure["layout"]
     low, high = layout["yaxis"]["range"]
     assert low < 0.2 and high > 1.0 + 0.05

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from core.collector import collector_paused
-from telemetry.services import session_batch_ingest
+from telemetry.ingest.service import session_batch_ingest
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, session
 

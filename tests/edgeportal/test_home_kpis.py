@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from compat.models import CompatEntry, CompatEvidence
 from edgeportal.selectors import kpi_status, per_device_model_judge
-from telemetry import selectors
-from telemetry.rollups import hour_floor, rollup_range_compute
+from telemetry.kpi import selectors
+from telemetry.kpi.buckets import hour_floor
+from telemetry.rollups.compute import rollup_range_compute
 from tests.telemetry.fleet_factories import assert_same_kpis, catalog_make, crash_group_make, device_make
 from tests.telemetry.rollup_factories import crash_make, session_make
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, OsFamily, Runtime, RuntimeVersion
 from telemetry.models import CrashGroup, CrashGroupDevice, CrashReport, Device
-from telemetry.rollups import rollup_hours_compute
+from telemetry.rollups.compute import rollup_hours_compute
 
 _seq = itertools.count(1)
 

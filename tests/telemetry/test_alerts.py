@@ -7,10 +7,12 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from telemetry import alerts
-from telemetry.alerts_tasks import alerts_evaluate_task
+from telemetry.alerts import evaluation as alerts
+from telemetry.alerts import notifications
+from telemetry.kpi.buckets import hour_floor
 from telemetry.models import Alert, AlertRule
-from telemetry.rollups import hour_floor, rollup_range_compute
+from telemetry.rollups.compute import rollup_range_compute
+from telemetry.tasks import alerts_evaluate_task
 
 from .fleet_factories import catalog_make, device_make
 from .rollup_factories import crash_make, session_make
@@ -112,7 +114,7 @@ class _Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver(monkeypatch):
     """A stub webhook receiver on localhost (the real one is outside the project)."""
-    monkeypatch.setattr(alerts, "WEBHOOK_BACKOFF_S", 0)
+    monkeypatch.setattr(notifications, "WEBHOOK_BACKOFF_S", 0)
     handler = type("Receiver", (_Receiver,), {"bodies": [], "status": 200})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -138,7 +140,7 @@ def test_failing_webhook_is_retried_then_unclaimed_for_the_next_round(fleet, rec
     AlertRule.objects.filter(pk=fleet.rule.pk).update(webhook_url=receiver.url)
     alerts.alerts_evaluate(now=fleet.now)
     alert = Alert.objects.get()
-    assert len(receiver.bodies) == alerts.WEBHOOK_ATTEMPTS
+    assert len(receiver.bodies) == notifications.WEBHOOK_ATTEMPTS
     assert alert.notified_open_at is None and alert.delivery_error == "HTTP 503" and alert.delivery_attempts == 1
     receiver.status = 200
     assert alerts.alert_webhooks_deliver() == 1

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telemetry.copy_text import copy_text
+from telemetry.ingest.copy_text import copy_text
 from telemetry.models import ClockFlag, CrashReport, Device, InferenceSession
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post, session

@@ -2,7 +2,7 @@
 
 import pytest
 
-from telemetry.crashes import crash_identity, message_template, version_newer
+from telemetry.ingest.crashes import crash_identity, message_template, version_newer
 from telemetry.models import CrashGroup, CrashGroupStatus, CrashReport
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post
@@ -136,7 +136,7 @@ def test_resend_of_an_old_crash_does_not_regress_a_resolved_group(client, raw_ke
 
 @pytest.mark.django_db
 def test_crashes_of_a_merged_away_fingerprint_keep_landing_in_the_surviving_group(client, raw_key, support_user):
-    from telemetry.triage import crash_group_merge
+    from telemetry.support.triage import crash_group_merge
 
     detector, segmenter, tracker = ([_frame(name)] for name in ("Detector::run", "Segmenter::run", "Tracker::run"))
     post(client, raw_key, batch([crash(frames=detector), crash(frames=segmenter), crash(frames=tracker)], uid="a"))

@@ -8,12 +8,13 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
 
-from telemetry.crash_rollups import crash_group_rollups_backfill
-from telemetry.fleet_selectors import crash_group_detail_get
+from telemetry.kpi.buckets import day_floor, hour_floor
 from telemetry.models import CrashReport, DailyCrashGroupRollup, HourlyCrashGroupRollup
-from telemetry.rollup_models import CRASH_FIELDS
-from telemetry.rollups import day_floor, hour_floor, rollup_hours_compute
-from telemetry.triage import crash_group_merge
+from telemetry.models.rollups import CRASH_FIELDS
+from telemetry.rollups.compute import rollup_hours_compute
+from telemetry.rollups.crash_groups import crash_group_rollups_backfill
+from telemetry.support.selectors import crash_group_detail_get
+from telemetry.support.triage import crash_group_merge
 
 from .fleet_factories import catalog_make, crash_group_make, device_make
 
@@ -131,7 +132,7 @@ def test_list_filters_find_groups_by_their_rollups_after_raw_retention(client, v
 
 
 def test_events_chart_spans_the_range_with_bucket_wide_bars(c):
-    from telemetry.charts import crash_events_chart
+    from telemetry.support.charts import crash_events_chart
 
     now = timezone.now()
     group = crash_group_make(c, devices=[device_make(c)], at=now - timedelta(days=2))
@@ -154,8 +155,9 @@ def test_a_rollup_and_a_batch_holding_its_crash_group_do_not_deadlock():
 
     from django.db import connection, transaction
 
+    from telemetry.ingest.dirty_hours import rollup_hours_mark_dirty
     from telemetry.models import CrashGroup
-    from telemetry.rollups import rollup_hour_compute, rollup_hours_mark_dirty
+    from telemetry.rollups.hourly import rollup_hour_compute
 
     c = catalog_make()
     at = hour_floor(timezone.now()) - timedelta(hours=2)

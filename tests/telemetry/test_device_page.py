@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from compat.models import CompatEntry
-from telemetry.rollups import hour_floor, rollup_range_compute
+from telemetry.kpi.buckets import hour_floor
+from telemetry.rollups.compute import rollup_range_compute
 
 from .fleet_factories import catalog_make, crash_group_make, device_make
 from .rollup_factories import session_make

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from telemetry.comparison import latency_change, poisson_rate_test, two_proportion_test
+from telemetry.fleet.comparison import latency_change, poisson_rate_test, two_proportion_test
 
 
 def test_two_proportion_test_matches_the_textbook_z():

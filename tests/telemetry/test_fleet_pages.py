@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from telemetry import selectors
-from telemetry.rollups import hour_floor, rollup_range_compute
+from telemetry.kpi import selectors
+from telemetry.kpi.buckets import hour_floor
+from telemetry.rollups.compute import rollup_range_compute
 
 from .fleet_factories import assert_same_kpis, catalog_make, device_make
 from .rollup_factories import crash_make, session_make
@@ -133,7 +134,7 @@ def test_release_comparison_of_model_versions_needs_the_model(client, viewer_use
 def test_multi_day_presets_are_calendar_days_and_24h_is_rolling():
     from datetime import UTC, datetime
 
-    from telemetry.fleet_selectors import time_range_parse
+    from telemetry.kpi.scope import time_range_parse
 
     now = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
     seven = time_range_parse(params={"range": "7d"}, now=now)
@@ -144,7 +145,7 @@ def test_multi_day_presets_are_calendar_days_and_24h_is_rolling():
 
 
 def test_memory_distribution_counts_every_session_once_in_the_right_bins(fleet):
-    from telemetry.fleet_selectors import peak_rss_distribution
+    from telemetry.fleet.selectors import peak_rss_distribution
 
     bins = peak_rss_distribution(start=fleet.start, end=fleet.end + timedelta(hours=1), filters={})
     assert sum(count for _, count in bins) == 30 * 5

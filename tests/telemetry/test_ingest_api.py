@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from compat.models import ModelVersion, RuntimeVersion
 from edgeportal_client.histogram import LatencyHistogram
 from telemetry.api.ingest_views import IngestRateThrottle
+from telemetry.kpi.buckets import hour_floor
 from telemetry.models import ClockFlag, CrashReport, Device, InferenceSession, RollupDirtyHour
-from telemetry.rollups import hour_floor
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import INGEST_URL, batch, crash, now, post, session
 

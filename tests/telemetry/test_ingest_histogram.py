@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from edgeportal_client.histogram import _MAPPING, GAMMA, LatencyHistogram
-from telemetry import ingest_histograms
-from telemetry.ingest_histograms import samples_histogram, samples_histograms
-from telemetry.wire import HistogramIn
+from telemetry.ingest import histograms as ingest_histograms
+from telemetry.ingest.histograms import samples_histogram, samples_histograms
+from telemetry.ingest.wire import HistogramIn
 
 CASES = [
     {"gamma": GAMMA, "counts": {"126": 880, "127": 300, "-3": 2}},

@@ -4,9 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from telemetry.kpi.selectors import (
+    adoption_timeseries,
+    cohorts_missing_targets,
+    kpi_breakdown,
+    kpi_timeseries,
+    kpis_get,
+)
 from telemetry.models import HourlyRollup
-from telemetry.rollups import rollup_range_compute
-from telemetry.selectors import adoption_timeseries, cohorts_missing_targets, kpi_breakdown, kpi_timeseries, kpis_get
+from telemetry.rollups.compute import rollup_range_compute
 from tests.telemetry import ingest_factories
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import session_make

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models import Sum
 
+from telemetry.kpi.selectors import kpis_get
 from telemetry.models import InferenceSession
-from telemetry.rollups import rollup_range_compute
-from telemetry.selectors import kpis_get
+from telemetry.rollups.compute import rollup_range_compute
 from tests.telemetry.fleet_factories import catalog_make, crash_group_make, device_make
 from tests.telemetry.rollup_factories import crash_make, session_make
 

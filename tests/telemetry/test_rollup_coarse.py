@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from telemetry import selectors
+from telemetry.kpi import selectors
 from telemetry.models import DailyCoarseRollup, DailyDeviceModelRollup, DailyRollup
-from telemetry.rollups import rollup_day_coarse_compute, rollup_range_compute
+from telemetry.rollups.compute import rollup_range_compute
+from telemetry.rollups.daily import rollup_day_coarse_compute
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, session_make
 

@@ -9,7 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from telemetry import selectors
+from telemetry.kpi import reads, selectors
+from telemetry.kpi.buckets import range_split
+from telemetry.kpi.totals import Totals
 from telemetry.models import (
     DailyCoarseRollup,
     DailyDeviceModelRollup,
@@ -21,8 +23,9 @@ from telemetry.models import (
     HourlyRollup,
     InferenceSession,
 )
-from telemetry.rollup_grains import rollup_grains_backfill as call_backfill
-from telemetry.rollups import Totals, range_split, rollup_day_coarse_compute, rollup_hours_compute, rollup_range_compute
+from telemetry.rollups.compute import rollup_hours_compute, rollup_range_compute
+from telemetry.rollups.daily import rollup_day_coarse_compute
+from telemetry.rollups.grains import rollup_grains_backfill as call_backfill
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, exact_quantile, session_make
 
@@ -254,7 +257,7 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
             session_make(c, device=device, at=at, samples=[10.0 + i, 20.0, 30.0 + hour], app_version=f"3.{hour % 2}")
             per_day[at.date()].add(device.pk)
     rollup_range_compute(start=DAY, end=today + timedelta(hours=4))
-    monkeypatch.setattr(selectors, "timezone", SimpleNamespace(now=lambda: now))
+    monkeypatch.setattr(reads, "timezone", SimpleNamespace(now=lambda: now))
     scopes = [{}, {"tier": 1}, {"app_version": "3.1"}]
 
     def read():
@@ -268,7 +271,7 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
     assert "hourly" not in sql and "telemetry_inferencesession" not in sql
     whole_days = read()
     assert whole_days[0].devices == len(per_day[DAY.date()] | per_day[today.date()]) == 4
-    monkeypatch.setattr(selectors, "range_pieces", range_split)
+    monkeypatch.setattr(reads, "range_pieces", range_split)
     hourly_edges = read()
     assert _figures(whole_days) == [pytest.approx(f, rel=1e-12) for f in _figures(hourly_edges)]
     assert whole_days[0].sessions == InferenceSession.objects.count()
@@ -276,14 +279,14 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
 
 def test_the_trailing_day_is_read_whole_only_when_the_range_reaches_now(monkeypatch):
     now = DAY + timedelta(hours=6, minutes=30)
-    monkeypatch.setattr(selectors, "timezone", SimpleNamespace(now=lambda: now))
+    monkeypatch.setattr(reads, "timezone", SimpleNamespace(now=lambda: now))
     end = DAY + timedelta(hours=7)
     week_ago = DAY - timedelta(days=6)
-    assert selectors.range_pieces(week_ago, end) == ([], (week_ago, DAY + timedelta(days=1)))
+    assert reads.range_pieces(week_ago, end) == ([], (week_ago, DAY + timedelta(days=1)))
     yesterday_9 = DAY - timedelta(hours=15)
-    assert selectors.range_pieces(yesterday_9, end) == ([(yesterday_9, DAY)], (DAY, DAY + timedelta(days=1)))
+    assert reads.range_pieces(yesterday_9, end) == ([(yesterday_9, DAY)], (DAY, DAY + timedelta(days=1)))
     # Starting inside today: the day's rows would include hours before the start.
-    assert selectors.range_pieces(DAY + timedelta(hours=2), end) == range_split(DAY + timedelta(hours=2), end)
+    assert reads.range_pieces(DAY + timedelta(hours=2), end) == range_split(DAY + timedelta(hours=2), end)
     # Ending before now: later hours of that day may hold data.
     past_end = DAY + timedelta(hours=5)
-    assert selectors.range_pieces(week_ago, past_end) == range_split(week_ago, past_end)
+    assert reads.range_pieces(week_ago, past_end) == range_split(week_ago, past_end)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.models import DailyRollup, HourlyRollup, InferenceSession
-from telemetry.rollups import PAUSE_FILE_ENV
+from telemetry.rollups.hourly import PAUSE_FILE_ENV
 from telemetry.tasks import rollup_hours_task
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import fleet_make

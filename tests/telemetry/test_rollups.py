@@ -7,20 +7,19 @@ from django.db.models import Count, Sum
 from django.test import override_settings
 
 from compat.models import CompatEvidence
-from telemetry.models import CrashReport, DailyRollup, DeviceActivityDay, HourlyRollup, InferenceSession
-from telemetry.retention import raw_retention_enforce
-from telemetry.rollups import (
+from telemetry.kpi.buckets import hour_floor, hour_floors, hours_between, range_split
+from telemetry.kpi.selectors import kpis_get
+from telemetry.models import (
+    CrashReport,
+    DailyRollup,
+    DeviceActivityDay,
+    HourlyRollup,
+    InferenceSession,
     RollupDirtyHour,
-    hour_floor,
-    hour_floors,
-    hours_between,
-    range_split,
-    rollup_hours_close,
-    rollup_hours_compute,
-    rollup_hours_enqueue,
-    rollup_range_compute,
 )
-from telemetry.selectors import kpis_get
+from telemetry.rollups.compute import rollup_hours_close, rollup_hours_compute, rollup_range_compute
+from telemetry.rollups.retention import raw_retention_enforce
+from telemetry.tasks import rollup_hours_enqueue
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.rollup_factories import crash_make, exact_quantile, fleet_make, session_make
 
@@ -252,7 +251,7 @@ def test_concurrent_recomputes_of_one_hour_neither_collide_nor_double_count():
 
 
 def test_only_the_batch_that_dirties_a_clean_hour_queues_a_rollup(c):
-    from telemetry.rollups import rollup_hours_mark_dirty
+    from telemetry.ingest.dirty_hours import rollup_hours_mark_dirty
 
     hour = datetime(2026, 11, 3, 4, tzinfo=UTC)
     assert rollup_hours_mark_dirty(hours=[hour + timedelta(minutes=5)]) == {hour}
@@ -288,7 +287,9 @@ def test_an_hour_re_marked_during_its_rollup_is_queued_again_after_the_delay(tmp
     from django.db import connection
 
     from edgeportal.celery import app
-    from telemetry.rollups import PAUSE_FILE_ENV, rollup_hours_mark_dirty
+    from telemetry.ingest.dirty_hours import rollup_hours_mark_dirty
+    from telemetry.rollups.hourly import PAUSE_FILE_ENV
+    from telemetry.tasks import rollup_hours_task
 
     c = catalog_make()
     at = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
@@ -304,8 +305,8 @@ def test_an_hour_re_marked_during_its_rollup_is_queued_again_after_the_delay(tmp
     results = []
 
     def run_rollup() -> None:
-        try:
-            results.append(rollup_hours_compute(hours=[at], push_evidence=False, only_dirty=True))
+        try:  # the task: it runs the rollup, then queues the hours a batch re-marked meanwhile
+            results.append(rollup_hours_task(hours=[at.isoformat()], only_dirty=True))
         finally:
             connection.close()  # this thread's connection, or the test database cannot be dropped
 
@@ -319,7 +320,7 @@ def test_an_hour_re_marked_during_its_rollup_is_queued_again_after_the_delay(tmp
     rollup.join(timeout=30)
     queued_at = time.time()
 
-    assert results and results[0].hours == [at.replace(minute=0)]
+    assert results == [1]  # the hour was rolled up
     assert RollupDirtyHour.objects.filter(hour=at.replace(minute=0)).exists()  # the newer mark stays
     messages = [json.loads(raw) for raw in broker.lrange(queue, 0, -1)]
     broker.delete(queue)

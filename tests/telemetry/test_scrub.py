@@ -2,7 +2,7 @@
 
 import pytest
 
-from telemetry.crashes import _CLEAN_FRAME_TEXTS, frames_scrub, secrets_scrub
+from telemetry.ingest.crashes import _CLEAN_FRAME_TEXTS, frames_scrub, secrets_scrub
 from telemetry.models import CrashReport
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post

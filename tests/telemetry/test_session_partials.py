@@ -9,11 +9,12 @@ import pytest
 from django.test import override_settings
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS, bucket_key
+from telemetry.ingest.partials import sessions_sum
+from telemetry.kpi.buckets import hour_floor
 from telemetry.models import HourlyRollup, HourlySessionPartial, InferenceSession
-from telemetry.partials import sessions_sum
-from telemetry.retention import raw_retention_enforce
-from telemetry.rollup_models import COHORT_FIELDS
-from telemetry.rollups import hour_floor, rollup_hours_compute
+from telemetry.models.rollups import COHORT_FIELDS
+from telemetry.rollups.compute import rollup_hours_compute
+from telemetry.rollups.retention import raw_retention_enforce
 from tests.telemetry.fleet_factories import catalog_make, device_make
 from tests.telemetry.ingest_factories import batch, crash, now, post, session
 from tests.telemetry.rollup_factories import session_make

@@ -9,8 +9,8 @@ from compat.models import CompatEvidence
 from core.models import ApiKey
 from core.slo import slo_targets_get
 from telemetry.demo import fleet_simulate
+from telemetry.kpi.selectors import kpis_get
 from telemetry.models import CrashGroup, CrashReport, HourlyRollup, InferenceSession
-from telemetry.selectors import kpis_get
 from telemetry.simulator import catalog_snapshot, device_batches, fleet_plan
 from tests.telemetry.fleet_factories import catalog_make
 

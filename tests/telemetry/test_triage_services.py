@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from telemetry import triage
 from telemetry.models import CrashGroup, CrashGroupAuditEvent, CrashGroupDevice, CrashReport
+from telemetry.support import triage
 
 from .fleet_factories import catalog_make, crash_group_make, device_make
 

@@ -1,6 +1,6 @@
 """The ingest body's cheap pre-checks (telemetry/wire.py)."""
 
-from telemetry import wire
+from telemetry.ingest import wire
 
 
 def test_the_nul_escape_precheck_finds_the_escape_and_passes_text_without_backslashes():

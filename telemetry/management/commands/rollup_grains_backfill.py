@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from telemetry.crash_rollups import crash_group_rollups_backfill
-from telemetry.rollup_grains import rollup_grains_backfill
+from telemetry.rollups.crash_groups import crash_group_rollups_backfill
+from telemetry.rollups.grains import rollup_grains_backfill
 
 
 class Command(BaseCommand):

@@ -1,0 +1,390 @@
+"""Set-based writes of the ingest path: the PostgreSQL fast path (COPY + ON CONFLICT) and its portable fallback.
+
+Every function here issues a fixed number of statements whatever the batch size, so the ingest path's
+query count is pinned by a test. Raw SQL (S608): identifiers come from model meta, every value is a parameter.
+"""
+
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.db import IntegrityError, connection, models
+from psycopg.errors import UniqueViolation
+
+from ..models import (
+    CrashGroup,
+    CrashGroupAlias,
+    CrashGroupDevice,
+    CrashGroupStatus,
+    CrashReport,
+    Device,
+    InferenceSession,
+)
+from ..models.rollups import COHORT_FIELDS
+from .copy_text import copy_text
+from .statements import any_of, prepared_cursor, rows_cte
+
+
+@cache  # ~80 names quoted per batch, each through the connection proxy's thread-local lookup
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _greatest(a: str, b: str) -> str:
+    return f"GREATEST({a}, {b})" if connection.vendor == "postgresql" else f"MAX({a}, {b})"
+
+
+def _least(a: str, b: str) -> str:
+    return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
+
+
+def _db_datetime(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+class EventsAlreadyStored(Exception):
+    """An optimistic COPY met an event_id already stored; the transaction is lost: redo the batch with
+    `expect_stored=True`."""
+
+
+def rows_insert_skipping_stored(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool = True
+) -> set[uuid.UUID]:
+    """Inserts rows (values in `columns` order, one column is event_id, unique among `rows`); returns the event_ids
+    of the rows skipped because already stored (the duplicates: usually none, so nothing to send back).
+
+    The unique constraint is the durable dedupe, also against a concurrent identical batch (its INSERT waits on
+    the index, then does nothing). With `expect_stored=False` (a batch's first attempt) PostgreSQL COPYs straight
+    into the table and raises EventsAlreadyStored if any event is stored already: the caller's transaction is then
+    aborted and the caller redoes it with `expect_stored=True`.
+    """
+    if not rows:
+        return set()
+    if connection.vendor == "postgresql":
+        return _rows_insert_postgres(model=model, columns=columns, rows=rows, expect_stored=expect_stored)
+    return _rows_insert_portable(model=model, columns=columns, rows=rows)
+
+
+def rows_insert(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> None:
+    """Inserts rows (values in `columns` order) that cannot conflict: PostgreSQL COPYs them (a multi-row INSERT
+    formats each parameter in Python: ~40 µs per row of 18 values), other databases take one executemany."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        cols = ", ".join(_quote(column) for column in columns)
+        payload = copy_text(fields=_fields(model, columns), rows=rows)
+        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", payload)
+        return
+    _insert_many(model=model, columns=columns, rows=rows)
+
+
+def _insert_many(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple], suffix: str = "") -> None:
+    """One executemany INSERT (the portable path), each value prepared by its field; `suffix`: an ON CONFLICT."""
+    fields = _fields(model, columns)
+    cols = ", ".join(_quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_quote(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(columns))}){suffix}",  # noqa: S608
+            [
+                [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+                for row in rows
+            ],
+        )
+
+
+def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
+    by_column = {field.column: field for field in model._meta.concrete_fields}
+    return [by_column[column] for column in columns]
+
+
+def _rows_insert_postgres(
+    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool
+) -> set[uuid.UUID]:
+    event_position = list(columns).index("event_id")
+    # By event_id (PostgreSQL orders uuids as their big-endian integer): two batches sharing events take the
+    # unique index's locks in the same order, so they wait on each other instead of deadlocking.
+    rows = sorted(rows, key=lambda row: row[event_position].int)
+    payload = copy_text(fields=_fields(model, columns), rows=rows)
+    cols = ", ".join(_quote(column) for column in columns)
+    if expect_stored:
+        return _rows_insert_staged(model=model, cols=cols, payload=payload)
+    # Optimistic: a batch is almost never a resend, and COPY straight into the table costs the database ~10 %
+    # less than staging + INSERT … ON CONFLICT. A stored event_id aborts the COPY (a concurrent identical batch
+    # makes it wait for that batch's commit first), and with it the transaction: no savepoint per batch.
+    try:
+        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", payload)
+    except IntegrityError as error:
+        if not isinstance(error.__cause__, UniqueViolation):
+            raise
+        # The table's only unique columns are event_id and the generated id: an event is already stored.
+        raise EventsAlreadyStored(str(error)) from error
+    return set()
+
+
+def _copy(statement: str, payload: str) -> None:
+    # cursor.copy is psycopg's own: without Django's wrapper its errors would escape as psycopg exceptions (a
+    # database dying mid-COPY would be a 500, not the view's 503).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(payload)
+
+
+def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -> set[uuid.UUID]:
+    """COPY into a staging table + INSERT … ON CONFLICT DO NOTHING; the event_ids that were already stored."""
+    table = _quote(model._meta.db_table)
+    # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
+    stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
+    with connection.cursor() as cursor:
+        # One staging table per connection, emptied by every commit; a rollback empties it too.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier staged call in this transaction
+        _copy(f"COPY {stage} ({cols}) FROM STDIN", payload)
+        cursor.execute(
+            f"WITH inserted AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+            f"SELECT event_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.event_id = s.event_id)"
+        )
+        return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def _rows_insert_portable(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
+    # SQLite runs with transaction_mode IMMEDIATE: the batch holds the write lock, so the existence check is exact.
+    event_position = list(columns).index("event_id")
+    existing = set(
+        model.objects.filter(event_id__in=[row[event_position] for row in rows]).values_list("event_id", flat=True)
+    )
+    new_rows = [row for row in rows if row[event_position] not in existing]
+    if new_rows:
+        _insert_many(model=model, columns=columns, rows=new_rows, suffix=" ON CONFLICT (event_id) DO NOTHING")
+    return existing
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSeed:
+    """What a batch knows about one fingerprint before its crashes are stored."""
+
+    fingerprint: str
+    title: str
+    culprit: str
+    kind: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    id: int
+    fingerprint: str  # the group's own: differs from the crash's when that fingerprint was merged into this group
+    status: str
+    resolved_in_version: str
+
+
+def _aliases_resolve(fingerprints: set[str]) -> dict[str, str]:
+    """{merged-away fingerprint: fingerprint of the group it was merged into} for those of ``fingerprints``."""
+    aliases, groups = _quote(CrashGroupAlias._meta.db_table), _quote(CrashGroup._meta.db_table)
+    matching, params = any_of(sorted(fingerprints))
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.fingerprint, g.fingerprint FROM {aliases} a JOIN {groups} g ON g.id = a.group_id "  # noqa: S608
+            f"WHERE a.fingerprint {matching}",
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
+    """Creates missing groups (counters at 0) and locks every group of the batch until commit; by crash fingerprint.
+
+    The no-op DO UPDATE takes the row lock, so a concurrent batch counts its crashes only after this one
+    commits; the counters are then added for the crashes actually inserted (crash_groups_count). A fingerprint
+    merged into another group (CrashGroupAlias) resolves to that group.
+    """
+    if not seeds:
+        return {}
+    aliases = _aliases_resolve({seed.fingerprint for seed in seeds})
+    by_group: dict[str, GroupSeed] = {}
+    for seed in seeds:
+        fingerprint = aliases.get(seed.fingerprint, seed.fingerprint)
+        other = by_group.get(fingerprint)
+        by_group[fingerprint] = GroupSeed(
+            fingerprint, seed.title, seed.culprit, seed.kind,
+            min(seed.first_seen_at, other.first_seen_at) if other else seed.first_seen_at,
+            max(seed.last_seen_at, other.last_seen_at) if other else seed.last_seen_at,
+        )  # fmt: skip
+    locked = _groups_upsert(sorted(by_group.values(), key=lambda seed: seed.fingerprint))
+    return {seed.fingerprint: locked[aliases.get(seed.fingerprint, seed.fingerprint)] for seed in seeds}
+
+
+def _groups_upsert(seeds: list[GroupSeed]) -> dict[str, GroupState]:
+    # Sorted by fingerprint by the caller: same lock order in every batch, no deadlock.
+    seeded, params = rows_cte(
+        "s",
+        [("fingerprint", "text"), ("title", "text"), ("culprit", "text"), ("kind", "text"), ("status", "text"),
+         ("first_seen", "timestamptz"), ("last_seen", "timestamptz")],
+        [(seed.fingerprint, seed.title, seed.culprit, seed.kind, CrashGroupStatus.NEW,
+          _db_datetime(seed.first_seen_at), _db_datetime(seed.last_seen_at)) for seed in seeds],
+    )  # fmt: skip
+    table = _quote(CrashGroup._meta.db_table)
+    sql = (
+        f"WITH {seeded} INSERT INTO {table} (fingerprint, title, culprit, kind, status, resolved_in_version, "  # noqa: S608
+        f"first_seen_at, last_seen_at, event_count, device_count) "
+        # WHERE true: SQLite's parser needs it between an INSERT's SELECT and ON CONFLICT.
+        f"SELECT fingerprint, title, culprit, kind, status, '', first_seen, last_seen, 0, 0 FROM s WHERE true "
+        f"ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint "
+        f"RETURNING id, fingerprint, status, resolved_in_version"
+    )
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            fp: GroupState(id=pk, fingerprint=fp, status=status, resolved_in_version=rv)
+            for pk, fp, status, rv in cursor.fetchall()
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCount:
+    """Counter increments for one group from the crashes a batch actually inserted."""
+
+    group_id: int
+    events: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    regressed: bool
+
+
+def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: datetime) -> None:
+    """Adds event counts, exact affected-device counts and first/last seen; re-opens regressed groups."""
+    if not counts:
+        return
+    counts = sorted(counts, key=lambda count: count.group_id)  # same row-lock order in every batch
+    pair_table, table = _quote(CrashGroupDevice._meta.db_table), _quote(CrashGroup._meta.db_table)
+    seen = _db_datetime(seen_at)
+    rows = [
+        (count.group_id, count.events, _db_datetime(count.first_seen_at), _db_datetime(count.last_seen_at),
+         1 if count.regressed else 0)
+        for count in counts
+    ]  # fmt: skip
+    # A (group, device) pair inserted now is a device this group never had: that is the exact increment.
+    update = (
+        f"UPDATE {table} SET event_count = event_count + v.events, device_count = device_count + v.devices, "  # noqa: S608
+        f"first_seen_at = {_least('first_seen_at', 'v.first_seen')}, "
+        f"last_seen_at = {_greatest('last_seen_at', 'v.last_seen')}, "
+        f"status = CASE WHEN v.regressed = 1 THEN %s ELSE status END "
+    )
+    if connection.vendor == "postgresql":  # one round trip: the pairs' insert feeds the update
+        counted, count_params = rows_cte(
+            "c", [("id", "bigint"), ("events", "bigint"), ("first_seen", "timestamptz"), ("last_seen", "timestamptz"),
+                  ("regressed", "int")], rows,
+        )  # fmt: skip
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                f"WITH {counted}, "  # noqa: S608
+                f"new_pairs AS (INSERT INTO {pair_table} (group_id, device_id, first_seen_at) "
+                f"SELECT id, %s::bigint, %s::timestamptz FROM c ORDER BY id ON CONFLICT (group_id, device_id) DO NOTHING "
+                f"RETURNING group_id), "
+                f"v AS (SELECT c.*, (SELECT COUNT(*) FROM new_pairs p WHERE p.group_id = c.id) AS devices FROM c) "
+                f"{update} FROM v WHERE {table}.id = v.id",
+                [*count_params, device_id, seen, CrashGroupStatus.REGRESSED],
+            )
+        return
+    with connection.cursor() as cursor:
+        # SQLite has no data-modifying WITH: the pairs first, then the counters.
+        cursor.execute(
+            f"INSERT INTO {pair_table} (group_id, device_id, first_seen_at) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s)"] * len(counts))
+            + " ON CONFLICT (group_id, device_id) DO NOTHING RETURNING group_id",
+            [value for count in counts for value in (count.group_id, device_id, seen)],
+        )
+        new_device_groups = {group_id for (group_id,) in cursor.fetchall()}
+        counted = [(*row, int(row[0] in new_device_groups)) for row in rows]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(counted))
+        cursor.execute(
+            f"WITH v (id, events, first_seen, last_seen, regressed, devices) AS (VALUES {values}) "  # noqa: S608
+            f"{update} FROM v WHERE {table}.id = v.id",
+            [*(value for row in counted for value in row), CrashGroupStatus.REGRESSED],
+        )
+
+
+def device_upsert(
+    *, uid: str, device_model_id: int, os_version: str, app_version: str, firmware: str, fleet: str, seen_at: datetime
+) -> int:
+    """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id."""
+    table = _quote(Device._meta.db_table)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (uid, device_model_id, os_version, app_version, firmware, fleet, first_seen_at, "  # noqa: S608
+            f"last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO UPDATE SET "
+            f"device_model_id = EXCLUDED.device_model_id, os_version = EXCLUDED.os_version, "
+            f"app_version = EXCLUDED.app_version, firmware = EXCLUDED.firmware, last_seen_at = EXCLUDED.last_seen_at "
+            f"RETURNING id",
+            [
+                uid,
+                device_model_id,
+                os_version,
+                app_version,
+                firmware,
+                fleet,
+                _db_datetime(seen_at),
+                _db_datetime(seen_at),
+            ],
+        )
+        return cursor.fetchone()[0]
+
+
+def session_ids_by_event(*, event_ids: list[uuid.UUID]) -> dict[str, int]:
+    """{session_id: id} of the stored sessions with these event_ids (one lookup on the unique event_id index)."""
+    event_id = InferenceSession._meta.get_field("event_id")
+    matching, params = any_of([event_id.get_db_prep_value(value, connection) for value in event_ids])
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} WHERE event_id {matching}",  # noqa: S608
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def session_crash_link(*, device_id: int) -> list[tuple[datetime, tuple, bool]]:
+    """Marks sessions that have a crash and links crashes to their session, whichever arrived first (crashes of
+    sessions stored in their own batch are stored linked: see session_ids_by_event).
+
+    No ORM compilation. Returns (started_at, cohort in COHORT_FIELDS order, in_partial) of each session whose
+    has_crash flipped: its (maybe older) hour needs a new rollup, and its batch's partial a crashed session more.
+    (Sessions whose crash came in the same batch were stored flagged: they do not flip here.)
+    """
+    sessions, crashes = _quote(InferenceSession._meta.db_table), _quote(CrashReport._meta.db_table)
+    match = f"s.device_id = %s AND s.session_id = {crashes}.session_id"
+    link = (
+        f"UPDATE {crashes} SET inference_session_id = (SELECT s.id FROM {sessions} s WHERE {match} LIMIT 1) "  # noqa: S608
+        f"WHERE device_id = %s AND inference_session_id IS NULL AND EXISTS (SELECT 1 FROM {sessions} s WHERE {match})"
+    )
+    flag = (
+        f"UPDATE {sessions} SET has_crash = %s WHERE device_id = %s AND has_crash = %s AND session_id IN "  # noqa: S608
+        f"(SELECT session_id FROM {crashes} WHERE device_id = %s AND inference_session_id IS NULL) "
+        f"RETURNING started_at, {', '.join(_quote(column) for column in COHORT_FIELDS)}, in_partial"
+    )
+    link_params, flag_params = [device_id] * 3, [True, device_id, False, device_id]
+    with prepared_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One round trip: both updates read the statement's snapshot, so `flag` still sees the crashes `link` links.
+            cursor.execute(f"WITH linked AS ({link}) {flag}", link_params + flag_params)
+            flipped = cursor.fetchall()
+        else:  # SQLite has no data-modifying WITH: flag first, while the crashes are still unlinked
+            cursor.execute(flag, flag_params)
+            flipped = cursor.fetchall()
+            cursor.execute(link, link_params)
+    field = InferenceSession._meta.get_field("started_at")
+    return [
+        (
+            started
+            if isinstance(started, datetime)
+            else connection.ops.convert_datetimefield_value(started, field, connection),
+            tuple(cohort),
+            bool(in_partial),
+        )
+        for started, *cohort, in_partial in flipped
+    ]

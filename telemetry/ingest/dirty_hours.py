@@ -1,0 +1,46 @@
+"""Dirty hours: ingest marks the hours whose raw rows it changed, in its own transaction, for the rollup to redo.
+
+The mark survives a lost message for the periodic sweep; the rollup clears it in the transaction that recomputes
+the hour (telemetry/rollups/hourly.py), and the API view queues the rollup of hours that were clean.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from ..kpi.buckets import hour_floors
+from ..models import RollupDirtyHour
+from .statements import prepared_cursor
+
+
+def rollup_hours_mark_dirty(*, hours: Iterable[datetime]) -> set[datetime]:
+    """Marks hours dirty in the caller's transaction; returns the hours that were clean (they need a queued rollup).
+
+    An hour already dirty only gets a new marked_at: the task rolling it up sees that and re-queues it, so under
+    load one task per hour is in flight, not one per batch. The mark survives a lost message for the beat sweep.
+    """
+    marks = sorted(hour_floors(hours))  # same row-lock order in every batch: no deadlock
+    if not marks:
+        return set()
+    now = timezone.now()
+    table = connection.ops.quote_name(RollupDirtyHour._meta.db_table)
+    if connection.vendor == "postgresql":
+        # xmax = 0 only on a freshly inserted row; the upsert is atomic against a rollup deleting the mark.
+        with prepared_cursor() as cursor:  # an ingest batch's statement: one text for any number of hours
+            cursor.execute(
+                f"INSERT INTO {table} (hour, marked_at) SELECT hour, %s::timestamptz "  # noqa: S608
+                f"FROM unnest(%s::timestamptz[]) AS m (hour) ON CONFLICT (hour) "
+                f"DO UPDATE SET marked_at = GREATEST(EXCLUDED.marked_at, {table}.marked_at + interval '1 microsecond') "
+                f"RETURNING hour, (xmax = 0)",
+                [now, marks],
+            )
+            return {hour for hour, inserted in cursor.fetchall() if inserted}
+    # SQLite serializes writers (transaction_mode IMMEDIATE): read-then-write is exact.
+    existing = set(RollupDirtyHour.objects.filter(hour__in=marks).values_list("hour", flat=True))
+    RollupDirtyHour.objects.filter(hour__in=existing).update(marked_at=now)
+    RollupDirtyHour.objects.bulk_create(
+        [RollupDirtyHour(hour=hour, marked_at=now) for hour in marks if hour not in existing]
+    )
+    return set(marks) - existing

@@ -1,0 +1,168 @@
+"""How a KPI read reads rollups: the range cut into edge hours and whole days, Totals per group, exact devices.
+
+Ranges are snapped to UTC hours (start floored, end ceiled). Whole UTC days inside a range read daily rollup rows,
+the partial-day edges read hourly rows; a trailing partial day that reaches the present is read as its whole day
+(nothing starts after now, so the day's rows hold exactly that edge). Distinct devices are exact: whole days count
+distinct devices in DeviceActivityDay (or a grain row's exact count for one bucket), partial-day edges count
+distinct devices in the raw sessions of those (< 2 days of) hours.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import msgspec
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from ..models import DailyRollup, DeviceActivityDay, DeviceModelDevice, HourlyRollup, InferenceSession
+from .buckets import DAY, HOUR, day_floor, range_split
+from .histogram_sql import histogram_sums
+from .totals import SCALAR_SUM_COLUMNS, SUM_COLUMNS, Totals
+
+
+def range_pieces(start: datetime, end: datetime) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime]]:
+    """range_split, except that a trailing partial day reaching the present is read as its whole day.
+
+    Nothing can have started after now (ingest clamps future device times to the receive time), so today's daily
+    rows and activity hold exactly [today, end): the 7- and 30-day views read no hourly rows and no raw sessions.
+    """
+    last_day = day_floor(end)
+    if last_day == end or start > last_day or end < timezone.now():
+        return range_split(start, end)
+    if start == last_day:
+        return [], (last_day, last_day + DAY)
+    edges, (day_start, day_end) = range_split(start, last_day)
+    return edges, (day_start if day_start < day_end else last_day, last_day + DAY)
+
+
+def grouped_totals(
+    *,
+    start: datetime,
+    end: datetime,
+    q: Q,
+    fields: tuple[str, ...],
+    key: Callable[[dict], object] | None = None,
+    daily=DailyRollup,
+    hourly=HourlyRollup,
+) -> dict[object, Totals]:
+    """Totals per group over [start, end): edge hours from ``hourly``, whole days from ``daily`` (≤ 4 queries).
+
+    Without grouping, sums and histogram merges run in SQL (histogram_sql: ~25 % faster on a 7-day read); per
+    group, rows are merged in Python (SQL was ~2× slower with ~1,000 cells) — perf/kpi_bench.py.
+    """
+    key = key or (lambda row: tuple(row[f] for f in fields))
+    edges, (day_start, day_end) = range_pieces(start, end)
+    groups: dict[object, Totals] = defaultdict(Totals)
+    hour_q = Q()
+    for a, b in edges:
+        hour_q |= Q(bucket_start__gte=a, bucket_start__lt=b)
+    sources = [(hourly, hour_q)] if edges else []
+    if day_start < day_end:
+        sources.append((daily, Q(bucket_start__gte=day_start, bucket_start__lt=day_end)))
+    for model, when in sources:
+        rows = model.objects.filter(when, q)
+        if fields and connection.vendor == "postgresql":
+            merge_rows_fast(rows, fields=fields, key=key, groups=groups)
+            continue
+        if fields:
+            for row in rows.values(*fields, *SUM_COLUMNS).iterator(chunk_size=2000):
+                groups[key(row)].add_row(row)
+            continue
+        sums = rows.aggregate(**{name: Sum(name) for name in SCALAR_SUM_COLUMNS})
+        if sums["sessions"] is None:  # no rows
+            continue
+        totals = groups[key({})]
+        totals.add_scalars(sums)
+        for column, (counts, zero) in histogram_sums(rows, group_fields=()).get((), {}).items():
+            totals.add_histogram({"counts": counts, "zero_count": zero}, rss=column == "peak_rss_histogram")
+    return groups
+
+
+COUNTS_DECODER = msgspec.json.Decoder(dict[str, int])
+
+
+def merge_rows_fast(rows, *, fields: tuple[str, ...], key: Callable[[dict], object], groups: dict) -> None:
+    """Adds rollup rows into per-group Totals, reading histogram counts as text decoded by msgspec (PostgreSQL).
+
+    The ORM's JSONField decoding made up ~75 % of a 30-day per-cell read (perf/dashboard_bench.py).
+    """
+    inner = rows.order_by().values(
+        **{f"g{i}": F(name) for i, name in enumerate(fields)}, **{f"s_{n}": F(n) for n in SCALAR_SUM_COLUMNS},
+        h0=F("latency_histogram"), h1=F("peak_rss_histogram"),
+    )  # fmt: skip
+    sql, params = inner.query.sql_with_params()
+    columns = [*(f"r.g{i}" for i in range(len(fields))), *(f"r.s_{n}" for n in SCALAR_SUM_COLUMNS)]
+    query = (
+        f"SELECT {', '.join(columns)}, (r.h0 -> 'counts')::text, COALESCE((r.h0 ->> 'zero_count')::bigint, 0), "  # noqa: S608
+        f"(r.h1 -> 'counts')::text, COALESCE((r.h1 ->> 'zero_count')::bigint, 0) FROM ({sql}) r"
+    )
+    width = len(fields)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        for row in cursor.fetchall():
+            totals = groups[key(dict(zip(fields, row[:width], strict=True)))]
+            for name, value in zip(SCALAR_SUM_COLUMNS, row[width : width + len(SCALAR_SUM_COLUMNS)], strict=True):
+                setattr(totals, name, getattr(totals, name) + value)
+            latency, latency_zero, rss, rss_zero = row[width + len(SCALAR_SUM_COLUMNS) :]
+            for counts, target in ((latency, totals.latency_counts), (rss, totals.rss_counts)):
+                for bucket, count in (COUNTS_DECODER.decode(counts) if counts else {}).items():
+                    target[bucket] += count
+            totals.latency_zero += latency_zero
+            totals.rss_zero += rss_zero
+
+
+def grouped_devices(
+    *,
+    start: datetime,
+    end: datetime,
+    q: Q,
+    fields: tuple[str, ...],
+    key: Callable[[dict], object] | None = None,
+    by_device_model: bool = False,
+) -> dict[object, int]:
+    """Exact distinct devices per group: DeviceActivityDay for whole days, raw sessions for partial-day edges.
+
+    ``by_device_model``: the filters and groups involve device-model columns only, so whole days can probe each
+    DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
+    """
+    key = key or (lambda row: tuple(row[f] for f in fields))
+    edges, (day_start, day_end) = range_pieces(start, end)
+    retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
+    raw_q, activity_days = Q(), Q()
+    for a, b in edges:
+        if a < retention_cutoff:  # raw rows are gone: count the edge's whole day (documented over-count)
+            activity_days |= Q(day__gte=day_floor(a).date(), day__lt=day_floor(b - HOUR).date() + DAY)
+        else:
+            raw_q |= Q(started_at__gte=a, started_at__lt=b)
+    if day_start < day_end:
+        activity_days |= Q(day__gte=day_start.date(), day__lt=day_end.date())
+    activity = DeviceActivityDay.objects.filter(activity_days, q) if activity_days else None
+    if not raw_q:
+        if activity is None:
+            return {}
+        if by_device_model:
+            active = DeviceActivityDay.objects.filter(
+                activity_days, device_id=OuterRef("device_id"), device_model_id=OuterRef("device_model_id")
+            )
+            pairs = DeviceModelDevice.objects.filter(q, Exists(active))
+            if not fields:
+                return {key({}): pairs.aggregate(n=Count("device_id", distinct=True))["n"]}
+            return {key(row): row["n"] for row in pairs.values(*fields).annotate(n=Count("device_id", distinct=True))}
+        if not fields:  # values() without fields would group by every column
+            return {key({}): activity.aggregate(n=Count("device_id", distinct=True))["n"]}
+        rows = activity.values(*fields).annotate(n=Count("device_id", distinct=True))
+        return {key(row): row["n"] for row in rows}
+    pairs: set[tuple] = set()
+    raw = InferenceSession.objects.filter(raw_q, q).values(*fields, "device_id").distinct()
+    sources = [raw] + ([activity.values(*fields, "device_id").distinct()] if activity is not None else [])
+    for source in sources:
+        pairs.update((key(row), row["device_id"]) for row in source.iterator(chunk_size=5000))
+    counts: dict[object, int] = defaultdict(int)
+    for group, _device in pairs:
+        counts[group] += 1
+    return counts

@@ -1,0 +1,223 @@
+"""The scope of a KPI query: cohort filters and a time range, parsed from query parameters in one place.
+
+Pages, the read API and the KPI home all call scope_parse: pages read `range` (24h/7d/30d/custom with `from`/`to`)
+and report a bad filter beside the page; the API (strict=True) reads `from`/`to` only and refuses a bad value with
+a ValidationError naming the parameter. The filter vocabulary (FILTER_LOOKUPS) is the one every KPI read applies.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
+
+# API/page parameter -> lookup on rollup, activity and raw session rows (they share the cohort column names).
+FILTER_LOOKUPS: dict[str, str] = {
+    "device_model": "device_model__slug",
+    "device_model_id": "device_model_id",
+    "vendor": "device_model__vendor__iexact",
+    "tier": "device_model__tier",
+    "os_version": "os_version",
+    "app_version": "app_version",
+    "model": "model_version__ml_model__slug",
+    "model_version": "model_version__version",
+    "model_version_id": "model_version_id",
+    "runtime": "runtime_version__runtime__slug",
+    "runtime_version": "runtime_version__version",
+    "runtime_version_id": "runtime_version_id",
+    "delegate": "delegate__slug",
+    "delegate_id": "delegate_id",
+}
+# Parameters whose value must name a catalog row: the query that proves it exists.
+KNOWN_VALUES: dict[str, Callable[[str], bool]] = {
+    "device_model": lambda v: DeviceModel.objects.filter(slug=v).exists(),
+    "vendor": lambda v: DeviceModel.objects.filter(vendor__iexact=v).exists(),
+    "model": lambda v: MLModel.objects.filter(slug=v).exists(),
+    "model_version": lambda v: ModelVersion.objects.filter(version=v).exists(),
+    "runtime": lambda v: Runtime.objects.filter(slug=v).exists(),
+    "runtime_version": lambda v: RuntimeVersion.objects.filter(version=v).exists(),
+    "delegate": lambda v: Delegate.objects.filter(slug=v).exists(),
+}
+RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom"))
+SCOPE_PARAMS = ("range", "from", "to", *FILTER_LOOKUPS)
+API_DEFAULT_RANGE = timedelta(days=7)
+
+
+# -- filters -----------------------------------------------------------------------------------------------------
+
+
+def kpi_filters_clean(*, params: Mapping[str, str]) -> dict[str, object]:
+    """Keeps the known filter parameters with a value; unknown slugs/versions raise ValidationError naming the param."""
+    filters: dict[str, object] = {}
+    errors: dict[str, list[str]] = {}
+    for name in FILTER_LOOKUPS:
+        value = params.get(name)
+        if value in (None, ""):
+            continue
+        if name == "tier" or name.endswith("_id"):
+            if not str(value).isdigit():
+                errors[name] = [f"{name} must be an integer, got {value!r}."]
+                continue
+            value = int(value)
+        elif name in KNOWN_VALUES and not KNOWN_VALUES[name](value):
+            errors[name] = [f"Unknown {name} {value!r}."]
+            continue
+        filters[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return filters
+
+
+def filter_q(filters: Mapping[str, object]) -> Q:
+    """The Q of cleaned filters on any row with the cohort columns (rollups, activity, raw sessions)."""
+    unknown = set(filters) - set(FILTER_LOOKUPS)
+    if unknown:
+        raise ValueError(f"unknown KPI filters: {sorted(unknown)}")
+    return Q(**{FILTER_LOOKUPS[name]: value for name, value in filters.items()})
+
+
+def catalog_options() -> dict[str, list]:
+    """Catalog options for cohort selects: device models, models, runtimes, delegates (four small queries)."""
+    return {
+        "device_models": list(DeviceModel.objects.order_by("vendor", "name").values_list("slug", "vendor", "name")),
+        "models": list(MLModel.objects.order_by("slug").values_list("slug", flat=True)),
+        "runtimes": list(Runtime.objects.order_by("slug").values_list("slug", flat=True)),
+        "delegates": sorted(set(Delegate.objects.values_list("slug", flat=True))),
+    }
+
+
+def filter_choices() -> dict[str, list]:
+    """Options for the scope filter selects of the fleet pages and the KPI home: the catalog's, vendors, ranges."""
+    return {
+        **catalog_options(),
+        "vendors": sorted(set(DeviceModel.objects.values_list("vendor", flat=True))),
+        "tiers": [1, 2, 3],
+        "range_choices": RANGE_CHOICES,
+    }
+
+
+# -- time range --------------------------------------------------------------------------------------------------
+
+
+def moment_parse(value: str) -> datetime | None:
+    """An ISO 8601 datetime (naive = UTC) or a date (its UTC midnight); None when unreadable."""
+    value = (value or "").strip().replace(" ", "+")  # a '+' in a query string arrives as a space
+    try:  # both parsers raise ValueError on well-formed but impossible values (month 13)
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            moment = datetime.combine(day, time.min) if day else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The page's time range: a preset key (24h/7d/30d) or "custom" with explicit from/to."""
+
+    key: str
+    start: datetime
+    end: datetime
+
+    @property
+    def previous(self) -> "TimeRange":
+        """The period of the same length just before, for trends."""
+        return TimeRange(self.key, self.start - (self.end - self.start), self.start)
+
+
+def page_moment_parse(value: str | None, *, inclusive_day: bool = False) -> datetime | None:
+    """A page's `from`/`to`: ISO datetime or bare date (a bare `to` date means through the end of that day)."""
+    if not value:
+        return None
+    moment = None if len(value) == 10 else parse_datetime(value)
+    if moment is None and (day := parse_date(value)) is not None:
+        moment = datetime(day.year, day.month, day.day) + (timedelta(days=1) if inclusive_day else timedelta())
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def time_range_parse(*, params, default: str = "7d", now: datetime | None = None) -> TimeRange:
+    """Reads `range` (24h/7d/30d/custom) and, for custom, `from`/`to` (ISO dates or datetimes) from query params."""
+    now = now or timezone.now()
+    key = params.get("range") or default
+    if key == "custom" or (key not in RANGES and (params.get("from") or params.get("to"))):
+        try:
+            start = page_moment_parse(params.get("from"))
+            end = page_moment_parse(params.get("to"), inclusive_day=True)
+        except ValueError:
+            start = end = None
+        end = min(end or now, now)
+        start = start or end - RANGES[default]
+        if start < end:
+            return TimeRange("custom", start, end)
+        key = default
+    key = key if key in RANGES else default
+    if RANGES[key] >= timedelta(days=2):
+        # Multi-day presets are calendar days (UTC): the whole days read daily rollups and exact device counts
+        # from DeviceActivityDay; only today is a partial edge, so no raw scan for a partial first day.
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return TimeRange(key, today - (RANGES[key] - timedelta(days=1)), now)
+    return TimeRange(key, now - RANGES[key], now)
+
+
+def api_time_range_parse(*, params, now: datetime | None = None) -> TimeRange:
+    """The API's range: `from`/`to` (ISO 8601, `to` exclusive), default the 7 days before `to`; strict."""
+    errors, moments = {}, {}
+    for name in ("from", "to"):
+        raw = params.get(name)
+        if raw:
+            moments[name] = moment_parse(raw)
+            if moments[name] is None:
+                errors[name] = [f"Not an ISO 8601 date or datetime: {raw!r}."]
+    if errors:
+        raise ValidationError(errors)
+    end = moments.get("to") or now or timezone.now()
+    start = moments.get("from") or end - API_DEFAULT_RANGE
+    if start >= end:
+        raise ValidationError({"from": ["`from` must be before `to`."]})
+    return TimeRange("custom", start, end)
+
+
+# -- the scope ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    """What every KPI query applies: a time range and cohort filters, both carried in the URL."""
+
+    time_range: TimeRange
+    filters: dict[str, object]
+    errors: list[str]  # filters a page ignored, one line each
+    query_string: str  # range + filters only, for links that keep the scope
+
+
+def scope_parse(params, *, default_range: str = "7d", strict: bool = False, now: datetime | None = None) -> Scope:
+    """Range and filters from query parameters.
+
+    Pages: unknown filter values are reported in ``errors`` and not applied. ``strict`` (the API): the range is
+    `from`/`to` only, and a bad range or filter raises ValidationError naming the parameter.
+    """
+    if strict:
+        time_range = api_time_range_parse(params=params, now=now)
+        filters = kpi_filters_clean(params=params)
+        return Scope(time_range, filters, [], "")
+    time_range = time_range_parse(params=params, default=default_range, now=now)
+    errors: list[str] = []
+    try:
+        filters = kpi_filters_clean(params=params)
+    except ValidationError as exc:
+        filters = {}
+        errors = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items()]
+    kept = [(k, params[k]) for k in SCOPE_PARAMS if params.get(k)]
+    return Scope(time_range, filters, errors, urlencode(kept))

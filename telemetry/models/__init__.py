@@ -1,0 +1,44 @@
+"""Telemetry models, one module per kind: raw rows, rollups, triage, alerts. Django finds them through this face."""
+
+from .alerts import Alert, AlertKpi, AlertRule, AlertStatus
+from .raw import (
+    ClockFlag,
+    CrashGroup,
+    CrashGroupDevice,
+    CrashGroupStatus,
+    CrashKind,
+    CrashReport,
+    Device,
+    InferenceSession,
+)
+from .rollups import (
+    CohortColumns,
+    CohortRollup,
+    CrashGroupRollup,
+    DailyCoarseRollup,
+    DailyCrashGroupRollup,
+    DailyDeviceModelRollup,
+    DailyFleetRollup,
+    DailyModelVersionDevices,
+    DailyRollup,
+    DeviceActivityDay,
+    DeviceModelDevice,
+    GrainSums,
+    HourlyCrashGroupRollup,
+    HourlyFleetRollup,
+    HourlyRollup,
+    HourlySessionPartial,
+    RollupDirtyHour,
+)
+from .triage import AuditAction, CrashGroupAlias, CrashGroupAuditEvent, CrashGroupNote
+
+__all__ = [
+    "Alert", "AlertKpi", "AlertRule", "AlertStatus",
+    "ClockFlag", "CrashGroup", "CrashGroupDevice", "CrashGroupStatus", "CrashKind", "CrashReport", "Device",
+    "InferenceSession",
+    "CohortColumns", "CohortRollup", "CrashGroupRollup", "DailyCoarseRollup", "DailyCrashGroupRollup",
+    "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",
+    "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
+    "HourlySessionPartial", "RollupDirtyHour",
+    "AuditAction", "CrashGroupAlias", "CrashGroupAuditEvent", "CrashGroupNote",
+]  # fmt: skip

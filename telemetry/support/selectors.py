@@ -1,0 +1,294 @@
+"""Reads for the support pages (crash group, device) and the compat links: bounded queries, none per row."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q, Sum
+from django.db.models.functions import TruncDay
+from django.utils.dateparse import parse_date
+
+from compat.models import CompatEntry
+from edgeportal_client.histogram import LatencyHistogram
+
+from ..kpi.buckets import DAY, HOUR, day_floor, hour_floor, range_snap
+from ..kpi.kpis import Kpis
+from ..kpi.reads import range_pieces
+from ..kpi.selectors import kpis_get
+from ..kpi.totals import Totals
+from ..models import (
+    CrashGroup,
+    CrashGroupDevice,
+    CrashGroupStatus,
+    CrashReport,
+    DailyCrashGroupRollup,
+    Device,
+    HourlyCrashGroupRollup,
+    InferenceSession,
+)
+from .filtersets import CrashGroupFilterSet
+
+CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
+BREAKDOWNS = {
+    "device_model": ("device_model__vendor", "device_model__name"),
+    "os_version": ("os_version",),
+    "model_version": ("model_version__ml_model__slug", "model_version__version"),
+    "delegate": ("delegate__runtime__slug", "delegate__slug"),
+}
+# A crash-group rollup row grouped by its compat cell and the breakdowns' labels (names ride along the ids).
+_COMBO_COLUMNS = (*CELL_FIELDS, *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns))
+
+
+@dataclass
+class CrashGroupDetail:
+    """Everything the crash group page shows, read in a fixed number of queries."""
+
+    group: CrashGroup
+    sample: CrashReport | None
+    breakdowns: dict[str, list[dict[str, Any]]]
+    events_over_time: list[tuple[datetime, int]]
+    devices: list[Device]
+    cells: list[CompatEntry]
+    notes: list = field(default_factory=list)
+    audit: list = field(default_factory=list)
+    events_in_range: int = 0
+
+
+def crash_rollup_sources(*, start: datetime, end: datetime, hourly: bool = False) -> list[tuple[type, Q]]:
+    """Where crash-group counts of [start, end) live: whole UTC days in daily rows, edge hours in hourly rows.
+
+    With `hourly`, everything from hourly rows (an hour-by-hour chart); the range is snapped to hours like the KPIs'.
+    """
+    start, end = range_snap(start, end)
+    if hourly:
+        return [(HourlyCrashGroupRollup, Q(bucket_start__gte=start, bucket_start__lt=end))]
+    edges, (day_start, day_end) = range_pieces(start, end)
+    sources = []
+    if edges:
+        hour_q = Q()
+        for a, b in edges:
+            hour_q |= Q(bucket_start__gte=a, bucket_start__lt=b)
+        sources.append((HourlyCrashGroupRollup, hour_q))
+    if day_start < day_end:
+        sources.append((DailyCrashGroupRollup, Q(bucket_start__gte=day_start, bucket_start__lt=day_end)))
+    return sources
+
+
+def _ranked(counts: Counter, *, total: int, limit: int, label) -> list[dict[str, Any]]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], label(item[0])))[:limit]
+    return [{"label": label(key), "events": n, "share": n / total} for key, n in ranked]
+
+
+def crash_group_detail_get(
+    *, group_id: int, start: datetime, end: datetime, device_limit: int = 50, cell_limit: int = 20
+) -> CrashGroupDetail:
+    """A group with breakdowns and events over [start, end), its newest raw report and the cells it implicates.
+
+    Counts come from the crash-group rollups (≤ 4 grouped reads), so the page costs what the combinations the group
+    hit cost, not its crash count; only the sample report is raw (one index probe).
+    """
+    group = CrashGroup.objects.select_related("assignee").get(pk=group_id)
+    sample = (
+        CrashReport.objects.filter(group=group)
+        .select_related("device", "device_model", "model_version__ml_model", "runtime_version__runtime", "delegate")
+        .order_by("-occurred_at")
+        .first()
+    )
+    hourly = end - start <= timedelta(days=2)
+    combos: Counter = Counter()
+    buckets: Counter = Counter()
+    for model, when in crash_rollup_sources(start=start, end=end, hourly=hourly):
+        rows = model.objects.filter(when, group_id=group.pk)
+        for row in rows.values(*_COMBO_COLUMNS).annotate(n=Sum("events")).order_by():
+            combos[tuple(row[column] for column in _COMBO_COLUMNS)] += row["n"]
+        bucket = F("bucket_start") if hourly or model is DailyCrashGroupRollup else TruncDay("bucket_start")
+        for row in rows.values(at=bucket).annotate(n=Sum("events")).order_by():
+            buckets[row["at"]] += row["n"]
+    total = sum(combos.values())
+    breakdowns = {}
+    for name, columns in BREAKDOWNS.items():
+        positions = [_COMBO_COLUMNS.index(column) for column in columns]
+        counts: Counter = Counter()
+        for key, n in combos.items():
+            counts[tuple(key[p] for p in positions)] += n
+        breakdowns[name] = _ranked(
+            counts, total=total, limit=10, label=lambda values: " ".join(str(v) for v in values if v) or "(unknown)"
+        )
+    cells: Counter = Counter()
+    for key, n in combos.items():
+        cells[key[: len(CELL_FIELDS)]] += n
+    devices = list(
+        Device.objects.filter(pk__in=CrashGroupDevice.objects.filter(group=group).values("device_id"))
+        .select_related("device_model")
+        .order_by("-last_seen_at")[:device_limit]
+    )
+    return CrashGroupDetail(
+        group=group,
+        sample=sample,
+        breakdowns=breakdowns,
+        events_over_time=_zero_filled(buckets, start=start, end=end, step=HOUR if hourly else DAY),
+        devices=devices,
+        cells=_compat_entries(cells=[cell for cell, _ in cells.most_common(cell_limit)]),
+        notes=list(group.triage_notes.select_related("author")[:50]),
+        audit=list(group.audit_events.select_related("actor")[:50]),
+        events_in_range=total,
+    )
+
+
+def _zero_filled(counts: Counter, *, start: datetime, end: datetime, step: timedelta) -> list[tuple[datetime, int]]:
+    """Every hour or UTC day of [start, end) with its count, zeros included: a chart spans the page's range."""
+    moment = hour_floor(start) if step == HOUR else day_floor(start)
+    series = []
+    while moment < end:
+        series.append((moment, counts.get(moment, 0)))
+        moment += step
+    return series
+
+
+def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
+    """The CompatEntry rows of (model version, runtime version, delegate, device model) id tuples, in one query."""
+    if not cells:
+        return []
+    cell_filter = Q(pk__in=[])
+    for cell in cells:
+        cell_filter |= Q(**dict(zip(CELL_FIELDS, cell, strict=True)))
+    return list(
+        CompatEntry.objects.filter(cell_filter).select_related(
+            "model_version__ml_model", "runtime_version__runtime", "delegate", "device_model"
+        )
+    )
+
+
+def devices_search(*, q: str, limit: int = 50) -> list[Device]:
+    """Devices whose uid starts with `q` (case-insensitive); the uid unique index serves the prefix."""
+    q = q.strip()
+    if not q:
+        return []
+    return list(Device.objects.filter(uid__istartswith=q).select_related("device_model").order_by("uid")[:limit])
+
+
+@dataclass
+class TimelineItem:
+    """One row of a device's timeline: a session or a crash."""
+
+    at: datetime
+    kind: str  # "session" or "crash"
+    obj: Any
+
+
+def device_timeline_get(*, device: Device, start: datetime, end: datetime, limit: int = 100) -> list[TimelineItem]:
+    """The device's sessions and crashes in range, newest first (two index-backed queries)."""
+    related = ("model_version__ml_model", "runtime_version__runtime", "delegate")
+    sessions = (
+        InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
+        .select_related(*related)
+        .order_by("-started_at")[:limit]
+    )
+    crashes = (
+        CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
+        .select_related("group", *related)
+        .order_by("-occurred_at")[:limit]
+    )
+    items = [TimelineItem(s.started_at, "session", s) for s in sessions]
+    items += [TimelineItem(c.occurred_at, "crash", c) for c in crashes]
+    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+
+
+def device_cells_get(*, device: Device, start: datetime, end: datetime) -> list[CompatEntry]:
+    """The compat cells this device ran in range (its model versions × runtime versions × delegates)."""
+    combos = (
+        InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
+        .values("model_version_id", "runtime_version_id", "delegate_id")
+        .distinct()[:50]
+    )
+    cell_filter = Q(pk__in=[])
+    for combo in combos:
+        cell_filter |= Q(device_model_id=device.device_model_id, **combo)
+    return list(
+        CompatEntry.objects.filter(cell_filter).select_related(
+            "model_version__ml_model", "runtime_version__runtime", "delegate", "device_model"
+        )
+    )
+
+
+def crash_groups_new_and_regressed(*, start: datetime, end: datetime, limit: int = 10) -> list[CrashGroup]:
+    """Groups first seen in range (new) or regressed and seen in range, by affected devices."""
+    return list(
+        CrashGroup.objects.filter(
+            Q(status=CrashGroupStatus.NEW, first_seen_at__gte=start, first_seen_at__lt=end)
+            | Q(status=CrashGroupStatus.REGRESSED, last_seen_at__gte=start)
+        )
+        .select_related("assignee")
+        .order_by("-device_count", "-last_seen_at")[:limit]
+    )
+
+
+KPI_ROWS = (
+    ("p95 latency (ms)", "p95_latency_ms", "{:.1f}"),
+    ("Crash-free sessions", "crash_free_sessions", "{:.2%}"),
+    ("Errors per 1k", "errors_per_1k", "{:.2f}"),
+    ("Accelerator utilization", "accelerator_utilization", "{:.1%}"),
+    ("Peak RSS p95 (MB)", "peak_rss_mb_p95", "{:.0f}"),
+    ("Sessions", "sessions", "{:,}"),
+)
+
+
+def device_kpis_vs_cohort(*, device: Device, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The device's KPIs (its own raw sessions: one device, bounded) next to its device model's (the KPI selector).
+
+    The device side folds its sessions into the rollups' Totals and reads them through Kpis.from_totals, so the
+    definitions are exactly the selector's.
+    """
+    totals = Totals()
+    for session in InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end).values(
+        "inferences", "errors", "has_crash", "accelerated_fraction", "latency_histogram", "peak_rss_mb"
+    ):
+        totals.sessions += 1
+        totals.crashed_sessions += int(session["has_crash"])
+        totals.inferences += session["inferences"]
+        totals.errors += session["errors"]
+        if session["accelerated_fraction"] is not None:
+            totals.accelerated_weighted_sum += session["accelerated_fraction"] * session["inferences"]
+            totals.accelerated_weight += session["inferences"]
+        totals.add_histogram(session["latency_histogram"])
+        if session["peak_rss_mb"]:
+            totals.add_histogram(LatencyHistogram.from_samples([session["peak_rss_mb"]]).to_wire(), rss=True)
+    if not totals.sessions:
+        return []
+    mine = Kpis.from_totals(totals, start=start, end=end)
+    cohort = kpis_get(start=start, end=end, filters={"device_model_id": device.device_model_id})
+
+    def fmt(value, pattern: str) -> str | None:
+        return None if value is None else pattern.format(value)
+
+    return [
+        {"label": label, "device": fmt(getattr(mine, attr), pattern), "cohort": fmt(getattr(cohort, attr), pattern)}
+        for label, attr, pattern in KPI_ROWS
+    ]
+
+
+CRASH_SORTS = {
+    "events": "-event_count",
+    "devices": "-device_count",
+    "newest": "-first_seen_at",
+    "recent": "-last_seen_at",
+}
+
+
+def crash_groups_list(*, params) -> "models.QuerySet[CrashGroup]":
+    """Crash groups through the shared CrashGroupFilterSet (status, cohort, q), plus seen dates and a sort."""
+    # The same filters as the API.
+    filterset = CrashGroupFilterSet(params, queryset=CrashGroup.objects.select_related("assignee"))
+    groups = filterset.qs if filterset.is_valid() else CrashGroup.objects.none()
+    for param, lookup in (
+        ("first_seen_from", "first_seen_at__date__gte"),
+        ("first_seen_to", "first_seen_at__date__lte"),
+        ("last_seen_from", "last_seen_at__date__gte"),
+        ("last_seen_to", "last_seen_at__date__lte"),
+    ):
+        day = parse_date(params.get(param) or "")
+        if day:
+            groups = groups.filter(**{lookup: day})
+    return groups.order_by(CRASH_SORTS.get(params.get("sort", ""), "-last_seen_at"), "-pk")

@@ -1,0 +1,130 @@
+"""Support pages: crash groups (list, detail, triage actions) and device lookup."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from ..kpi.scope import RANGE_CHOICES, catalog_options, time_range_parse
+from ..models import CrashGroup, CrashGroupStatus, Device
+from . import charts, selectors, triage
+from .triage import TRIAGE_PERMISSION
+
+
+def compat_cell_url(entry) -> str:
+    """The compat engineer's cell page when its URL exists, else the matrix filtered to the cell."""
+    try:
+        return reverse("compat:cell", kwargs={"pk": entry.pk})
+    except NoReverseMatch:
+        return (
+            f"/compat/?model_version={entry.model_version_id}&runtime_version={entry.runtime_version_id}"
+            f"&delegate={entry.delegate_id}&device_model={entry.device_model_id}"
+        )
+
+
+def crash_group_detail(request, pk: int):
+    time_range = time_range_parse(params=request.GET, default="30d")
+    try:
+        detail = selectors.crash_group_detail_get(group_id=pk, start=time_range.start, end=time_range.end)
+    except CrashGroup.DoesNotExist as exc:
+        raise Http404("No such crash group (it may have been merged into another).") from exc
+    context = {
+        "detail": detail,
+        "group": detail.group,
+        "time_range": time_range,
+        "events_chart": charts.crash_events_chart(points=detail.events_over_time),
+        "cells": [(entry, compat_cell_url(entry)) for entry in detail.cells],
+        "can_triage": request.user.has_perm(TRIAGE_PERMISSION),
+        "assignable_users": triage.assignable_users() if request.user.has_perm(TRIAGE_PERMISSION) else [],
+        "statuses": CrashGroupStatus.choices,
+    }
+    return render(request, "telemetry/crash_group_detail.html", context)
+
+
+@require_POST
+@permission_required(TRIAGE_PERMISSION, raise_exception=True)
+def crash_group_triage(request, pk: int):
+    """One form post per action; the service audits it; back to the group page with a message."""
+    group = get_object_or_404(CrashGroup, pk=pk)
+    action = request.POST.get("action", "")
+    user = request.user
+    try:
+        if action == "acknowledge":
+            triage.crash_group_acknowledge(group_id=group.pk, user=user)
+        elif action == "assign":
+            username = request.POST.get("assignee", "")
+            assignee = triage.assignable_users().filter(username=username).first() if username else None
+            if username and assignee is None:
+                raise ValidationError({"assignee": f"{username} cannot triage crash groups."})
+            triage.crash_group_assign(group_id=group.pk, user=user, assignee=assignee)
+        elif action == "resolve":
+            triage.crash_group_resolve(
+                group_id=group.pk, user=user, resolved_in_version=request.POST.get("resolved_in_version", "")
+            )
+        elif action == "ignore":
+            triage.crash_group_ignore(group_id=group.pk, user=user)
+        elif action == "reopen":
+            triage.crash_group_status_set(group_id=group.pk, user=user, status=CrashGroupStatus.TRIAGED)
+        elif action == "note":
+            triage.crash_group_note_add(group_id=group.pk, user=user, body=request.POST.get("body", ""))
+        elif action == "merge":
+            source_id = int(request.POST.get("source", "0") or 0)
+            if not CrashGroup.objects.filter(pk=source_id).exists():
+                raise ValidationError({"source": f"There is no crash group #{source_id}."})
+            triage.crash_group_merge(target_id=group.pk, source_id=source_id, user=user)
+        else:
+            raise ValidationError({"action": f"Unknown action {action!r}."})
+    except (ValidationError, ValueError) as exc:
+        text = "; ".join(getattr(exc, "messages", [str(exc)]))
+        messages.error(request, f"Not done: {text}")
+    else:
+        messages.success(request, f"Done: {action}.")
+    return redirect("crashes:detail", pk=group.pk)
+
+
+def device_search(request):
+    q = request.GET.get("q", "").strip()
+    devices = selectors.devices_search(q=q)
+    if len(devices) == 1 and request.GET.get("go") != "list":
+        return redirect("fleet:device", uid=devices[0].uid)
+    return render(request, "telemetry/device_search.html", {"q": q, "devices": devices})
+
+
+def device_detail(request, uid: str):
+    device = get_object_or_404(Device.objects.select_related("device_model"), uid=uid)
+    time_range = time_range_parse(params=request.GET, default="7d")
+    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end)
+    cells = selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
+    context = {
+        "device": device,
+        "time_range": time_range,
+        "timeline": timeline,
+        "cells": [(entry, compat_cell_url(entry)) for entry in cells],
+        "range_choices": RANGE_CHOICES[:3],
+        "kpi_rows": selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
+    }
+    return render(request, "telemetry/device_detail.html", context)
+
+
+def paginate(request, queryset, per_page: int = 50):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def crash_group_list(request):
+    groups = selectors.crash_groups_list(params=request.GET)
+    page = paginate(request, groups)
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {
+        "page": page,
+        "params": request.GET,
+        "query_string": kept.urlencode(),
+        "statuses": CrashGroupStatus.choices,
+        "sorts": (("recent", "Last seen"), ("events", "Events"), ("devices", "Devices"), ("newest", "Newest")),
+        **catalog_options(),
+    }
+    return render(request, "telemetry/crash_group_list.html", context)
