@@ -2,7 +2,7 @@
 
 import pytest
 
-from telemetry import selectors
+from telemetry.kpi import selectors
 
 from .test_home_kpis import fleet  # noqa: F401  (the fixture: a healthy Pixel fleet, a slow crashing Galaxy)
 
