@@ -4,6 +4,13 @@
 # service-bound tests skipped (each skip says why; EDGEPORTAL_REQUIRE_SERVICES=1 turns skips into failures).
 source "$(dirname "$0")/bootstrap.sh"
 
+# The browser tests drive Debian's chromium; as root on Debian it is installed here, elsewhere they skip with the reason.
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing Debian's chromium for the browser tests (once)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "   could not install chromium: the browser tests will be skipped"
+fi
+
 if [ -z "${DATABASE_URL+set}" ] && port_open 127.0.0.1 5432; then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/edgeportal"
 fi
