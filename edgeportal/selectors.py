@@ -8,21 +8,21 @@ accelerator utilization) the allowance is the permitted shortfall 1 − T: e.g. 
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from statistics import median
 
 from django.apps import apps
+from django.conf import settings
 from django.db.models import Count
 
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
-from compat.models import CompatEvidence, DeviceModel
+from compat.models import DeviceModel
 from core.slo import SloTargets, slo_targets_get
 from telemetry.kpi import selectors as telemetry_selectors
-from telemetry.kpi.buckets import DAY, day_floor
-from telemetry.kpi.grains import daily_model
-from telemetry.kpi.scope import TimeRange, filter_q
+from telemetry.kpi.scope import TimeRange
 from telemetry.models import Alert, AlertStatus
 from telemetry.support.selectors import crash_groups_new_and_regressed
+
+from .coverage import lab_coverage
 
 AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
 
@@ -128,31 +128,6 @@ def _worst_status(statuses: list[str]) -> str:
     return max(statuses, key=STATUS_RANK.__getitem__) if statuses else "unknown"
 
 
-def compat_coverage(*, start: datetime, end: datetime, filters: dict) -> tuple[float | None, int, int]:
-    """Share of (model version × device model) pairs active in the fleet that have compat evidence: (share, n, of).
-
-    Active pairs are read from the daily per-cell rollup rows with sessions (one per cell and day; DeviceActivityDay
-    has a row per device): a cell-day has sessions exactly when some device was active in it.
-    """
-    fields = ("model_version_id", "device_model_id")
-    daily = daily_model(filters=filters, fields=fields)
-    active = daily.objects.filter(
-        filter_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
-        sessions__gt=0,
-    )  # fmt: skip
-    pairs = set(active.values_list(*fields).distinct())
-    if not pairs:
-        return None, 0, 0
-    mv_ids, dm_ids = {mv for mv, _ in pairs}, {dm for _, dm in pairs}
-    evidenced = set(
-        CompatEvidence.objects.filter(entry__model_version_id__in=mv_ids, entry__device_model_id__in=dm_ids)
-        .values_list("entry__model_version_id", "entry__device_model_id")
-        .distinct()
-    )
-    covered = len(pairs & evidenced)
-    return covered / len(pairs), covered, len(pairs)
-
-
 def benchmark_reproducibility() -> tuple[float | None, int, int]:
     """Median latency CV over lab series that have one, and how many series are flagged unstable."""
     rows = list(BenchmarkSeries.objects.filter(latency_cv__isnull=False).values_list("latency_cv", "unstable"))
@@ -243,11 +218,14 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict) -> dict:
                       + ", ".join(f"{r['model_version']} {r['share']:.0%}" for r in leaders[1:])
                       + f" of active devices on {last_day}") if leaders else "")
     )  # fmt: skip
-    coverage, covered, cells = compat_coverage(start=start, end=end, filters=filters)
+    coverage = lab_coverage(start=start, end=end, filters=filters)
     cards.append(
-        KpiCard("compat_coverage", "Compat coverage", coverage, "share", 1.0, "100 %",
-                kpi_status(value=coverage, target=1.0, higher_is_better=True), _fmt(coverage, "{:.0%}"),
-                note=f"{covered} of {cells} model version × device model pairs have evidence", link="/compat/")
+        KpiCard("lab_coverage", "Lab coverage", coverage.share, "share", 1.0, "100 % of active devices",
+                kpi_status(value=coverage.share, target=1.0, higher_is_better=True), _fmt(coverage.share, "{:.0%}"),
+                note=(f"{coverage.covered_pairs} of {coverage.pairs} active model version × device model pairs "
+                      f"({coverage.covered_devices:,} of {coverage.devices:,} device-pairs) have a successful lab run "
+                      f"on a matching runtime and delegate in the last {settings.LAB_COVERAGE_DAYS} days"),
+                link="/benchmarks/")
     )  # fmt: skip
     cv, unstable, series = benchmark_reproducibility()
     cards.append(

@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compat.models import CompatEntry, CompatEvidence
 from edgeportal.selectors import kpi_status, per_device_model_judge
 from telemetry.kpi import selectors
 from telemetry.kpi.buckets import hour_floor
@@ -60,7 +59,7 @@ def test_home_cards_come_from_the_one_kpi_selector(client, viewer_user, fleet):
     assert_same_kpis(response.context["kpis"], expected)
     cards = {card.key: card for card in response.context["cards"]}
     assert set(cards) == {
-        "p95_latency", "crash_free", "errors_per_1k", "accelerator", "memory", "adoption", "compat_coverage",
+        "p95_latency", "crash_free", "errors_per_1k", "accelerator", "memory", "adoption", "lab_coverage",
         "benchmark_cv",
     }  # fmt: skip
     assert cards["p95_latency"].status == "missed"  # the Galaxy misses its tier-2 budget
@@ -87,26 +86,14 @@ def test_filters_apply_to_every_figure_on_home(client, viewer_user, fleet):
     assert "device_model=google-pixel-8" in response.context["query_string"]
 
 
-def test_new_crash_groups_and_compat_coverage_show_on_home(client, viewer_user, fleet):
+def test_new_crash_groups_and_lab_coverage_show_on_home(client, viewer_user, fleet):
     client.force_login(viewer_user)
     response = client.get("/?range=24h")
     assert [g.pk for g in response.context["crash_groups"]] == [fleet.new_group.pk]
-    coverage = next(card for card in response.context["cards"] if card.key == "compat_coverage")
-    # The rollup pushed field evidence for both active (model version × device model) pairs.
-    pairs = set(CompatEvidence.objects.values_list("entry__model_version", "entry__device_model").distinct())
-    assert coverage.display == ("100%" if len(pairs) == 2 else coverage.display)
-    assert "of 2" in coverage.note
-
-
-def test_coverage_counts_only_pairs_with_evidence(client, viewer_user, fleet):
-    CompatEvidence.objects.all().delete()
-    entry = CompatEntry.objects.get_or_create(
-        model_version=fleet.v1, runtime_version=fleet.tflite_216, delegate=fleet.gpu, device_model=fleet.pixel
-    )[0]
-    CompatEvidence.objects.create(entry=entry, source="lab", source_ref="lab:run:1")
-    client.force_login(viewer_user)
-    coverage = next(card for card in client.get("/?range=24h").context["cards"] if card.key == "compat_coverage")
-    assert (coverage.value, coverage.display, coverage.status) == (0.5, "50%", "missed")
+    coverage = next(card for card in response.context["cards"] if card.key == "lab_coverage")
+    # Two active pairs (Pixel on 1.4.0, Galaxy on 1.5.0) and no lab run: field evidence does not count.
+    assert (coverage.value, coverage.display, coverage.status) == (0.0, "0%", "missed")
+    assert coverage.note.startswith("0 of 2 active model version × device model pairs")
 
 
 def test_home_query_count_is_bounded(client, viewer_user, fleet, django_assert_max_num_queries):
