@@ -6,6 +6,7 @@ import json
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -52,8 +53,15 @@ COLUMN_LOOKUPS = {
 def _axis(model, filterset: CompatEntryFilterSet, lookups: dict[str, str]):
     """Rows or columns of the matrix: the catalog narrowed by the row/column filters of the same FilterSet."""
     data = filterset.form.cleaned_data
-    given = {lookup: data[name] for name, lookup in lookups.items() if _given(data.get(name))}
+    given = {lookup: _pks(data[name]) for name, lookup in lookups.items() if _given(data.get(name))}
     return model.objects.filter(**given)
+
+
+def _pks(value):
+    # Slug and natural-key filters clean to rows; a `pk__in` lookup takes their ids, not the rows (TypeError).
+    if isinstance(value, list | tuple | QuerySet):
+        return [getattr(item, "pk", item) for item in value]
+    return value
 
 
 @require_GET
