@@ -4,7 +4,7 @@ import csv
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
@@ -150,8 +150,6 @@ def cell(request, pk: int):
                 return HttpResponse("Unknown action.", status=400)
         except ValidationError as exc:
             override_form.add_error(None, exc)
-        except PermissionDenied as exc:
-            return HttpResponse(str(exc), status=403)
         status = 400
     entry = selectors.entry_detail_get(entry_id=pk)
     context = {

@@ -16,8 +16,26 @@ API_PATHS = [
     "/api/v1/compat/models/",
     "/api/v1/compat/model-versions/",
 ]
-PARAMS = ["q", "tier", "device_model", "device_model_id", "model", "model_version", "runtime_version", "delegate",
-          "vendor", "status", "days", "accelerator", "slug", "version", "page", "overridden", "kind", "model_id"]
+PARAMS = [
+    "q",
+    "tier",
+    "device_model",
+    "device_model_id",
+    "model",
+    "model_version",
+    "runtime_version",
+    "delegate",
+    "vendor",
+    "status",
+    "days",
+    "accelerator",
+    "slug",
+    "version",
+    "page",
+    "overridden",
+    "kind",
+    "model_id",
+]
 
 
 @pytest.fixture
@@ -58,3 +76,48 @@ def test_matrix_filtered_by_a_slug_or_natural_key_renders(viewer_client, catalog
     response = viewer_client.get("/compat/", params)
 
     assert response.status_code == 200
+
+
+def admin_api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    client.raise_request_exception = False
+    return client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/compat/device-models/google-pixel-8/",
+        "/api/v1/compat/runtimes/tflite/",
+        "/api/v1/compat/models/mobilenet-v3-large/",
+    ],
+)
+def test_deleting_a_referenced_catalog_row_is_a_409_and_keeps_it(catalog, admin_user_role, push, path):
+    push(
+        model_version=catalog.mnv3_int8,
+        runtime_version=catalog.tflite_216,
+        delegate=catalog.gpu,
+        device_model=catalog.pixel,
+        p95_latency_ms=30.0,
+    )
+
+    response = admin_api(admin_user_role).delete(path)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "protected"
+    assert admin_api(admin_user_role).get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "Pixel\x008"},
+        {"accelerators": ["gpu\x00"]},
+        {"soc": "\x00"},
+    ],
+)
+def test_nul_in_catalog_text_is_a_400(catalog, admin_user_role, payload):
+    response = admin_api(admin_user_role).patch("/api/v1/compat/device-models/google-pixel-8/", payload, format="json")
+
+    assert response.status_code == 400
