@@ -8,7 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("edgeportal.accounts")),
     path("admin/", admin.site.urls),
     path("compat/", include("compat.urls")),
     path("fleet/", include("telemetry.urls")),
