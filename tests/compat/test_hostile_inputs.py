@@ -121,3 +121,19 @@ def test_nul_in_catalog_text_is_a_400(catalog, admin_user_role, payload):
     response = admin_api(admin_user_role).patch("/api/v1/compat/device-models/google-pixel-8/", payload, format="json")
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/compat/cell/99999999999999999999/",
+        "/api/v1/compat/entries/99999999999999999999/",
+        "/api/v1/compat/runtime-versions/99999999999999999999/",
+        "/api/v1/compat/device-models/a%00b/",
+        "/api/v1/compat/entries/1%00/",
+    ],
+)
+def test_huge_or_nul_ids_in_urls_are_404(viewer_client, catalog, path):
+    viewer_client.raise_request_exception = False
+
+    assert viewer_client.get(path).status_code == 404
