@@ -71,6 +71,12 @@ class SecurityHeadersMiddleware:
         return response
 
 
+def session_clock_start(sender, request, user, **kwargs) -> None:
+    """At login: both clocks start, written with the login's own session save (no extra write on the next page)."""
+    now = int(time.time())
+    request.session[SESSION_STARTED_KEY] = request.session[SESSION_SEEN_KEY] = now
+
+
 class SessionTimeoutMiddleware:
     """Signs a user out after SESSION_IDLE_TIMEOUT_S without a request, and SESSION_ABSOLUTE_TIMEOUT_S after login.
 
