@@ -53,7 +53,10 @@ class NaturalKeyField(forms.CharField):
         for key in keys:
             left, sep, right = key.partition(self.separator)
             if not sep or not left or not right:
-                raise forms.ValidationError(f"{key!r} is not of the form a{self.separator}b.")
+                # User text goes into params, never the message: django-filter %-formats messages with params.
+                raise forms.ValidationError(
+                    "%(key)r is not of the form a%(separator)sb.", params={"key": key, "separator": self.separator}
+                )
             pairs.append((left, right))
         query = Q()
         for left, right in pairs:
@@ -62,7 +65,10 @@ class NaturalKeyField(forms.CharField):
         found = {(str(_lookup(row, self.lookups[0])), str(_lookup(row, self.lookups[1]))) for row in rows}
         unknown = [f"{a}{self.separator}{b}" for a, b in pairs if (a, b) not in found]
         if unknown:
-            raise forms.ValidationError(f"Unknown {self.model._meta.verbose_name}: {', '.join(unknown)}.")
+            raise forms.ValidationError(
+                "Unknown %(kind)s: %(keys)s.",
+                params={"kind": self.model._meta.verbose_name, "keys": ", ".join(unknown)},
+            )
         return rows
 
 

@@ -171,10 +171,11 @@ class ModelVersion(models.Model):
 class CompatEntry(models.Model):
     """One matrix cell: model version × runtime version × delegate × device model, with its evidence-derived status."""
 
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="compat_entries")
-    runtime_version = models.ForeignKey(RuntimeVersion, on_delete=models.CASCADE, related_name="compat_entries")
-    delegate = models.ForeignKey(Delegate, on_delete=models.CASCADE, related_name="compat_entries")
-    device_model = models.ForeignKey(DeviceModel, on_delete=models.CASCADE, related_name="compat_entries")
+    # PROTECT: deleting a catalog row must not silently take its cells, their evidence and history with it (409).
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="compat_entries")
+    runtime_version = models.ForeignKey(RuntimeVersion, on_delete=models.PROTECT, related_name="compat_entries")
+    delegate = models.ForeignKey(Delegate, on_delete=models.PROTECT, related_name="compat_entries")
+    device_model = models.ForeignKey(DeviceModel, on_delete=models.PROTECT, related_name="compat_entries")
     derived_status = models.CharField(max_length=12, choices=CompatStatus.choices, default=CompatStatus.UNTESTED)
     derived_reason = models.TextField(blank=True, help_text="Which KPI missed its target, or why it failed")
     override_status = models.CharField(max_length=12, choices=CompatStatus.choices, blank=True)

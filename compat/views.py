@@ -4,8 +4,9 @@ import csv
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -52,8 +53,15 @@ COLUMN_LOOKUPS = {
 def _axis(model, filterset: CompatEntryFilterSet, lookups: dict[str, str]):
     """Rows or columns of the matrix: the catalog narrowed by the row/column filters of the same FilterSet."""
     data = filterset.form.cleaned_data
-    given = {lookup: data[name] for name, lookup in lookups.items() if _given(data.get(name))}
+    given = {lookup: _pks(data[name]) for name, lookup in lookups.items() if _given(data.get(name))}
     return model.objects.filter(**given)
+
+
+def _pks(value):
+    # Slug and natural-key filters clean to rows; a `pk__in` lookup takes their ids, not the rows (TypeError).
+    if isinstance(value, list | tuple | QuerySet):
+        return [getattr(item, "pk", item) for item in value]
+    return value
 
 
 @require_GET
@@ -142,8 +150,6 @@ def cell(request, pk: int):
                 return HttpResponse("Unknown action.", status=400)
         except ValidationError as exc:
             override_form.add_error(None, exc)
-        except PermissionDenied as exc:
-            return HttpResponse(str(exc), status=403)
         status = 400
     entry = selectors.entry_detail_get(entry_id=pk)
     context = {

@@ -48,6 +48,14 @@ def roles_sync(**_kwargs) -> None:
         group.permissions.set(perms)
 
 
+def role_needed(permission: str) -> str:
+    """The weakest role that holds `permission` (app_label.codename), for telling a user whom to ask."""
+    app_label, _, codename = permission.partition(".")
+    if codename.startswith("view_") and permission not in VIEWER_EXCLUDED:
+        return VIEWER
+    return SUPPORT if permission in SUPPORT_PERMISSIONS else ADMIN
+
+
 def user_role(user) -> str | None:
     """The strongest role a user holds; superusers are admins."""
     if not user.is_authenticated or not user.is_active:

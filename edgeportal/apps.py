@@ -7,3 +7,10 @@ class PortalConfig(AppConfig):
     name = "edgeportal"
     label = "portal"
     verbose_name = "EdgePortal site"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import session_clock_start
+
+        user_logged_in.connect(session_clock_start, dispatch_uid="edgeportal.session_clock_start")

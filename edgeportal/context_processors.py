@@ -1,5 +1,7 @@
 from core.roles import user_role
 
+from .accounts import password_reset_enabled
+
 NAVIGATION = (
     ("home", "Home", "/"),
     ("compat", "Compatibility", "/compat/"),
@@ -12,4 +14,9 @@ NAVIGATION = (
 def navigation(request):
     path = request.path
     current = next((key for key, _, url in reversed(NAVIGATION) if url != "/" and path.startswith(url)), "home")
-    return {"navigation": NAVIGATION, "nav_current": current, "user_role": user_role(request.user)}
+    return {
+        "navigation": NAVIGATION,
+        "nav_current": current,
+        "user_role": user_role(request.user),
+        "password_reset_enabled": password_reset_enabled(),
+    }

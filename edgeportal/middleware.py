@@ -1,4 +1,50 @@
+import time
+
+from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+
+# Pages load scripts and styles only from this site; no plugin, no framing, forms post only here.
+# style-src keeps 'unsafe-inline': Plotly sizes and positions its SVG through style attributes it writes at run
+# time, and a chart's height is a style attribute (templates/includes/chart.html). Styles cannot run code;
+# script-src stays 'self' (plotly.min.js needs no eval for the SVG traces we draw). data: images are Plotly's
+# and Swagger UI's icons.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    )
+)
+# No page needs a device sensor, a camera or payments: deny them to anything that runs here.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+)
+SESSION_STARTED_KEY = "_edgeportal_started"
+SESSION_SEEN_KEY = "_edgeportal_seen"
+# A session's last activity is written at most this often: not one session write per page view.
+SESSION_SEEN_GRANULARITY_S = 60
 
 
 class LoginRequiredPagesMiddleware(LoginRequiredMiddleware):
@@ -10,3 +56,45 @@ class LoginRequiredPagesMiddleware(LoginRequiredMiddleware):
         if request.path.startswith(self.open_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response (Django 5.2 has neither built in)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+def session_clock_start(sender, request, user, **kwargs) -> None:
+    """At login: both clocks start, written with the login's own session save (no extra write on the next page)."""
+    now = int(time.time())
+    request.session[SESSION_STARTED_KEY] = request.session[SESSION_SEEN_KEY] = now
+
+
+class SessionTimeoutMiddleware:
+    """Signs a user out after SESSION_IDLE_TIMEOUT_S without a request, and SESSION_ABSOLUTE_TIMEOUT_S after login.
+
+    Sliding idle expiry without saving the session on every request (SESSION_SAVE_EVERY_REQUEST would write the
+    session row on each page and API call); the absolute cap bounds a stolen session cookie's use.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            started = session.setdefault(SESSION_STARTED_KEY, now)
+            seen = session.get(SESSION_SEEN_KEY, now)
+            if now - seen > settings.SESSION_IDLE_TIMEOUT_S or now - started > settings.SESSION_ABSOLUTE_TIMEOUT_S:
+                logout(request)  # the session is flushed; the page then redirects to the login, the API says 401/403
+            elif SESSION_SEEN_KEY not in session or now - seen >= SESSION_SEEN_GRANULARITY_S:
+                session[SESSION_SEEN_KEY] = now
+        return self.get_response(request)

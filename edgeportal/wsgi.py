@@ -5,8 +5,13 @@ from importlib import import_module
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
+from .chunked import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edgeportal.settings")
-application = get_wsgi_application()
+# Bounded as Django bounds any body (the ingest view applies its own, smaller limit after decompression).
+application = ChunkedBodyMiddleware(
+    get_wsgi_application(), max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or settings.INGEST_MAX_BODY_BYTES
+)
 # Django imports the URLconf, and with it every view module (SciPy for the benchmark comparisons: ~1 s), at the
 # first request: do it now, so no device waits for it and those objects are frozen below with the rest.
 import_module(settings.ROOT_URLCONF)

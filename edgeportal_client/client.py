@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from edgeportal_client.deadletter import DEAD_LETTER, SPLIT, DeadLetterBox, DeliveryStats, PoisonControl
 from edgeportal_client.events import format_timestamp
 
 INGEST_PATH = "/api/v1/ingest/"
@@ -164,6 +165,8 @@ class EdgePortalClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
+        dead_letter_path: Path | str | None = None,
+        max_server_errors: int = 3,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -199,6 +202,11 @@ class EdgePortalClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._flush_lock = Lock()  # two overlapping flushes would send the same events twice
+        if dead_letter_path is None and queue_dir is not None:
+            dead_letter_path = Path(queue_dir) / "dead-letter.jsonl"  # not *.json: never loaded as an event
+        self._poison = PoisonControl(
+            dead_letters=DeadLetterBox(dead_letter_path), max_server_errors=max_server_errors, clock=clock
+        )
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -211,6 +219,15 @@ class EdgePortalClient:
         body = json.dumps(dict(event), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
         self._queue.put(_Queued(event_id, body))
         return event_id
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Dead-lettered batches and events, splits after repeated 5xx (edgeportal_client/deadletter.py)."""
+        return self._poison.stats
+
+    @property
+    def dead_letters(self) -> DeadLetterBox:
+        return self._poison.dead_letters
 
     @property
     def queued(self) -> int:
@@ -233,12 +250,25 @@ class EdgePortalClient:
                     break
                 if 200 <= answer.status_code < 300:
                     self._settle(batch, answer, result)
+                    self._poison.delivered(batch)
                 elif answer.status_code == 413 and len(batch) > 1:
                     middle = len(batch) // 2
                     work.extendleft([batch[middle:], batch[:middle]])
                 elif answer.status_code == 413:
                     self._drop(batch[0], {"size": ["server answered 413 for this event alone"]}, result)
-                else:  # 400/401/403/415/500/3xx...: retrying cannot help; an operator has to look
+                elif answer.status_code == 400:  # a poisoned batch: dead-lettered, the queue moves on
+                    self._poison.bad_request(batch, answer.status_code, answer.text)
+                    for item in batch:
+                        self._drop(item, {"dead_letter": [f"HTTP 400: {answer.text[:500]}"]}, result)
+                elif answer.status_code >= 500:  # kept for a later flush, split after repeated failures
+                    result.last_error = f"HTTP {answer.status_code}: {answer.text[:500]}"
+                    verdict = self._poison.server_error(batch, answer.status_code, answer.text)
+                    if verdict == SPLIT:
+                        middle = len(batch) // 2
+                        work.extendleft([batch[middle:], batch[:middle]])
+                    elif verdict == DEAD_LETTER:
+                        self._drop(batch[0], {"dead_letter": [result.last_error]}, result)
+                else:  # 401/403/415/3xx...: the key or the setup, not the data; an operator has to look
                     result.last_error = f"HTTP {answer.status_code}: {answer.text[:500]}"
                     break
             result.remaining = len(self._queue)

@@ -40,7 +40,7 @@ class NaturalKeyRelatedField(serializers.RelatedField):
         if not isinstance(data, str):
             self.fail("invalid", sep=self.separator)
         left, sep, right = data.partition(self.separator)
-        if not sep or not left or not right:
+        if not sep or not left or not right or "\x00" in data:
             self.fail("invalid", sep=self.separator)
         try:
             return self.get_queryset().get(**{self.lookups[0]: left, self.lookups[1]: right})
@@ -54,6 +54,9 @@ def _slug(model, source: str | None = None) -> serializers.SlugRelatedField:
 
 
 class DeviceModelSerializer(serializers.ModelSerializer):
+    # A list of short strings, not any JSON: CharField refuses NUL, which PostgreSQL's jsonb cannot store (was a 500).
+    accelerators = serializers.ListField(child=serializers.CharField(max_length=16), max_length=8, required=False)
+
     class Meta:
         model = DeviceModel
         fields = [

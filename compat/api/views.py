@@ -13,11 +13,15 @@ from .. import filtersets, services
 from ..models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion
 from . import serializers
 
+# The SlugField vocabulary: anything else (a NUL, which PostgreSQL cannot even compare: a 500) is a 404 at the router.
+SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
+
 
 class DeviceModelViewSet(viewsets.ModelViewSet):
     queryset = DeviceModel.objects.all()
     serializer_class = serializers.DeviceModelSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
     filterset_class = filtersets.DeviceModelFilterSet
     permission_classes = [ReadOrUserPermission]
 
@@ -26,6 +30,7 @@ class RuntimeViewSet(viewsets.ModelViewSet):
     queryset = Runtime.objects.all()
     serializer_class = serializers.RuntimeSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
     filterset_class = filtersets.RuntimeFilterSet
     permission_classes = [ReadOrUserPermission]
 
@@ -48,6 +53,7 @@ class MLModelViewSet(viewsets.ModelViewSet):
     queryset = MLModel.objects.all()
     serializer_class = serializers.MLModelSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
     filterset_class = filtersets.MLModelFilterSet
     permission_classes = [ReadOrUserPermission]
 

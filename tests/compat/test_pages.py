@@ -139,6 +139,8 @@ def test_viewer_posting_an_override_gets_403_and_nothing_changes(viewer_client, 
     )
     assert response.status_code == 403
     assert not CompatStatusChange.objects.filter(kind="override").exists()
+    # The 403 page, in the layout, says which role to ask an admin for.
+    assert 'This needs the <span class="role role-support">support</span> role' in response.content.decode()
 
 
 def test_support_edits_known_issues_on_the_page(support_client, cells):

@@ -3,6 +3,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from benchmarks.models import BenchmarkRun
 from core.roles import user_role
@@ -17,7 +18,9 @@ def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
     out = capsys.readouterr().out
     printed = dict(re.findall(r"user '(\w+)'\s+role \w+\s+password (\S+)", out))
     assert set(printed) == {"admin", "support", "pm"}
-    roles = {name: user_role(authenticate(username=name, password=pw)) for name, pw in printed.items()}
+    # authenticate() as a login page calls it: with the request (django-axes counts failures per request).
+    login = RequestFactory().post("/accounts/login/")
+    roles = {name: user_role(authenticate(login, username=name, password=pw)) for name, pw in printed.items()}
     assert roles == {"admin": "admin", "support": "support", "pm": "viewer"}
     # The fleet went through the HTTP ingest path and was rolled up; the lab history is there too.
     assert InferenceSession.objects.count() > 500
