@@ -7,6 +7,8 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core.redirects import redirect_back
+
 from . import charts, selectors
 from .filtersets import BenchmarkRunFilterSet, RegressionFilterSet
 from .forms import RunUploadForm, TriageForm
@@ -171,7 +173,7 @@ def regression_triage_view(request, regression_id: int):
         return HttpResponseBadRequest("Unknown status")
     regression_triage(regression=regression, status=form.cleaned_data["status"], user=request.user)
     messages.success(request, f"Regression {regression.id} marked {regression.get_status_display().lower()}.")
-    return redirect(request.POST.get("next") or "benchmarks:regressions")
+    return redirect_back(request, "benchmarks:regressions")
 
 
 def run_upload(request):

@@ -220,3 +220,13 @@ def test_the_pareto_front_lists_each_variant_once_whatever_runtime_versions_it_r
     keys = [(r.model_version_id, r.runtime_version.runtime_id, r.delegate_id) for r in front]
     assert len(keys) == len(set(keys)) and latest.id in {r.id for r in front}
     assert "2.17.0/gpu" in response.content.decode()
+
+
+def test_triage_never_redirects_off_the_site(client, support_user, history):
+    regression = Regression.objects.filter(metric="latency_mean_ms").get()
+    client.force_login(support_user)
+    url = f"/benchmarks/regressions/{regression.id}/triage/"
+    response = client.post(url, {"status": "acknowledged", "next": "https://evil.example/phish"})
+    assert response.status_code == 302 and response["Location"] == "/benchmarks/regressions/"
+    response = client.post(url, {"status": "acknowledged", "next": "/benchmarks/regressions/?status=open"})
+    assert response["Location"] == "/benchmarks/regressions/?status=open"
