@@ -89,6 +89,22 @@ class NaturalKeyFilter(filters.Filter):
 
 
 @extend_schema_field(OpenApiTypes.STR)
+class VendorFilter(filters.MultipleChoiceFilter):
+    """Repeatable vendor filter by slug (?vendor=apple; a name reads as its slug); cleans to the vendors' names."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clean = self.field_class.clean
+
+        def clean_to_names(field, value):
+            slugs = clean(field, [slugify(v) for v in value] if isinstance(value, list | tuple) else value)
+            names = dict(field.choices)
+            return [names[slug] for slug in slugs or ()]
+
+        self.field_class = type("VendorSlugField", (self.field_class,), {"clean": clean_to_names})
+
+
+@extend_schema_field(OpenApiTypes.STR)
 class SlugMultipleChoiceFilter(filters.ModelMultipleChoiceFilter):
     """Repeatable slug filter (?runtime=tflite&runtime=onnxruntime); documented as a string in the schema."""
 
@@ -105,7 +121,7 @@ class CompatEntryFilterSet(filters.FilterSet):
 
     q = filters.CharFilter(method="filter_q", label="Search")
     model = _slugs("model_version__ml_model", MLModel, "Model")
-    model_id = filters.NumberFilter(field_name="model_version__ml_model_id")
+    model_id = filters.NumberFilter(field_name="model_version__ml_model_id", label="Model id")
     model_version = NaturalKeyFilter(
         field_name="model_version",
         model=ModelVersion,
@@ -113,7 +129,7 @@ class CompatEntryFilterSet(filters.FilterSet):
         lookups=("ml_model__slug", "version"),
         label="Model version",
     )
-    model_version_id = filters.NumberFilter()
+    model_version_id = filters.NumberFilter(label="Model version id")
     task = filters.MultipleChoiceFilter(
         field_name="model_version__ml_model__task", choices=ModelTask.choices, label="Task"
     )
@@ -124,7 +140,7 @@ class CompatEntryFilterSet(filters.FilterSet):
         field_name="model_version__format", choices=ModelFormat.choices, label="Format"
     )
     runtime = _slugs("runtime_version__runtime", Runtime, "Runtime")
-    runtime_id = filters.NumberFilter(field_name="runtime_version__runtime_id")
+    runtime_id = filters.NumberFilter(field_name="runtime_version__runtime_id", label="Runtime id")
     runtime_version = NaturalKeyFilter(
         field_name="runtime_version",
         model=RuntimeVersion,
@@ -132,29 +148,28 @@ class CompatEntryFilterSet(filters.FilterSet):
         lookups=("runtime__slug", "version"),
         label="Runtime version",
     )
-    runtime_version_id = filters.NumberFilter()
+    runtime_version_id = filters.NumberFilter(label="Runtime version id")
     delegate = NaturalKeyFilter(
         field_name="delegate", model=Delegate, separator="/", lookups=("runtime__slug", "slug"), label="Delegate"
     )
-    delegate_id = filters.NumberFilter()
+    delegate_id = filters.NumberFilter(label="Delegate id")
     delegate_kind = filters.MultipleChoiceFilter(
         field_name="delegate__kind", choices=DelegateKind.choices, label="Delegate kind"
     )
     device_model = _slugs("device_model", DeviceModel, "Device model")
-    device_model_id = filters.NumberFilter()
-    vendor = filters.MultipleChoiceFilter(method="filter_vendor", choices=_vendor_choices, label="Vendor")
+    device_model_id = filters.NumberFilter(label="Device model id")
+    vendor = VendorFilter(method="filter_vendor", choices=_vendor_choices, label="Vendor")
     tier = filters.MultipleChoiceFilter(field_name="device_model__tier", choices=Tier.choices, label="Tier")
     os = filters.MultipleChoiceFilter(field_name="device_model__os_family", choices=OsFamily.choices, label="OS")
     status = filters.MultipleChoiceFilter(method="filter_status", choices=CompatStatus.choices, label="Status")
-    overridden = filters.BooleanFilter(method="filter_overridden")
+    overridden = filters.BooleanFilter(method="filter_overridden", label="Overridden")
 
     class Meta:
         model = CompatEntry
         fields: list[str] = []
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         for word in value.split():
@@ -191,9 +206,8 @@ class DeviceModelFilterSet(filters.FilterSet):
         model = DeviceModel
         fields = ["slug"]
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(
@@ -212,9 +226,8 @@ class RuntimeFilterSet(filters.FilterSet):
         model = Runtime
         fields = ["slug"]
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value))
@@ -240,9 +253,8 @@ class DelegateFilterSet(filters.FilterSet):
         model = Delegate
         fields = ["slug"]
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value))
@@ -256,9 +268,8 @@ class MLModelFilterSet(filters.FilterSet):
         model = MLModel
         fields = ["slug"]
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(Q(slug__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value))
@@ -276,9 +287,8 @@ class ModelVersionFilterSet(filters.FilterSet):
         model = ModelVersion
         fields = ["version"]
 
-    def filter_vendor(self, qs, name, value):
-        names = {label for slug, label in _vendor_choices() if slug in value}
-        return qs.filter(device_model__vendor__in=names) if value else qs
+    def filter_vendor(self, qs, name, value: list[str]):
+        return qs.filter(device_model__vendor__in=value) if value else qs
 
     def filter_q(self, qs, name, value):
         return qs.filter(
