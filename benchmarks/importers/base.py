@@ -28,7 +28,11 @@ FORMATS: tuple[str, ...] = (
     "trtexec_times",
     "trtexec_profile",
     "onnxruntime_perf_test",
+    "trtexec_log",
+    "openvino_benchmark_app",
+    "executorch_runner",
 )
+AUTO = "auto"  # recognise the format from the content (benchmarks.importers.detect)
 
 CPU_DELEGATES = frozenset({"cpu", "CPUExecutionProvider"})
 
@@ -110,22 +114,53 @@ class ImportedRun:
     profiled_runs: int | None = None  # inference runs the per-op figures average over
     runtime_version: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    accelerated_from_ops: bool = True  # False when the ops' delegate is unknown: no fraction is derived from them
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sniff:
+    """How well a text fits one format: score 0 means it does not (reason says why); version where printed."""
+
+    score: int
+    version: str | None = None
+    reason: str = ""
+
+
+class FormatNotRecognised(ArtifactError):
+    """format=auto found no format that fits; `tried` maps each format to why it did not fit."""
+
+    def __init__(self, tried: dict[str, str]) -> None:
+        self.tried = tried
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in tried.items())
+        super().__init__(f"format not recognised (tried {reasons})", field="format")
 
 
 def decode_text(data: bytes | str) -> str:
     """Artifact bytes as text; a leading UTF-8 BOM is dropped."""
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ArtifactError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+        text = data.removeprefix("\ufeff")
+    else:
+        if (nul := data.find(b"\x00", 0, 1 << 16)) >= 0:
+            raise ArtifactError(f"binary file (NUL byte at offset {nul}), not a text log or JSON export")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if not text.strip():
+        raise ArtifactError("empty file: no tool output in it")
+    return text
 
 
 def parse_artifact(*, source_format: str, data: bytes | str) -> ImportedRun:
-    """Parse one uploaded artifact in the named native format."""
+    """Parse one uploaded artifact in the named native format, or in the one recognised when format is "auto"."""
+    if source_format == AUTO:
+        from benchmarks.importers.detect import detect_format  # detect imports every format module
+
+        source_format = detect_format(data).source_format
     if source_format not in _PARSERS:
-        raise ArtifactError(f"unknown format {source_format!r}; expected one of {', '.join(FORMATS)}", field="format")
+        raise ArtifactError(
+            f"unknown format {source_format!r}; expected one of {', '.join((AUTO, *FORMATS))}", field="format"
+        )
     module_name, function_name = _PARSERS[source_format]
     # Imported on use because every format module imports this one.
     parser = getattr(importlib.import_module(f"benchmarks.importers.{module_name}"), function_name)
@@ -138,6 +173,9 @@ _PARSERS: dict[str, tuple[str, str]] = {
     "trtexec_times": ("trtexec", "parse_times"),
     "trtexec_profile": ("trtexec", "parse_profile"),
     "onnxruntime_perf_test": ("onnxruntime_perf_test", "parse"),
+    "trtexec_log": ("trtexec_log", "parse"),
+    "openvino_benchmark_app": ("openvino_benchmark_app", "parse"),
+    "executorch_runner": ("executorch_runner", "parse"),
 }
 
 
