@@ -17,7 +17,6 @@ What is read, following pytorch/executorch `examples/portable/executor_runner/ex
 
 from __future__ import annotations
 
-import math
 import re
 
 from benchmarks.importers.base import (
@@ -56,7 +55,7 @@ def parse(data: bytes | str) -> ImportedRun:
     """Read an ExecuTorch runner log into an ImportedRun."""
     stamps: dict[str, float] = {}
     executed: tuple[int, float | None] | None = None
-    took: list[tuple[int, float, float]] = []
+    took: list[tuple[int, float, str]] = []  # (runs, total ms, source location) of each "N inference took"
     errors: list[str] = []
     backends: list[str] = []
     lines = decode_text(data).splitlines()
@@ -85,7 +84,7 @@ def parse(data: bytes | str) -> ImportedRun:
             count = int(done["n"]) if done["n"] else 1
             executed = (count, number_from_text(done["ms"], line=number) if done["ms"] else None)
         elif qnn := _QNN_TOOK.search(message):
-            took.append((int(qnn["n"]), number_from_text(qnn["total"], line=number), number))
+            took.append((int(qnn["n"]), number_from_text(qnn["total"], line=number), match["where"] if match else ""))
 
     latency = _latency(executed, took, stamps)
     failed = bool(errors) and (latency is None or any(_FAILURE.search(error) for error in errors))
@@ -109,22 +108,37 @@ def parse(data: bytes | str) -> ImportedRun:
     )
 
 
+def _is_overall(inputs: list[tuple[int, float, str]], last: tuple[int, float, str]) -> bool:
+    """Whether the last "N inference took" line is the runner's total over inputs (printed after the loop)."""
+    if last[2] and inputs[-1][2]:
+        return last[2] != inputs[-1][2]  # printed from another source line than the per-input ones
+    per_input_runs = {n for n, _, _ in inputs}
+    return last[0] == len(inputs) or (len(per_input_runs) == 1 and last[0] not in per_input_runs)
+
+
 def _latency(
-    executed: tuple[int, float | None] | None, took: list[tuple[int, float, float]], stamps: dict[str, float]
+    executed: tuple[int, float | None] | None, took: list[tuple[int, float, str]], stamps: dict[str, float]
 ) -> LatencySummary | None:
     if took:
-        per_input = took
-        if len(took) > 1:
-            *inputs, overall = took
-            # The final line sums the per-input lines (its N counts inputs); drop it when it does.
-            if overall[0] == len(inputs) and math.isclose(overall[1], sum(t for _, t, _ in inputs), rel_tol=1e-3):
-                per_input = inputs
-        count = sum(n for n, _, _ in per_input)
+        inputs, overall = took, None
+        if len(took) > 1 and _is_overall(took[:-1], took[-1]):
+            inputs, overall = took[:-1], took[-1]
+        iterations = inputs[0][0] if len({n for n, _, _ in inputs}) == 1 else None
+        if overall is not None and iterations is not None:
+            # N counts inputs, each run --iteration times; the log may hold only some per-input lines.
+            count = overall[0] * iterations
+            if count == 0:
+                return None
+            if iterations == 1 and len(inputs) == overall[0] > 1:
+                samples = summarize_samples([total for _, total, _ in inputs])
+                return LatencySummary(**{**samples.__dict__, "mean_ms": overall[1] / count})
+            return LatencySummary(count=count, mean_ms=overall[1] / count)
+        count = sum(n for n, _, _ in inputs)
         if count == 0:
             return None
-        if all(n == 1 for n, _, _ in per_input) and len(per_input) > 1:
-            return summarize_samples([total for _, total, _ in per_input])
-        return LatencySummary(count=count, mean_ms=sum(total for _, total, _ in per_input) / count)
+        if iterations == 1 and len(inputs) > 1:
+            return summarize_samples([total for _, total, _ in inputs])
+        return LatencySummary(count=count, mean_ms=sum(total for _, total, _ in inputs) / count)
     if executed is None:
         return None
     count, total_ms = executed

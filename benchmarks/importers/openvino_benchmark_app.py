@@ -132,6 +132,7 @@ def parse(data: bytes | str) -> ImportedRun:
     version = None
     in_latency = grouped = False
     for number, raw in enumerate(text.splitlines(), start=1):
+        raw = raw.strip()  # pasted reports are often indented (notebook and docs outputs)
         prefix = _PREFIX.match(raw)
         level = prefix["level"] if prefix else None
         line = (raw[prefix.end() :] if prefix else raw).strip()
