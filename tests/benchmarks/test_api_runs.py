@@ -186,7 +186,9 @@ def test_unknown_catalog_slug_is_400_naming_the_field(catalog, write_client, fie
 
 
 def test_unknown_versions_are_400_naming_them_and_the_known_ones_and_nothing_is_created(catalog, write_client):
-    response = write_client.post(URL, {**JSON_RUN, "model_version": "1.0-int9", "runtime_version": "2.17.0"}, format="json")
+    response = write_client.post(
+        URL, {**JSON_RUN, "model_version": "1.0-int9", "runtime_version": "2.17.0"}, format="json"
+    )
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert "'1.0-int9'" in detail["model_version"][0]

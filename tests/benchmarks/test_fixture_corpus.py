@@ -48,6 +48,29 @@ CORPUS = {
         "ops.2.name": "node_of_gpu_0/pool1_1", "ops.0.delegate": "gpu",
         "ops.1.share": 47.82 / (16.15 + 47.82 + 14.02 + 14.86 + 39.67 + 22.46),
     }),
+    "trtexec_log_failed_plugin_trt86_sd_webui.txt": ("trtexec_log", None, {
+        "status": "failed", "latency": None, "error_lines.-1": "Engine set up failed",
+        "error_lines.3": "Parsing model failed",
+    }),
+    "trtexec_log_trt86_issue3083_summary_head.txt": ("trtexec_log", None, {
+        "throughput_per_s": 234.19, "latency.mean_ms": 4.29966, "latency.p90_ms": 4.30725, "latency.p99_ms": 4.32874,
+    }),
+    "trtexec_log_trt7_1080ti_issue1221.txt": ("trtexec_log", None, {
+        "latency.mean_ms": 643.169, "latency.min_ms": 638.401, "latency.max_ms": 646.992, "latency.p50_ms": 643.202,
+    }),
+    "trtexec_log_trt8_jetson_yolov5s_pasted_one_line.txt": ("trtexec_log", None, {
+        "throughput_per_s": 169.352, "latency.mean_ms": 5.93288, "latency.max_ms": 6.19507, "latency.p99_ms": 6.17407,
+        "compute_latency.mean_ms": 3.63242, "compute_latency.p99_ms": 3.87793,
+    }),
+    # OpenVINO benchmark_app 2024.0 (AUTO device, docs notebook, indented as pasted), FP32 and INT8
+    "openvino_benchmark_app_2024_0_yolov8_obb_fp32_auto_notebook.txt": ("openvino_benchmark_app", "2024.0.0", {
+        "model_load_ms": 25.07, "init_ms": 645.51, "first_inference_ms": 362.70, "latency.count": 1620,
+        "latency.p50_ms": 884.92, "latency.mean_ms": 897.13, "throughput_per_s": 13.33, "environment.nireq": "12",
+    }),
+    "openvino_benchmark_app_2024_0_yolov8_obb_int8_auto_notebook.txt": ("openvino_benchmark_app", "2024.0.0", {
+        "init_ms": 1201.42, "latency.count": 708, "latency.min_ms": 176.97, "latency.max_ms": 344.41,
+        "throughput_per_s": 46.53, "wall_time_ms": 15216.46,
+    }),
     # OpenVINO benchmark_app 2024.1 on CPU, GPU and NPU (Meteor Lake)
     "openvino_benchmark_app_2024_1_nanonet_cpu.txt": ("openvino_benchmark_app", "2024.1.0", {
         "model_load_ms": 15.20, "init_ms": 111.41, "first_inference_ms": 14.61, "latency.count": 1668,
@@ -89,6 +112,11 @@ CORPUS = {
         "init_ms": 23744.73, "first_inference_ms": 7441.04, "warmup_avg_ms": 7441.04, "latency.count": 10,
         "latency.mean_ms": 7430.20, "latency.min_ms": 7416.40, "latency.max_ms": 7448.86, "latency.std_ms": 9.92,
         "init_memory_mb": 6391.74, "peak_memory_mb": 6391.74,
+    }),
+    "tflite_2020_espcn_cpu_issue42507.log": ("tflite_benchmark_model", None, {
+        "init_ms": 0.855, "first_inference_ms": 49.060, "warmup_avg_ms": 34.8251, "latency.count": 50,
+        "latency.mean_ms": 33.2094, "latency.std_ms": 0.450, "latency.min_ms": 32.641, "peak_memory_mb": 12.8672,
+        "model_size_mb": 0.004448,
     }),
     "tflite_2019_larq_rpi3_op_profiling_no_heading.log": ("tflite_benchmark_model", None, {
         "init_ms": 63.227, "warmup_avg_ms": 420.198, "latency.mean_ms": 422.959, "ops.0.op_type": "Bconv2d64",
@@ -146,7 +174,9 @@ def test_the_figures_the_tool_printed_are_read(name):
 
 def test_the_corpus_holds_at_least_thirty_real_outputs_named_in_the_readme():
     readme = (FIXTURES / "README.md").read_text()
-    real = [path.name for path in FIXTURES.iterdir() if path.suffix not in (".py", ".md") and f"`{path.name}`" in readme]
+    real = [
+        path.name for path in FIXTURES.iterdir() if path.suffix not in (".py", ".md") and f"`{path.name}`" in readme
+    ]
     real_section = readme.split("## Real output")[1].split("## Hand-made")[0]
     assert all(f"`{name}`" in real_section for name in CORPUS), "every corpus file is listed as real output"
     assert len([name for name in real if f"`{name}`" in real_section]) >= 30
