@@ -91,7 +91,7 @@ def sniff(text: str) -> Sniff:
 def _summary_values(text: str, line: int) -> dict[str, float]:
     values = {}
     for match in _VALUE.finditer(text):
-        key = f"p{match['p'].rstrip('0').rstrip('.')}" if match["p"] else match["key"]
+        key = f"p{float(match['p']):g}" if match["p"] else match["key"]
         values[key] = number_from_text(match["value"], line=line)
     if not {"min", "max", "mean"} <= values.keys():
         raise ArtifactError(f"unreadable performance summary line {text!r}", line=line)
@@ -174,11 +174,7 @@ def parse(data: bytes | str) -> ImportedRun:
         elif stripped in _OLD_TITLES:
             old_section = _OLD_TITLES[stripped]
         elif old_section and (match := _OLD_VALUE.match(stripped)):
-            key = (
-                f"p{match['p'].rstrip('0').rstrip('.')}"
-                if match["key"] == "percentile" and match["p"]
-                else match["key"]
-            )
+            key = f"p{float(match['p']):g}" if match["key"] == "percentile" and match["p"] else match["key"]
             summary.setdefault(f"old_{old_section}", {})[key] = number_from_text(match["value"], line=number)
         elif match := _THROUGHPUT.match(stripped):
             figures.setdefault("throughput", number_from_text(match["value"], line=number))
