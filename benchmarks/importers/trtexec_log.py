@@ -75,6 +75,11 @@ def _version(encoded: str) -> str:
     return f"{number // 1000}.{number // 100 % 10}.{number % 100}"
 
 
+def layer_delegate(name: str) -> str:
+    """ "dla" for a layer whose name says it ran on a DLA core, else "gpu"."""
+    return "dla" if _DLA.search(name) else "gpu"
+
+
 def sniff(text: str) -> Sniff:
     """Whether the text is trtexec console output, and which TensorRT version it names."""
     markers = ("=== Performance summary ===", "TensorRT.trtexec", "GPU Compute Time: min", "=== Profile (",
@@ -206,12 +211,11 @@ def parse(data: bytes | str) -> ImportedRun:
     total_ms = sum(total for _, total, _ in layers)
     ops = []
     for name, total, average in layers:
-        on_dla = bool(_DLA.search(name))
         ops.append(
             OpProfile(
                 name=name,
                 op_type="",  # the table carries no layer type
-                delegate="dla" if on_dla else "gpu",
+                delegate=layer_delegate(name),
                 accelerated=True,
                 avg_ms=average,
                 share=total / total_ms if total_ms > 0 else None,
