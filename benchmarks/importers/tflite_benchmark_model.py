@@ -64,9 +64,10 @@ _FAILURES = re.compile(
 _STAT = re.compile(
     r"^count=(?P<count>\S+)"
     r"(?: first=(?P<first>\S+) curr=(?P<curr>\S+) min=(?P<min>\S+) max=(?P<max>\S+)"
-    r" avg=(?P<avg>\S+) std=(?P<std>\S+)(?P<extra>(?: [a-z0-9_.]+=\S+)*)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?$"
+    r" avg=(?P<avg>\S+) std=(?P<std>\S+)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?(?P<extra>(?: [a-z0-9_.]+=\S+)*)$"
 )
-# Newer stats lines carry percentiles after std= ("p5=.. median=.. p95=.."): the ones a summary holds.
+# Newer stats lines carry percentiles after std= ("p5=.. median=.. p95=..", xla/tsl/util/stats_calculator.h
+# PercentileStat::OutputToStream): the ones a summary holds are kept.
 _PERCENTILE_KEYS = {"median": "p50_ms", "p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms"}
 # LiteRT 2.x benchmark_litert_model.h BenchmarkLoggingListener: "Inference (avg):      7430.20 ms (10 runs)".
 _LITERT_RESULT = re.compile(
@@ -147,19 +148,19 @@ def _stat(text: str, line: int, phase: int = 0) -> _Stat:
     count = number_from_text(match["count"], line=line)
     if not count.is_integer():
         raise ArtifactError(f"count must be a whole number, got {match['count']!r}", line=line)
+    extra = dict(pair.split("=", 1) for pair in match["extra"].split())
+    percentiles = {
+        _PERCENTILE_KEYS[k]: number_from_text(v, line=line) for k, v in extra.items() if k in _PERCENTILE_KEYS
+    }
     if match["avg"] is not None:
         values = {key: number_from_text(match[key], line=line) for key in ("first", "min", "max", "avg", "std")}
-        extra = dict(pair.split("=", 1) for pair in match["extra"].split())
-        percentiles = {
-            _PERCENTILE_KEYS[k]: number_from_text(v, line=line) for k, v in extra.items() if k in _PERCENTILE_KEYS
-        }
         return _Stat(
             line, phase, int(count), values["first"], values["avg"], values["std"], values["min"], values["max"],
             percentiles,
         )  # fmt: skip
     if match["same"] is not None:
         same = number_from_text(match["same"], line=line)
-        return _Stat(line, phase, int(count), same, same, 0.0, same, same)
+        return _Stat(line, phase, int(count), same, same, 0.0, same, same, percentiles)
     if count != 0:
         raise ArtifactError(f"run statistics with count={int(count)} but no times", line=line)
     return _Stat(line, phase, 0, None, None, None, None, None)
