@@ -133,7 +133,8 @@ def test_executor_runner_timed_runs_line():
 def test_executorch_failure_is_a_failed_run():
     log = (
         "I 00:00:00.010000 executorch:executor_runner.cpp:150] Model file mv2.pte is loaded.\n"
-        "E 00:00:00.020000 executorch:method.cpp:1037] KernelCall failed at instruction 0:0 in operator aten::embedding.out: 0x12\n"
+        "E 00:00:00.020000 executorch:method.cpp:1037] KernelCall failed at instruction 0:0 in operator"
+        " aten::embedding.out: 0x12\n"
         "F 00:00:00.020100 executorch:executor_runner.cpp:262] In function main(), assert failed (status == Error::Ok): "
         "Execution of method forward failed with status 0x12\n"
     )
