@@ -66,6 +66,10 @@ def sniff(text: str) -> Sniff:
     markers = ("Dumping statistics report", "[Step 1/11]", "benchmark_app", "Compile model took", "Load network took",
                "OpenVINO", "Inference Engine")  # fmt: skip
     found = [marker for marker in markers if marker in text]
+    if re.search(r"^\s*(?:\[ INFO \] )?Count:\s+\d+ iterations\s*$", text, re.M) and re.search(
+        r"^\s*(?:\[ INFO \] )?Throughput:\s+\S+ FPS\s*$", text, re.M
+    ):
+        found.append("summary")  # only the statistics report was pasted
     if not found or not re.search(r"Throughput:\s+\S+ FPS|\[ ERROR \]|\[Step \d+/11\]", text):
         return Sniff(score=0, reason="no '[Step N/11]' progress lines and no 'Throughput: X FPS' line of benchmark_app")
     build = _BUILD.search(text)

@@ -83,6 +83,7 @@ def test_openvino_2020_single_latency_line_is_the_median_and_2022_caps_are_read(
     # 2020.x benchmark main.py: "Latency: X ms"; 2022.1 main.cpp: "AVG:", "MIN:", "MAX:"
     old = "[Step 11/11] Dumping statistics report\nCount:      156 iterations\nDuration:   62618.97 ms\n"
     old += "Latency:    1587.50 ms\nThroughput: 2.49 FPS\n"
+    assert detect_format(old.split("\n", 1)[1]).source_format == "openvino_benchmark_app"  # the summary alone
     result = parse_openvino(old)
     assert (result.latency.count, result.latency.p50_ms, result.latency.mean_ms) == (156, 1587.5, None)
     new = "[ INFO ] Latency:\n[ INFO ]     Median:     10.45 ms\n[ INFO ]     AVG:        10.62 ms\n"
