@@ -1,11 +1,12 @@
 """The corpus of real tool outputs (tests/benchmarks/fixtures/README.md names each source): format=auto recognises
 each one, and the importer reads the figures the tool printed (copied here from the files by hand)."""
 
+import random
 from pathlib import Path
 
 import pytest
 
-from benchmarks.importers.base import parse_artifact
+from benchmarks.importers.base import FORMATS, ArtifactError, parse_artifact
 from benchmarks.importers.detect import detect_format
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -180,3 +181,21 @@ def test_the_corpus_holds_at_least_thirty_real_outputs_named_in_the_readme():
     real_section = readme.split("## Real output")[1].split("## Hand-made")[0]
     assert all(f"`{name}`" in real_section for name in CORPUS), "every corpus file is listed as real output"
     assert len([name for name in real if f"`{name}`" in real_section]) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in FIXTURES.iterdir() if path.suffix not in (".py", ".md")))
+def test_truncated_or_damaged_fixtures_are_read_or_refused_never_crash(name):
+    """Every cut and a few damaged bytes, in every format: an ImportedRun or an ArtifactError (a 400), nothing else."""
+    data = (FIXTURES / name).read_bytes()
+    rng = random.Random(name)
+    cases = [data[: len(data) * k // 12] for k in range(12)]
+    for _ in range(8):
+        damaged = bytearray(data)
+        damaged[rng.randrange(len(damaged))] = rng.choice(b'0123456789.=:-[]{}",\n xe')
+        cases.append(bytes(damaged))
+    for case in cases:
+        for source_format in ("auto", *FORMATS):
+            try:
+                parse_artifact(source_format=source_format, data=case)
+            except ArtifactError:
+                pass
