@@ -1,5 +1,10 @@
 """TFLite / LiteRT `benchmark_model` text log, with or without `--enable_op_profiling`.
 
+Follows tensorflow/tensorflow `tensorflow/lite/tools/benchmark/benchmark_model.cc` (BenchmarkLoggingListener:
+the stats and "Inference timings" lines), `benchmark_tflite_model.cc` (delegate and memory lines),
+`xla/tsl/util/stats_calculator.{h,cc}` (Stat / PercentileStat::OutputToStream, the op tables), and LiteRT's
+`litert/tools/benchmark_litert_model.h` (BenchmarkLoggingListener::OnBenchmarkEnd, the 2.x results block).
+
 What is read (all tool times are microseconds and converted to ms here):
 - `count=.. first=.. curr=.. min=.. max=.. avg=.. std=..` lines: the first is the warm-up phase, the
   second the measured runs (each follows a "Running benchmark for at least" line when the log has them).

@@ -12,6 +12,7 @@ Follows the printing code of NVIDIA/TensorRT `samples/common/sampleReporting.cpp
 - `Profiler::print` (`--dumpProfile`): "=== Profile (N iterations ) ===" then either the old layout
   (layer name first, `Time (ms)`, `Avg. Time (ms)`, `Time %`) or the 8.x+/10.x layout (`Time(ms)`,
   `Avg.(ms)`, `Median(ms)`, `Time(%)`, then the layer name); the `Total` row is not a layer.
+- `Engine deserialized in X sec.` / `Engine loaded in X sec.` (else `Engine built in X sec.`) -> init_ms.
 - sampleOptions' option dump (`Precision: FP16`, `DLACore: 0`, ...) and the `&&&& RUNNING/PASSED/FAILED
   TensorRT.trtexec [TensorRT vMMmmpp]` lines (the version number is major*1000 + minor*100 + patch).
 
