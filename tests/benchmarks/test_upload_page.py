@@ -133,10 +133,12 @@ def test_the_script_gets_json_per_file(client, support_user, catalog):
     }
 
 
-def test_json_answer_for_a_bad_file_is_400_with_the_reason(client, support_user, catalog):
+def test_json_answer_for_a_bad_file_says_not_ok_with_the_reason(client, support_user, catalog):
     client.force_login(support_user)
     response = client.post(
         URL, {**IDENTITY, "artifacts": [_file("x.bin", b"\x00\x01")]}, HTTP_ACCEPT="application/json"
     )
-    assert response.status_code == 400
-    assert "binary file" in response.json()["results"][0]["errors"]["artifact"]
+    body = response.json()
+    assert body["ok"] is False and body["results"][0]["ok"] is False
+    assert "binary file" in body["results"][0]["errors"]["artifact"]
+    assert not BenchmarkRun.objects.exists()
