@@ -42,7 +42,7 @@ _LATENCY_FIELDS = {"Min": "min_ms", "Max": "max_ms", "P50": "p50_ms", "P90": "p9
                    "P99": "p99_ms", "P999": "p999_ms"}  # fmt: skip
 _FAILURES = re.compile(
     r"^(Run failed:|Failed to compile model:|Error creating environment:|failed to initialize"
-    r"|there is no test (input )?data for)|\[ONNXRuntimeError\]"
+    r"|there is no test (input )?data for|terminate called after throwing|\s*what\(\): )|\[ONNXRuntimeError\]"
 )
 _ORT_ERROR_LOG = re.compile(r"\[[EF]:onnxruntime:")  # the runtime's own error-level log lines: context for a failure
 _PROVIDER = re.compile(r"^using (\w+ExecutionProvider)$")
@@ -85,6 +85,8 @@ def parse(data: bytes | str) -> ImportedRun:
     if "mean_ms" in figures or percentiles:
         latency = LatencySummary(count=int(count) if count is not None else None, mean_ms=figures.get("mean_ms"),
                                  **percentiles)  # fmt: skip
+    if latency is None and "throughput_per_s" not in figures and not failures and error_lines:
+        failures.append(error_lines[0])  # stopped on a runtime error before measuring (a missing test-data dir, ...)
     if latency is None and "throughput_per_s" not in figures and not failures:
         raise ArtifactError(
             "no performance figures: expected 'Average inference time cost: X ms', 'P50 Latency: X s' "

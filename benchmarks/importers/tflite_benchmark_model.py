@@ -345,6 +345,8 @@ def parse(data: bytes | str) -> ImportedRun:
         latency = litert
     elif log.profile_stat is not None and log.profile_stat.count > 0:
         latency = _latency(log.profile_stat)
+    if latency is None and not log.failures and log.error_lines:
+        log.failures.append(log.error_lines[0])  # the tool stopped on an error-level line before measuring
     failed = bool(log.failures)
     if latency is None and not failed:
         raise ArtifactError(

@@ -184,3 +184,20 @@ def test_trtexec_old_dumpprofile_layout_name_first_with_total_row():
 def test_new_formats_refuse_text_without_figures(name):
     with pytest.raises(ArtifactError):
         parse_artifact(source_format=name, data="just some words\n")
+
+
+def test_tflite_log_that_stops_on_an_error_line_is_a_failed_run_not_a_400():
+    log = "INFO: STARTING!\nINFO: Graph: [/data/local/tmp/missing.tflite]\n"
+    log += "ERROR: Could not open '/data/local/tmp/missing.tflite'.\n"
+    result = parse_tflite(log)
+    assert result.status == "failed" and result.error == "Could not open '/data/local/tmp/missing.tflite'."
+
+
+def test_perf_test_that_throws_before_measuring_is_a_failed_run():
+    out = (
+        "terminate called after throwing an instance of 'Ort::Exception'\n"
+        "  what():  Load model from /models/m.onnx failed:Load model /models/m.onnx failed. File doesn't exist\n"
+    )
+    result = parse_perf_test(out)
+    assert result.status == "failed" and "terminate called" in result.error
+    assert any("File doesn't exist" in line for line in result.error_lines)
