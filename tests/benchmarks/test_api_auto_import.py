@@ -144,3 +144,34 @@ def test_long_layer_names_differing_only_at_the_end_are_kept_whole_and_dla_layer
     ops = list(BenchmarkOp.objects.order_by("position"))
     assert [op.name for op in ops] == [layer["name"] for layer in profile[1:]]
     assert [op.delegate for op in ops] == ["dla", "dla", "gpu"]
+
+
+RUNTIME_OF = {
+    "trtexec": "tensorrt",
+    "openvino": "openvino",
+    "onnxruntime": "onnxruntime",
+    "tflite": "tflite",
+    "executorch": "executorch",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        path.name
+        for path in REPO_FIXTURES.iterdir()
+        if path.suffix in (".txt", ".log", ".json") and not path.name.startswith("make_")
+    ),
+)
+def test_every_fixture_uploads_with_format_auto_as_a_run_never_a_5xx(catalog, write_client, name):
+    runtime_slug = RUNTIME_OF[name.split("_")[0]]
+    runtime, _ = Runtime.objects.get_or_create(slug=runtime_slug, defaults={"name": runtime_slug})
+    Delegate.objects.get_or_create(runtime=runtime, slug="gpu", defaults={"name": "GPU", "kind": "gpu"})
+    data = (REPO_FIXTURES / name).read_bytes()
+    response = _post(write_client, name, data, runtime=runtime_slug, runtime_version="", register_versions="true")
+    if response.status_code == 400 and "runtime_version" in response.json()["detail"]:
+        response = _post(
+            write_client, name, data, runtime=runtime_slug, runtime_version="1.0", register_versions="true"
+        )
+    assert response.status_code == 201, response.json()
+    assert response.json()["source_format_detected"] is True
