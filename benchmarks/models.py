@@ -21,6 +21,9 @@ class SourceFormat(models.TextChoices):
     TRTEXEC_TIMES = "trtexec_times", "trtexec --exportTimes JSON"
     TRTEXEC_PROFILE = "trtexec_profile", "trtexec --exportProfile JSON"
     ONNXRUNTIME_PERF_TEST = "onnxruntime_perf_test", "onnxruntime_perf_test output"
+    TRTEXEC_LOG = "trtexec_log", "trtexec console output"
+    OPENVINO_BENCHMARK_APP = "openvino_benchmark_app", "OpenVINO benchmark_app report"
+    EXECUTORCH_RUNNER = "executorch_runner", "ExecuTorch runner log"
 
 
 class RegressionStatus(models.TextChoices):
@@ -74,6 +77,12 @@ class BenchmarkRun(models.Model):
     status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.DONE)
     error = models.TextField(blank=True)
     source_format = models.CharField(max_length=24, choices=SourceFormat.choices, default=SourceFormat.JSON)
+    source_format_detected = models.BooleanField(
+        default=False, help_text="The format was recognised from the content (format=auto), not named by the uploader"
+    )
+    source_tool_version = models.CharField(
+        max_length=40, blank=True, help_text="The tool/runtime version the artifact prints, when it prints one"
+    )
     ran_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     processed_at = models.DateTimeField(null=True, blank=True, help_text="Detection and compat evidence done")
@@ -124,7 +133,8 @@ class BenchmarkOp(models.Model):
 
     run = models.ForeignKey(BenchmarkRun, on_delete=models.CASCADE, related_name="ops")
     position = models.PositiveIntegerField()
-    name = models.CharField(max_length=300)
+    # Kept whole: fused TensorRT/DLA layer names run to thousands of characters and differ only at the end.
+    name = models.TextField()
     op_type = models.CharField(max_length=120)
     delegate = models.CharField(max_length=80, help_text="Delegate / execution provider that ran it")
     accelerated = models.BooleanField(default=False)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
+from compat.models import Delegate, ModelVersion, RuntimeVersion
+
 from .models import (
     SERIES_METRICS,
     BenchmarkArtifact,
@@ -161,3 +163,20 @@ def series_baselines(*, series_ids: list[int]) -> dict[int, BenchmarkRun]:
         "baseline_run"
     )
     return {series.id: series.baseline_run for series in pinned}
+
+
+def upload_catalog() -> dict:
+    """The upload page's dependent choices: each model's versions, each runtime's versions and delegates."""
+    models: dict[str, list[str]] = {}
+    for slug, version in ModelVersion.objects.order_by("ml_model__slug", "version").values_list(
+        "ml_model__slug", "version"
+    ):
+        models.setdefault(slug, []).append(version)
+    runtimes: dict[str, dict[str, list[str]]] = {}
+    for slug, version in RuntimeVersion.objects.order_by("runtime__slug", "version").values_list(
+        "runtime__slug", "version"
+    ):
+        runtimes.setdefault(slug, {"versions": [], "delegates": []})["versions"].append(version)
+    for slug, delegate in Delegate.objects.order_by("runtime__slug", "slug").values_list("runtime__slug", "slug"):
+        runtimes.setdefault(slug, {"versions": [], "delegates": []})["delegates"].append(delegate)
+    return {"models": models, "runtimes": runtimes}

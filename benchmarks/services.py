@@ -5,16 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from benchmarks.importers.base import CPU_DELEGATES, ImportedRun, parse_artifact, shares_by_delegate
-from compat.models import Delegate, DeviceModel
-from compat.services import catalog_versions_register
+from benchmarks.catalog import CatalogError, RunIdentity, identity_resolve
+from benchmarks.importers.base import (
+    AUTO,
+    CPU_DELEGATES,
+    ArtifactError,
+    ImportedRun,
+    shares_by_delegate,
+)
+from benchmarks.importers.dispatch import parse_artifact
 
 from .models import (
     BenchmarkArtifact,
@@ -28,31 +34,19 @@ from .models import (
 )
 
 MAX_STORED_SAMPLES = 10_000  # enough for a Welch test; a run's summary figures are computed before the cap
+__all__ = ["CatalogError", "RunIdentity"]  # re-exported: callers import them from here
 
 
-class CatalogError(ValueError):
-    """An identity field that names nothing in the catalog; `field` is the request field to blame."""
-
-    def __init__(self, *, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
+def artifact_max_bytes() -> int:
+    """The upload limit for one artifact (BENCHMARK_ARTIFACT_MAX_BYTES, default 20 MiB)."""
+    return int(getattr(settings, "BENCHMARK_ARTIFACT_MAX_BYTES", 20 * 1024 * 1024))
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunIdentity:
-    """What ran where: catalog slugs and versions, build/commit, config and environment."""
-
-    model: str
-    model_version: str
-    runtime: str
-    runtime_version: str
-    delegate: str
-    device_model: str
-    build: str = ""
-    commit: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    environment: dict[str, Any] = field(default_factory=dict)
-    ran_at: datetime | None = None
+def artifact_size_check(*, size: int) -> None:
+    """ArtifactError when an upload is over the limit (checked before it is read)."""
+    limit = artifact_max_bytes()
+    if size > limit:
+        raise ArtifactError(f"the file is {size:,} bytes, over the upload limit of {limit:,} bytes", field="artifact")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,26 +66,6 @@ def series_key_for(
     """Stable hash of a series' identity (config canonicalised, so key order never splits a series)."""
     identity = [ml_model_id, precision, runtime_id, delegate_id, device_model_id, config]
     return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _resolve(identity: RunIdentity):
-    runtime_versions, model_versions = catalog_versions_register(
-        runtime_versions=[(identity.runtime, identity.runtime_version)],
-        model_versions=[(identity.model, identity.model_version)],
-    )
-    model_version = model_versions.get((identity.model, identity.model_version))
-    if model_version is None:
-        raise CatalogError(field="model", message=f"unknown model {identity.model!r}")
-    runtime_version = runtime_versions.get((identity.runtime, identity.runtime_version))
-    if runtime_version is None:
-        raise CatalogError(field="runtime", message=f"unknown runtime {identity.runtime!r}")
-    delegate = Delegate.objects.filter(runtime=runtime_version.runtime, slug=identity.delegate).first()
-    if delegate is None:
-        raise CatalogError(field="delegate", message=f"unknown delegate {identity.delegate!r} of {identity.runtime}")
-    device_model = DeviceModel.objects.filter(slug=identity.device_model).first()
-    if device_model is None:
-        raise CatalogError(field="device_model", message=f"unknown device model {identity.device_model!r}")
-    return model_version, runtime_version, delegate, device_model
 
 
 def _series_get_or_create(*, model_version, runtime_version, delegate, device_model, config) -> BenchmarkSeries:
@@ -136,10 +110,18 @@ def benchmark_run_create(
     artifact_data: bytes | None = None,
     artifact_content_type: str = "application/octet-stream",
     enqueue: bool = True,
+    register_versions: bool = False,
+    source_format_detected: bool = False,
 ) -> BenchmarkRun:
-    """Stores one run with its ops and raw artifact; queues detection + compat evidence after commit."""
+    """Stores one run with its ops and raw artifact; queues detection + compat evidence after commit.
+
+    Unknown model/runtime versions are a CatalogError unless register_versions (then registered in this
+    transaction, so nothing is left behind when the run is not stored).
+    """
     extras = extras or RunExtras()
-    model_version, runtime_version, delegate, device_model = _resolve(identity)
+    model_version, runtime_version, delegate, device_model = identity_resolve(
+        identity=identity, register_versions=register_versions
+    )
     series = _series_get_or_create(
         model_version=model_version,
         runtime_version=runtime_version,
@@ -149,7 +131,7 @@ def benchmark_run_create(
     )
     latency = result.latency
     accelerated_fraction = result.accelerated_fraction
-    if accelerated_fraction is None and result.ops:
+    if accelerated_fraction is None and result.ops and result.accelerated_from_ops:
         accelerated_fraction, _ = shares_by_delegate(result.ops)
     accuracy_delta = None
     if extras.accuracy_value is not None and model_version.reference_accuracy is not None:
@@ -167,6 +149,8 @@ def benchmark_run_create(
         status=extras.status or result.status,
         error=_error_text(result, extras),
         source_format=result.source_format,
+        source_format_detected=source_format_detected,
+        source_tool_version=(result.runtime_version or "")[:40],
         ran_at=identity.ran_at or timezone.now(),
         init_ms=result.init_ms,
         first_inference_ms=result.first_inference_ms,
@@ -194,7 +178,7 @@ def benchmark_run_create(
             BenchmarkOp(
                 run=run,
                 position=position,
-                name=op.name[:300],
+                name=op.name,
                 op_type=op.op_type[:120],
                 delegate=op.delegate[:80],
                 accelerated=op.accelerated,
@@ -230,8 +214,13 @@ def benchmark_run_import(
     content_type: str = "application/octet-stream",
     extras: RunExtras | None = None,
     enqueue: bool = True,
+    register_versions: bool = False,
 ) -> BenchmarkRun:
-    """Parses a native artifact (ArtifactError when unreadable: nothing stored) and stores the run and the file."""
+    """Parses a native artifact (ArtifactError when unreadable: nothing stored) and stores the run and the file.
+
+    source_format "auto" recognises the format from the content (the run records which, and that it was detected).
+    """
+    artifact_size_check(size=len(data))
     result = parse_artifact(source_format=source_format, data=data)
     if not identity.runtime_version and result.runtime_version:
         identity = RunIdentity(**{**identity.__dict__, "runtime_version": result.runtime_version})
@@ -245,6 +234,8 @@ def benchmark_run_import(
         artifact_data=data,
         artifact_content_type=content_type,
         enqueue=enqueue,
+        register_versions=register_versions,
+        source_format_detected=source_format == AUTO,
     )
 
 

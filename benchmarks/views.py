@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,10 +12,10 @@ from core.redirects import redirect_back
 from . import charts, selectors
 from .filtersets import BenchmarkRunFilterSet, RegressionFilterSet
 from .forms import RunUploadForm, TriageForm
-from .importers.base import ArtifactError
 from .models import BenchmarkSeries, Regression, RegressionStatus
 from .reports import comparison_build, comparison_csv, comparison_markdown
-from .services import CatalogError, RunIdentity, baseline_pin, baseline_unpin, benchmark_run_import, regression_triage
+from .services import baseline_pin, baseline_unpin, regression_triage
+from .uploads import benchmark_run_upload
 
 PAGE_SIZE = 50
 MANAGE_PERMISSION = "benchmarks.triage_regression"  # support and admin: triage, pin baselines, upload
@@ -177,35 +177,35 @@ def regression_triage_view(request, regression_id: int):
 
 
 def run_upload(request):
+    """Upload page: one run per file; with `Accept: application/json` (static/js/upload.js) it answers in JSON."""
     _require_manage(request)
     form = RunUploadForm(request.POST or None, request.FILES or None)
+    outcomes = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        upload = data["artifact"]
-        identity = RunIdentity(
-            model=data["model"].slug,
-            model_version=data["model_version"],
-            runtime=data["runtime"].slug,
-            runtime_version=data["runtime_version"],
-            delegate=data["delegate"],
-            device_model=data["device_model"].slug,
-            build=data["build"],
-            commit=data["commit"],
-            config=data["config"],
-        )
-        try:
-            run = benchmark_run_import(
-                identity=identity,
-                source_format=data["format"],
-                data=upload.read(),
+        outcomes = [
+            benchmark_run_upload(
+                identity=form.identity(),
                 filename=upload.name,
+                data=upload.read(),
                 content_type=upload.content_type or "",
+                source_format=data["format"],
+                register_versions=data["register_versions"],
+                confirmed=data["register_confirmed"] if data["register_versions"] else None,
             )
-        except ArtifactError as exc:
-            form.add_error("artifact", f"Malformed artifact: {exc}")
-        except CatalogError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-        else:
-            messages.success(request, f"Run {run.id} imported ({run.get_status_display().lower()}).")
-            return redirect("benchmarks:run", run_id=run.id)
-    return render(request, "benchmarks/upload.html", {"form": form})
+            for upload in data["artifacts"]
+        ]
+    failed = request.method == "POST" and (not form.is_valid() or any(outcome.run is None for outcome in outcomes))
+    status = 400 if failed else 200
+    if "application/json" in request.headers.get("Accept", ""):
+        # The page's script reads "ok" per file; a 200 keeps refused files out of the browser console as errors.
+        return JsonResponse(
+            {
+                "ok": not failed,
+                "form_errors": form.errors.get_json_data(),
+                "results": [outcome.as_dict() for outcome in outcomes],
+            }
+        )
+    to_register = sorted({row for outcome in outcomes if outcome.run is None for row in outcome.to_register})
+    context = {"form": form, "outcomes": outcomes, "to_register": to_register, "catalog": selectors.upload_catalog()}
+    return render(request, "benchmarks/upload.html", context, status=status)

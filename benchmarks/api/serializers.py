@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
+from benchmarks.importers.base import AUTO
 from benchmarks.models import BenchmarkRun, Regression, RegressionStatus, RunStatus
-from benchmarks.services import SOURCE_FORMATS
+from benchmarks.services import SOURCE_FORMATS, artifact_max_bytes
 
 
 class BenchmarkOpSerializer(serializers.Serializer):
@@ -41,6 +42,8 @@ class BenchmarkRunSerializer(serializers.ModelSerializer):
             "delegate",
             "device_model",
             "source_format",
+            "source_format_detected",
+            "source_tool_version",
             "init_ms",
             "first_inference_ms",
             "latency_ms",
@@ -127,6 +130,11 @@ class RunIdentityInputSerializer(serializers.Serializer):
     ran_at = serializers.DateTimeField(required=False, allow_null=True)
     accuracy_metric = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     accuracy_value = serializers.FloatField(required=False, allow_null=True)
+    register_versions = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Register an unknown model version / runtime version instead of refusing the run (lab CI)",
+    )
 
     def validate_config(self, value):
         if not isinstance(value, dict):
@@ -159,9 +167,19 @@ class RunJsonInputSerializer(RunIdentityInputSerializer):
 class RunArtifactInputSerializer(RunIdentityInputSerializer):
     """A runtime's own output uploaded as multipart, with the identity fields."""
 
-    format = serializers.ChoiceField(choices=SOURCE_FORMATS)
-    artifact = serializers.FileField()
+    format = serializers.ChoiceField(
+        choices=[AUTO, *SOURCE_FORMATS], default=AUTO, help_text="auto: recognise the tool from the content"
+    )
+    artifact = serializers.FileField(allow_empty_file=True)
     runtime_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+    def validate_artifact(self, upload):
+        limit = artifact_max_bytes()
+        if upload.size > limit:
+            raise serializers.ValidationError(
+                f"the file is {upload.size:,} bytes, over the upload limit of {limit:,} bytes"
+            )
+        return upload
 
 
 class RegressionSerializer(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from benchmarks import selectors
 from benchmarks.filtersets import BenchmarkRunFilterSet, RegressionFilterSet
-from benchmarks.importers.base import ArtifactError
+from benchmarks.importers.base import ArtifactError, FormatNotRecognised
 from benchmarks.services import (
     CatalogError,
     RunExtras,
@@ -103,13 +103,21 @@ class BenchmarkRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                     filename=upload.name,
                     content_type=upload.content_type or "application/octet-stream",
                     extras=extras,
+                    register_versions=data["register_versions"],
                 )
             else:
-                run = benchmark_run_create(identity=_identity(data), result=run_result_from_json(data), extras=extras)
+                run = benchmark_run_create(
+                    identity=_identity(data),
+                    result=run_result_from_json(data),
+                    extras=extras,
+                    register_versions=data["register_versions"],
+                )
+        except FormatNotRecognised as exc:
+            return _bad_request(str(exc), {"format": [str(exc)]}, tried=exc.tried)
         except ArtifactError as exc:
             return _bad_request(f"malformed artifact: {exc}", {"artifact": [str(exc)]}, line=exc.line, field=exc.field)
         except CatalogError as exc:
-            return _bad_request(str(exc), {exc.field: [str(exc)]})
+            return _bad_request(str(exc), {field: [message] for field, message in exc.errors.items()})
         return Response(
             BenchmarkRunSerializer(selectors.runs_with_ops().get(id=run.id)).data, status=status.HTTP_201_CREATED
         )

@@ -1,5 +1,5 @@
-"""Native-format benchmark importers: pure functions from a runtime's own output to an ImportedRun."""
+"""Native-format benchmark importers: pure functions from a runtime's own output to an ImportedRun.
 
-from benchmarks.importers.base import FORMATS, ArtifactError, ImportedRun, LatencySummary, OpProfile, parse_artifact
-
-__all__ = ["FORMATS", "ArtifactError", "ImportedRun", "LatencySummary", "OpProfile", "parse_artifact"]
+`base` holds the shapes and helpers, one module per format reads it, `detect` recognises a format, `dispatch`
+parses by format name (or "auto").
+"""

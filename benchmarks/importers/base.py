@@ -16,7 +16,6 @@ Conventions every importer follows:
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -28,7 +27,11 @@ FORMATS: tuple[str, ...] = (
     "trtexec_times",
     "trtexec_profile",
     "onnxruntime_perf_test",
+    "trtexec_log",
+    "openvino_benchmark_app",
+    "executorch_runner",
 )
+AUTO = "auto"  # recognise the format from the content (benchmarks.importers.detect)
 
 CPU_DELEGATES = frozenset({"cpu", "CPUExecutionProvider"})
 
@@ -110,35 +113,41 @@ class ImportedRun:
     profiled_runs: int | None = None  # inference runs the per-op figures average over
     runtime_version: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    accelerated_from_ops: bool = True  # False when the ops' delegate is unknown: no fraction is derived from them
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sniff:
+    """How well a text fits one format: score 0 means it does not (reason says why); version where printed."""
+
+    score: int
+    version: str | None = None
+    reason: str = ""
+
+
+class FormatNotRecognised(ArtifactError):
+    """format=auto found no format that fits; `tried` maps each format to why it did not fit."""
+
+    def __init__(self, tried: dict[str, str]) -> None:
+        self.tried = tried
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in tried.items())
+        super().__init__(f"format not recognised (tried {reasons})", field="format")
 
 
 def decode_text(data: bytes | str) -> str:
     """Artifact bytes as text; a leading UTF-8 BOM is dropped."""
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ArtifactError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
-
-
-def parse_artifact(*, source_format: str, data: bytes | str) -> ImportedRun:
-    """Parse one uploaded artifact in the named native format."""
-    if source_format not in _PARSERS:
-        raise ArtifactError(f"unknown format {source_format!r}; expected one of {', '.join(FORMATS)}", field="format")
-    module_name, function_name = _PARSERS[source_format]
-    # Imported on use because every format module imports this one.
-    parser = getattr(importlib.import_module(f"benchmarks.importers.{module_name}"), function_name)
-    return parser(data)
-
-
-_PARSERS: dict[str, tuple[str, str]] = {
-    "tflite_benchmark_model": ("tflite_benchmark_model", "parse"),
-    "onnxruntime_profile": ("onnxruntime_profile", "parse"),
-    "trtexec_times": ("trtexec", "parse_times"),
-    "trtexec_profile": ("trtexec", "parse_profile"),
-    "onnxruntime_perf_test": ("onnxruntime_perf_test", "parse"),
-}
+        text = data.removeprefix("\ufeff")
+    else:
+        if (nul := data.find(b"\x00", 0, 1 << 16)) >= 0:
+            raise ArtifactError(f"binary file (NUL byte at offset {nul}), not a text log or JSON export")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if not text.strip():
+        raise ArtifactError("empty file: no tool output in it")
+    return text
 
 
 def number_from_text(token: str, *, line: int) -> float:

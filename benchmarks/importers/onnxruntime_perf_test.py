@@ -4,7 +4,8 @@ Lines read (seconds converted to ms, bytes to MB of 2**20):
   Session creation time cost: X s          -> init_ms
   First inference time cost: X ms          -> first_inference_ms (the tool's warm-up run)
   Total inference requests: N  / Runs:N    -> latency.count
-  Average inference time cost: X ms        -> latency.mean_ms
+  Average inference time cost: X ms        -> latency.mean_ms (1.23+ builds: "Average inference time cost total: X ms",
+                                              beside "... submission: X ms", the enqueue-only time, not kept)
   Total inference run time: X s            -> wall_time_ms
   Number of inferences per second: X       -> throughput_per_s
   Avg CPU usage: X %                       -> cpu_usage_percent
@@ -29,7 +30,8 @@ _FIGURES: dict[str, tuple[re.Pattern[str], float]] = {
     "init_ms": (re.compile(r"^Session creation time cost: ?(\S+) s$"), 1000),
     "first_inference_ms": (re.compile(r"^First inference time cost: ?(\S+) ms$"), 1),
     "count": (re.compile(r"^(?:Total inference requests|Total iterations|Runs): ?(\S+)$"), 1),
-    "mean_ms": (re.compile(r"^Average (?:inference )?time cost: ?(\S+) ms$"), 1),
+    "total_s": (re.compile(r"^Total (?:inference )?time cost(?: total)?: ?(\S+?)(?: s)?$"), 1),
+    "mean_ms": (re.compile(r"^Average (?:inference )?time cost(?: total)?: ?(\S+) ms$"), 1),
     "wall_time_ms": (re.compile(r"^Total inference run time: ?(\S+) s$"), 1000),
     "throughput_per_s": (re.compile(r"^Number of inferences per second: ?(\S+)$"), 1),
     "cpu_usage_percent": (re.compile(r"^Avg CPU usage: ?(\S+?)(?: %)?$"), 1),
@@ -40,7 +42,7 @@ _LATENCY_FIELDS = {"Min": "min_ms", "Max": "max_ms", "P50": "p50_ms", "P90": "p9
                    "P99": "p99_ms", "P999": "p999_ms"}  # fmt: skip
 _FAILURES = re.compile(
     r"^(Run failed:|Failed to compile model:|Error creating environment:|failed to initialize"
-    r"|there is no test (input )?data for)|\[ONNXRuntimeError\]"
+    r"|there is no test (input )?data for|terminate called after throwing|\s*what\(\): )|\[ONNXRuntimeError\]"
 )
 _ORT_ERROR_LOG = re.compile(r"\[[EF]:onnxruntime:")  # the runtime's own error-level log lines: context for a failure
 _PROVIDER = re.compile(r"^using (\w+ExecutionProvider)$")
@@ -77,10 +79,14 @@ def parse(data: bytes | str) -> ImportedRun:
     count = figures.get("count")
     if count is not None and not count.is_integer():
         raise ArtifactError(f"request count must be a whole number, got {count!r}", field="Total inference requests")
+    if "mean_ms" not in figures and figures.get("total_s") is not None and count:
+        figures["mean_ms"] = figures["total_s"] * 1000 / count
     latency = None
     if "mean_ms" in figures or percentiles:
         latency = LatencySummary(count=int(count) if count is not None else None, mean_ms=figures.get("mean_ms"),
                                  **percentiles)  # fmt: skip
+    if latency is None and "throughput_per_s" not in figures and not failures and error_lines:
+        failures.append(error_lines[0])  # stopped on a runtime error before measuring (a missing test-data dir, ...)
     if latency is None and "throughput_per_s" not in figures and not failures:
         raise ArtifactError(
             "no performance figures: expected 'Average inference time cost: X ms', 'P50 Latency: X s' "

@@ -4,7 +4,10 @@
 - latency: every `model_run` event is one inference; the summary covers all of them (count = runs in
   the file) with nearest-rank percentiles, and the earliest one is also first_inference_ms.
 - throughput: runs / (end of the last run - start of the first), the observed rate including gaps.
-- ops: `<node>_kernel_time` events (cat "Node") with `args.provider` and `args.op_name`, summed per node:
+- ops: `<node>_kernel_time` events (cat "Node") with `args.provider` and `args.op_name`, summed per node
+  (`onnxruntime/core/common/profiler.cc`, `sequential_executor.cc`; DirectML and other providers write these
+  events without `args`, ORT 0.x without `provider`: then the provider is "unknown", not accelerated, and the
+  run has no accelerated fraction):
   avg_ms = node time / runs, share = node time / all kernel time, calls = events / runs.
   accelerated_fraction = kernel time on providers other than the CPU one / all kernel time.
 Accepts the bare array ORT writes and the `{"traceEvents": [...]}` object form; other events and fields
@@ -31,6 +34,7 @@ from benchmarks.importers.base import (
 SOURCE_FORMAT = "onnxruntime_profile"
 _KERNEL_SUFFIX = "_kernel_time"
 _MODEL_LOAD_EVENTS = ("model_loading_uri", "model_loading_array")
+UNKNOWN_PROVIDER = "unknown"
 
 
 def _events(document: Any) -> list[Any]:
@@ -69,12 +73,14 @@ def parse(data: bytes | str) -> ImportedRun:
         elif category == "Session" and (name == "session_initialization" or name in _MODEL_LOAD_EVENTS):
             session_us.setdefault(name, number_from_json(event.get("dur"), field=f"{path}.dur"))
         elif category == "Node" and name.endswith(_KERNEL_SUFFIX):
-            args = event.get("args")
+            args = event.get("args", {})
             if not isinstance(args, dict):
                 raise ArtifactError("expected an object with provider and op_name", field=f"{path}.args")
-            provider = _text(args, "provider", f"{path}.args")
-            op_type = _text(args, "op_name", f"{path}.args")
-            node = name.removesuffix(_KERNEL_SUFFIX) or f"{op_type}#{args.get('node_index', '?')}"
+            # DirectML and other providers write kernel events without args (and ORT 0.x without provider):
+            # the node is read, its provider and type are unknown.
+            provider = _text(args, "provider", f"{path}.args") if "provider" in args else UNKNOWN_PROVIDER
+            op_type = _text(args, "op_name", f"{path}.args") if "op_name" in args else ""
+            node = name.removesuffix(_KERNEL_SUFFIX) or f"{op_type or 'node'}#{args.get('node_index', index)}"
             kernel_us[node] += number_from_json(event.get("dur"), field=f"{path}.dur")
             kernel_calls[node] += 1
             node_info.setdefault(node, (op_type, provider))
@@ -93,13 +99,16 @@ def parse(data: bytes | str) -> ImportedRun:
                 name=node,
                 op_type=op_type,
                 delegate=provider,
-                accelerated=provider not in CPU_DELEGATES,
+                accelerated=provider not in CPU_DELEGATES and provider != UNKNOWN_PROVIDER,
                 avg_ms=time_us / len(runs) / 1000,
                 share=time_us / total_kernel_us if total_kernel_us > 0 else None,
                 calls=kernel_calls[node] / len(runs),
             )
         )
+    providers_known = all(provider != UNKNOWN_PROVIDER for _, provider in node_info.values())
     accelerated_fraction, delegate_summary = shares_by_delegate(ops)
+    if not providers_known:
+        accelerated_fraction = None
     model_load_us = next((session_us[name] for name in _MODEL_LOAD_EVENTS if name in session_us), None)
     init_us = session_us.get("session_initialization")
     return ImportedRun(
@@ -111,7 +120,8 @@ def parse(data: bytes | str) -> ImportedRun:
         throughput_per_s=len(runs) / span_us * 1e6 if span_us > 0 else None,
         wall_time_ms=span_us / 1000,
         accelerated_fraction=accelerated_fraction,
-        delegates=sorted({provider for _, provider in node_info.values()}),
+        delegates=sorted({provider for _, provider in node_info.values()} - {UNKNOWN_PROVIDER}),
+        accelerated_from_ops=providers_known,
         delegate_summary=delegate_summary,
         ops=ops,
         profiled_runs=len(runs) if ops else None,

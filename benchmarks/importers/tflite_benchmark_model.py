@@ -1,5 +1,10 @@
 """TFLite / LiteRT `benchmark_model` text log, with or without `--enable_op_profiling`.
 
+Follows tensorflow/tensorflow `tensorflow/lite/tools/benchmark/benchmark_model.cc` (BenchmarkLoggingListener:
+the stats and "Inference timings" lines), `benchmark_tflite_model.cc` (delegate and memory lines),
+`xla/tsl/util/stats_calculator.{h,cc}` (Stat / PercentileStat::OutputToStream, the op tables), and LiteRT's
+`litert/tools/benchmark_litert_model.h` (BenchmarkLoggingListener::OnBenchmarkEnd, the 2.x results block).
+
 What is read (all tool times are microseconds and converted to ms here):
 - `count=.. first=.. curr=.. min=.. max=.. avg=.. std=..` lines: the first is the warm-up phase, the
   second the measured runs (each follows a "Running benchmark for at least" line when the log has them).
@@ -64,8 +69,18 @@ _FAILURES = re.compile(
 _STAT = re.compile(
     r"^count=(?P<count>\S+)"
     r"(?: first=(?P<first>\S+) curr=(?P<curr>\S+) min=(?P<min>\S+) max=(?P<max>\S+)"
-    r" avg=(?P<avg>\S+) std=(?P<std>\S+)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?$"
+    r" avg=(?P<avg>\S+) std=(?P<std>\S+)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?(?P<extra>(?: [a-z0-9_.]+=\S+)*)$"
 )
+# Newer stats lines carry percentiles after std= ("p5=.. median=.. p95=..", xla/tsl/util/stats_calculator.h
+# PercentileStat::OutputToStream): the ones a summary holds are kept.
+_PERCENTILE_KEYS = {"median": "p50_ms", "p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms"}
+# LiteRT 2.x benchmark_litert_model.h BenchmarkLoggingListener: "Inference (avg):      7430.20 ms (10 runs)".
+_LITERT_RESULT = re.compile(
+    r"^(?P<key>Model initialization|Warmup \(first\)|Warmup \(avg\)|Inference \((?:avg|min|max|std)\)"
+    r"|Init footprint|Overall footprint|Peak memory):\s+(?P<value>\S+)(?: ms| MB)?(?: \((?P<runs>\d+) runs\))?$"
+)
+_STATS_TABLES = ("Run Order", "Top by Computation Time", "Top by Memory Use", "Summary by node type")
+_SOURCE_LOCATION = re.compile(r"^\[[\w./-]+\.(?:h|cc|cpp):\d+\] ")
 _TIMINGS = re.compile(r"^(Average )?[Ii]nference timings in us: (?P<pairs>.*)$")
 _MEMORY = re.compile(
     r"^(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
@@ -94,6 +109,7 @@ class _Stat:
     std_us: float | None
     min_us: float | None
     max_us: float | None
+    percentiles_us: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,6 +131,8 @@ class _Log:
     delegation: str | None = None
     delegate_kernels: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    litert: dict[str, float] = field(default_factory=dict)  # LiteRT 2.x "BENCHMARK RESULTS" block, key -> value
+    litert_runs: dict[str, int] = field(default_factory=dict)
 
 
 def _strip_prefix(raw: str) -> tuple[str, bool]:
@@ -125,7 +143,7 @@ def _strip_prefix(raw: str) -> tuple[str, bool]:
         if match:
             is_error = is_error or match.groupdict().get("level") in _ERROR_LEVELS
             raw = raw[match.end() :]
-    return raw, is_error
+    return _SOURCE_LOCATION.sub("", raw, count=1), is_error
 
 
 def _stat(text: str, line: int, phase: int = 0) -> _Stat:
@@ -135,14 +153,19 @@ def _stat(text: str, line: int, phase: int = 0) -> _Stat:
     count = number_from_text(match["count"], line=line)
     if not count.is_integer():
         raise ArtifactError(f"count must be a whole number, got {match['count']!r}", line=line)
+    extra = dict(pair.split("=", 1) for pair in match["extra"].split())
+    percentiles = {
+        _PERCENTILE_KEYS[k]: number_from_text(v, line=line) for k, v in extra.items() if k in _PERCENTILE_KEYS
+    }
     if match["avg"] is not None:
         values = {key: number_from_text(match[key], line=line) for key in ("first", "min", "max", "avg", "std")}
         return _Stat(
-            line, phase, int(count), values["first"], values["avg"], values["std"], values["min"], values["max"]
-        )
+            line, phase, int(count), values["first"], values["avg"], values["std"], values["min"], values["max"],
+            percentiles,
+        )  # fmt: skip
     if match["same"] is not None:
         same = number_from_text(match["same"], line=line)
-        return _Stat(line, phase, int(count), same, same, 0.0, same, same)
+        return _Stat(line, phase, int(count), same, same, 0.0, same, same, percentiles)
     if count != 0:
         raise ArtifactError(f"run statistics with count={int(count)} but no times", line=line)
     return _Stat(line, phase, 0, None, None, None, None, None)
@@ -160,7 +183,9 @@ def _timings(pairs: str, line: int) -> dict[str, float]:
 
 def _read(text: str) -> _Log:
     log = _Log()
-    section = None  # "init", "run" or "delegate_internal" once a profiling report starts
+    # 2019-2020 tools print the op tables with no "Operator-wise Profiling Info" heading: they are the runs'.
+    headed = "Operator-wise Profiling Info" in text or "Profiling Info for Benchmark Initialization" in text
+    section = None if headed else "run"  # "init", "run" or "delegate_internal" once a profiling report starts
     subgraph = 0
     table: OpTable | None = None
     expect_header = False
@@ -194,7 +219,7 @@ def _read(text: str) -> _Log:
             subgraph = 0
         elif match := re.match(r"^Subgraph \(index: (\d+)\) (profile|summary):$", stripped):
             subgraph = int(match[1])
-        elif section is not None and (match := TABLE_TITLE.match(stripped)):
+        elif section is not None and (match := TABLE_TITLE.match(stripped)) and match["title"] in _STATS_TABLES:
             # Only the primary graph's tables of the regular runs count (see the module docstring).
             table = OpTable(title=match["title"], counted=section == "run" and subgraph == 0, columns=[])
             if table.counted:
@@ -209,6 +234,10 @@ def _read(text: str) -> _Log:
             log.stats.append(_stat(stripped, number, log.phases))
             if len(log.stats) > 2:
                 raise ArtifactError("a third run-statistics line: upload one benchmark run per artifact", line=number)
+        elif match := _LITERT_RESULT.match(stripped):
+            log.litert.setdefault(match["key"], number_from_text(match["value"], line=number))
+            if match["runs"]:
+                log.litert_runs.setdefault(match["key"], int(match["runs"]))
         elif match := _TIMINGS.match(stripped):
             if log.timings_line is not None:
                 raise ArtifactError("a second 'Inference timings' line: upload one run per artifact", line=number)
@@ -250,7 +279,29 @@ def _latency(stat: _Stat) -> LatencySummary:
         std_ms=stat.std_us / 1000,
         min_ms=stat.min_us / 1000,
         max_ms=stat.max_us / 1000,
+        **{key: value / 1000 for key, value in stat.percentiles_us.items()},
     )
+
+
+def _litert_latency(log: _Log) -> LatencySummary | None:
+    """The LiteRT 2.x results block's figures (already in ms; its std has no unit and is in ms too)."""
+    if "Inference (avg)" not in log.litert:
+        return None
+    return LatencySummary(
+        count=log.litert_runs.get("Inference (avg)"),
+        mean_ms=log.litert["Inference (avg)"],
+        std_ms=log.litert.get("Inference (std)"),
+        min_ms=log.litert.get("Inference (min)"),
+        max_ms=log.litert.get("Inference (max)"),
+    )
+
+
+def _inference_avg_us(timings: dict[str, float]) -> float | None:
+    # TF 1.x tools printed the measured average as "no stats: X" (third, after Warmup and Init).
+    for key in ("Inference (avg)", "Inference", "no stats"):
+        if key in timings:
+            return timings[key]
+    return None
 
 
 def _close(a: float, b: float) -> bool:
@@ -268,7 +319,7 @@ def _split_stats(log: _Log) -> tuple[_Stat | None, _Stat | None]:
         return stats[0], stats[1]
     if len(stats) == 1:
         only = stats[0]
-        measured_avg = log.timings.get("Inference (avg)", log.timings.get("Inference"))
+        measured_avg = _inference_avg_us(log.timings)
         warmup_avg = log.timings.get("Warmup (avg)", log.timings.get("Warmup"))
         if measured_avg is not None and _close(only.mean_us, measured_avg):
             return None, only
@@ -288,10 +339,14 @@ def parse(data: bytes | str) -> ImportedRun:
     latency = None
     if measured is not None:
         latency = _latency(measured)
-    elif (inference_us := timings.get("Inference (avg)", timings.get("Inference"))) is not None:
+    elif (inference_us := _inference_avg_us(timings)) is not None:
         latency = LatencySummary(mean_ms=inference_us / 1000)
+    elif (litert := _litert_latency(log)) is not None:
+        latency = litert
     elif log.profile_stat is not None and log.profile_stat.count > 0:
         latency = _latency(log.profile_stat)
+    if latency is None and not log.failures and log.error_lines:
+        log.failures.append(log.error_lines[0])  # the tool stopped on an error-level line before measuring
     failed = bool(log.failures)
     if latency is None and not failed:
         raise ArtifactError(
@@ -307,6 +362,13 @@ def parse(data: bytes | str) -> ImportedRun:
     warmup_us = timings.get("Warmup (avg)", timings.get("Warmup"))
     if warmup_us is None and warmup is not None:
         warmup_us = warmup.mean_us
+    litert = {key: value * 1000 for key, value in log.litert.items()}  # to us, like the rest of the log
+    init_ms = init_ms if init_ms is not None else log.litert.get("Model initialization")
+    first_us = first_us if first_us is not None else litert.get("Warmup (first)")
+    warmup_us = warmup_us if warmup_us is not None else litert.get("Warmup (avg)")
+    if log.peak_memory_mb is None and "Overall footprint" in log.litert:
+        log.init_memory_mb, log.peak_memory_mb = log.litert.get("Init footprint"), log.litert["Overall footprint"]
+    log.monitored_peak_mb = log.monitored_peak_mb or log.litert.get("Peak memory")
 
     ops = ops_from_tables(log.tables)
     accelerated_fraction, delegate_summary = shares_by_delegate(ops)

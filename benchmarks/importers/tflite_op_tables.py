@@ -59,6 +59,8 @@ def table_row(text: str, table: OpTable, line: int) -> tuple[str, dict[str, floa
             op_type, tokens, name = match[1], match.groups()[1:-1], match.groups()[-1] or ""
     if not valid:
         raise ArtifactError(f"op-profiling row does not have the {len(table.columns)} columns of its header", line=line)
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]  # 2019-2020 tools print the name column in brackets
     values = {
         column: number_from_text(token.rstrip("%"), line=line)
         for column, token in zip(table.columns, tokens, strict=True)

@@ -10,8 +10,9 @@ Times (what trtexec's sampleReporting.cpp exportJSONTrace writes, all in ms):
   in queries per second (a query is one enqueue, whatever its batch).
 Profile (Profiler::exportJSONProfile): `[{"count": N}, {"name", "timeMs", "averageMs", "medianMs",
 "percentage"}, ...]`; older versions have no `medianMs`. Each layer's avg_ms is its `averageMs`, share is
-its `timeMs` over all layers' `timeMs`. TensorRT runs every layer of an engine on the GPU (DLA-built
-layers are also accelerators, and the export does not tell them apart), so all are accelerated.
+its `timeMs` over all layers' `timeMs`. Every layer of an engine is accelerated; a layer whose name says DLA
+ran on the DLA (delegate "dla"), the others on the GPU. Names are kept whole: fused DLA/Myelin subgraph names
+run to thousands of characters and can differ only at the end.
 Unknown fields are ignored.
 """
 
@@ -29,6 +30,7 @@ from benchmarks.importers.base import (
     shares_by_delegate,
     summarize_samples,
 )
+from benchmarks.importers.trtexec_log import layer_delegate
 
 # (first stage start, last stage end) per TensorRT generation, newest first.
 _SPANS = (("startH2dMs", "endD2hMs"), ("startInMs", "endOutMs"), ("startComputeMs", "endComputeMs"))
@@ -97,7 +99,7 @@ def parse_profile(data: bytes | str) -> ImportedRun:
         OpProfile(
             name=name,
             op_type="",  # the export carries no layer type
-            delegate=TENSORRT_DELEGATE,
+            delegate=layer_delegate(name),
             accelerated=True,
             avg_ms=average_ms,
             share=time_ms / total_ms if total_ms > 0 else None,

@@ -185,11 +185,38 @@ def test_unknown_catalog_slug_is_400_naming_the_field(catalog, write_client, fie
     assert not BenchmarkRun.objects.exists()
 
 
-def test_unknown_versions_of_known_model_and_runtime_are_registered(catalog, write_client):
-    response = write_client.post(URL, {**JSON_RUN, "model_version": "2.0", "runtime_version": "2.17.0"}, format="json")
+def test_unknown_versions_are_400_naming_them_and_the_known_ones_and_nothing_is_created(catalog, write_client):
+    response = write_client.post(
+        URL, {**JSON_RUN, "model_version": "1.0-int9", "runtime_version": "2.17.0"}, format="json"
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "'1.0-int9'" in detail["model_version"][0]
+    # the known versions, closest first: 1.0-int8 is nearer to 1.0-int9 than 1.0 is
+    known = detail["model_version"][0].split("known: ")[1].split(";")[0].split(", ")
+    assert known == ["1.0-int8", "1.0"]
+    assert "'2.17.0'" in detail["runtime_version"][0] and "2.16.1" in detail["runtime_version"][0]
+    assert not ModelVersion.objects.filter(version="1.0-int9").exists()
+    assert not RuntimeVersion.objects.filter(version="2.17.0").exists()
+    assert not BenchmarkRun.objects.exists()
+
+
+def test_register_versions_true_registers_exactly_the_unknown_versions(catalog, write_client):
+    before = (ModelVersion.objects.count(), RuntimeVersion.objects.count())
+    response = write_client.post(
+        URL, {**JSON_RUN, "model_version": "2.0", "runtime_version": "2.17.0", "register_versions": True}, format="json"
+    )
     assert response.status_code == 201
     assert ModelVersion.objects.filter(ml_model__slug="mobilenet-v3", version="2.0").exists()
     assert RuntimeVersion.objects.filter(runtime__slug="tflite", version="2.17.0").exists()
+    assert (ModelVersion.objects.count(), RuntimeVersion.objects.count()) == (before[0] + 1, before[1] + 1)
+
+
+def test_unknown_slug_is_400_even_with_register_versions(catalog, write_client):
+    response = write_client.post(URL, {**JSON_RUN, "model": "mobilenet-v4", "register_versions": True}, format="json")
+    assert response.status_code == 400
+    assert "mobilenet-v3" in response.json()["detail"]["model"][0]  # the close match is named
+    assert not BenchmarkRun.objects.exists()
 
 
 def test_missing_or_wrong_key_is_401(catalog, api_client):

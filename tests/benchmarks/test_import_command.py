@@ -102,3 +102,26 @@ def test_command_reports_a_malformed_artifact_and_stores_nothing(catalog, tmp_pa
     with pytest.raises(CommandError, match="malformed artifact: line"):
         call_command("import_benchmark", "--format", "onnxruntime_profile", "--file", str(broken), *ARGS)
     assert not BenchmarkRun.objects.exists()
+
+
+def test_command_recognises_the_format_by_default_and_says_so(catalog, capsys):
+    call_command("import_benchmark", "--file", str(ORT_PROFILE), *ARGS)
+    run = BenchmarkRun.objects.get()
+    assert run.source_format == "onnxruntime_profile" and run.source_format_detected is True
+    assert "as onnxruntime_profile (detected)" in capsys.readouterr().out
+
+
+def test_command_refuses_an_unknown_version_unless_asked_to_register_it(catalog):
+    args = [arg if arg != "1.31.1" else "1.32.0" for arg in ARGS]
+    with pytest.raises(CommandError, match=r"--runtime-version: unknown version '1.32.0' of runtime 'onnxruntime'"):
+        call_command("import_benchmark", "--file", str(ORT_PROFILE), *args)
+    assert not BenchmarkRun.objects.exists()
+    call_command("import_benchmark", "--file", str(ORT_PROFILE), *args, "--register-versions")
+    assert BenchmarkRun.objects.get().runtime_version.version == "1.32.0"
+
+
+def test_command_names_the_formats_tried_when_nothing_fits(catalog, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("nothing a benchmark tool printed\n")
+    with pytest.raises(CommandError, match="format not recognised .*trtexec_log: "):
+        call_command("import_benchmark", "--file", str(path), *ARGS)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.importers.base import ArtifactError, parse_artifact
+from benchmarks.importers.base import ArtifactError
+from benchmarks.importers.dispatch import parse_artifact
 from benchmarks.importers.onnxruntime_profile import parse
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -201,9 +202,8 @@ def broken(index: int, change) -> str:
         (1, lambda event: event.update(dur=float("nan")), "[1].dur"),
         (1, lambda event: event.update(ts=None), "[1].ts"),
         (1, lambda event: event.update(ts=float("nan")), "[1].ts"),
-        (2, lambda event: event["args"].pop("provider"), "[2].args.provider"),
         (2, lambda event: event["args"].update(op_name=7), "[2].args.op_name"),
-        (2, lambda event: event.pop("args"), "[2].args"),
+        (2, lambda event: event.update(args=[]), "[2].args"),
         (2, lambda event: event.update(dur=float("inf")), "[2].dur"),
         (0, lambda event: event.update(dur=True), "[0].dur"),
     ],

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.importers.base import ArtifactError, parse_artifact
+from benchmarks.importers.base import ArtifactError
+from benchmarks.importers.dispatch import parse_artifact
 from benchmarks.importers.tflite_benchmark_model import parse
 
 FIXTURES = Path(__file__).parent / "fixtures"

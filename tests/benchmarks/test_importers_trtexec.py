@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.importers.base import ArtifactError, parse_artifact
+from benchmarks.importers.base import ArtifactError
+from benchmarks.importers.dispatch import parse_artifact
 from benchmarks.importers.trtexec import parse_profile, parse_times
 
 FIXTURES = Path(__file__).parent / "fixtures"

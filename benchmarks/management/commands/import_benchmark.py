@@ -3,15 +3,25 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from benchmarks.importers.base import ArtifactError
+from benchmarks.importers.base import AUTO, ArtifactError
 from benchmarks.services import SOURCE_FORMATS, CatalogError, RunExtras, RunIdentity, benchmark_run_import
 
 
 class Command(BaseCommand):
-    help = "Imports one native benchmark artifact (TFLite log, ORT profile, trtexec JSON) as a run."
+    help = (
+        "Imports one native benchmark artifact (TFLite/LiteRT log, ORT profile or perf_test output, trtexec log or"
+        " JSON, OpenVINO benchmark_app report, ExecuTorch runner log) as a run."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", required=True, choices=SOURCE_FORMATS)
+        parser.add_argument(
+            "--format", default=AUTO, choices=[AUTO, *SOURCE_FORMATS], help="Default auto: recognised from the content"
+        )
+        parser.add_argument(
+            "--register-versions",
+            action="store_true",
+            help="Register an unknown model version / runtime version instead of refusing the run",
+        )
         parser.add_argument("--file", required=True, type=Path)
         for name in ("model", "model-version", "runtime", "delegate", "device-model"):
             parser.add_argument(f"--{name}", required=True)
@@ -49,12 +59,19 @@ class Command(BaseCommand):
                 data=data,
                 filename=options["file"].name,
                 extras=extras,
+                register_versions=options["register_versions"],
             )
         except ArtifactError as exc:
             raise CommandError(f"malformed artifact: {exc}") from None
         except CatalogError as exc:
-            raise CommandError(f"--{exc.field.replace('_', '-')}: {exc}") from None
+            raise CommandError(
+                "; ".join(f"--{field.replace('_', '-')}: {message}" for field, message in exc.errors.items())
+            ) from None
         mean = f"{run.latency_mean_ms:.3f} ms" if run.latency_mean_ms is not None else "n/a"
+        detected = " (detected)" if run.source_format_detected else ""
         self.stdout.write(
-            self.style.SUCCESS(f"Imported run {run.id} ({run.status}): latency mean {mean}, {run.ops.count()} ops")
+            self.style.SUCCESS(
+                f"Imported run {run.id} ({run.status}) as {run.source_format}{detected}: latency mean {mean},"
+                f" {run.ops.count()} ops"
+            )
         )
