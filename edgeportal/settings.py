@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "compat",
     "telemetry",
     "benchmarks",
+    "protocols",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "protocols.middleware.IngestCountersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "edgeportal.middleware.LoginRequiredPagesMiddleware",

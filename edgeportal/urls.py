@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/v1/compat/", include("compat.api.urls")),
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),
+    path("", include("protocols.urls")),
 ]

@@ -1,0 +1,10 @@
+"""Routes of the protocol adapters, mounted at the site root (Sentry SDKs and OTLP exporters fix these paths)."""
+
+from django.urls import path
+
+from .sentry.views import SentryEnvelopeView, SentryStoreView
+
+urlpatterns = [
+    path("api/<int:project_id>/envelope/", SentryEnvelopeView.as_view(), name="sentry-envelope"),
+    path("api/<int:project_id>/store/", SentryStoreView.as_view(), name="sentry-store"),
+]
