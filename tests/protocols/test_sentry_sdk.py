@@ -56,3 +56,32 @@ def test_crash_after_a_process_restart_is_one_more_crash_of_the_same_group(live_
     assert CrashReport.objects.count() == 2
     assert CrashReport.objects.values("group").distinct().count() == 1
     assert sorted(ReleaseHealthSession.objects.values_list("status", flat=True)) == ["crashed", "crashed", "exited"]
+
+
+def test_release_health_api_reads_back_the_crash_free_rate_per_release_and_device_model(
+    live_dsn, run_sentry_app, read_client
+):
+    for _ in range(3):
+        run_sentry_app("clean", dsn=live_dsn)
+    run_sentry_app("uncaught", dsn=live_dsn)  # its event registers the device (and its model) with the portal
+    run_sentry_app("clean", dsn=live_dsn, release="edgeapp@3.3.0")
+
+    response = read_client.get("/api/v1/protocols/release-health/")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        {"release": "edgeapp@3.2.1", "device_model": "google-pixel-8", "sessions": 4, "crashed": 1, "abnormal": 0,
+         "errored": 0, "crash_free_sessions": 0.75},
+        {"release": "edgeapp@3.3.0", "device_model": "google-pixel-8", "sessions": 1, "crashed": 0, "abnormal": 0,
+         "errored": 0, "crash_free_sessions": 1.0},
+    ]  # fmt: skip
+
+
+def test_crash_groups_api_counts_the_crashes_the_sdk_sent(live_dsn, run_sentry_app, read_client):
+    run_sentry_app("uncaught", dsn=live_dsn)
+    run_sentry_app("uncaught", dsn=live_dsn, device_uid="pixel8-000043")
+
+    groups = read_client.get("/api/v1/telemetry/crash-groups/").json()["results"]
+
+    assert len(groups) == 1
+    assert (groups[0]["event_count"], groups[0]["device_count"]) == (2, 2)
