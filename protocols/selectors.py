@@ -5,8 +5,7 @@ from datetime import datetime
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from telemetry.models import Device
-
+from .ingest_bridge import Device
 from .models import ReleaseHealthAggregate, ReleaseHealthSession, SentrySessionStatus
 
 
