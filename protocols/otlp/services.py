@@ -155,7 +155,9 @@ def _event(session: _Session) -> dict:
 def _sessions_ingest(*, api_key: ApiKey, sessions: list[_Session], result: OtlpResult, received_at) -> None:
     by_device: dict[str, list[_Session]] = {}
     for session in sessions:
-        if session.points:
+        # An interval without inferences (a cumulative export of an idle app) is no session: nothing ran.
+        ran = session.inferences or (session.histogram is not None and session.histogram.count)
+        if session.points and ran:
             by_device.setdefault(session.device["uid"], []).append(session)
     size = settings.INGEST_MAX_EVENTS
     for group in by_device.values():
