@@ -11,6 +11,7 @@ import time
 from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
+from django.db import close_old_connections
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -33,13 +34,13 @@ class MqttIngestConsumer:
     """Runs until stopped; `max_messages` (benchmarks, tests) stops after that many messages were handled."""
 
     def __init__(self, *, broker_url: str, client_id: str, shared_group: str | None = None,
-                 max_messages: int | None = None) -> None:  # fmt: skip
+                 max_messages: int | None = None, session_expiry_s: int = SESSION_EXPIRY_S) -> None:  # fmt: skip
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError(f"broker URL must be mqtt://host:port or mqtts://..., got {broker_url!r}")
         self.host, self.port = url.hostname or "127.0.0.1", url.port or (8883 if url.scheme == "mqtts" else 1883)
         self.topic = f"$share/{shared_group}/{EVENTS_TOPIC}" if shared_group else EVENTS_TOPIC
-        self.max_messages, self.handled = max_messages, 0
+        self.max_messages, self.handled, self.session_expiry_s = max_messages, 0, session_expiry_s
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)  # fmt: skip
         if url.username:
@@ -51,7 +52,7 @@ class MqttIngestConsumer:
 
     def run(self) -> None:
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.SessionExpiryInterval = self.session_expiry_s
         while True:
             try:
                 self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=properties)
@@ -73,6 +74,7 @@ class MqttIngestConsumer:
         client.subscribe(self.topic, options=SubscribeOptions(qos=1))
 
     def _on_message(self, client, userdata, message) -> None:
+        close_old_connections()  # a long-running consumer: drop a connection the database closed meanwhile
         outcome = message_handle(topic=message.topic, payload=message.payload,
                                  user_properties=_user_properties(message))  # fmt: skip
         if outcome.uid is not None:

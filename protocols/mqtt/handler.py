@@ -7,7 +7,7 @@ import copy
 import logging
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -54,7 +54,6 @@ def message_handle(*, topic: str, payload: bytes, user_properties: dict[str, str
     raw_key = (user_properties.get("authorization") or "").removeprefix("Bearer ").strip()
     if not raw_key:
         return _error(uid, 401, "missing the authorization user property")
-    close_old_connections()  # a long-running consumer: drop a connection the database closed meanwhile
     try:
         api_key = api_key_lookup(raw_key)
     except AuthenticationFailed as error:
