@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +32,17 @@ def _when(request, name: str, default):
 class ReleaseHealthView(APIView):
     """Crash-free app sessions per release and device model (`from`, `to`, `release`, `device_model`)."""
 
+    @extend_schema(
+        operation_id="release_health",
+        summary="Crash-free app sessions (Sentry release health) per release and device model",
+        description=RELATION,
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.DATETIME if name in ("from", "to") else OpenApiTypes.STR)
+            for name in ("from", "to", "release", "device_model")
+        ],  # fmt: skip
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["protocols"],
+    )
     def get(self, request):
         end = _when(request, "to", timezone.now())
         start = _when(request, "from", end - timedelta(days=7))

@@ -149,6 +149,8 @@ def _address_allowed(address: str) -> bool:
 class MetricsView(APIView):
     """The scrape endpoint: a Bearer key with scope `read`, or a client address in METRICS_ALLOWED_IPS."""
 
+    schema = None  # another protocol's wire format (docs/protocols/), not part of the OpenAPI contract
+
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = []
 

@@ -41,6 +41,8 @@ def _status(request, status: int, message: str, headers: dict | None = None) -> 
 class OtlpMetricsView(APIView):
     """OTLP/HTTP metrics export (scope `ingest`, `Authorization: Bearer <key>` in the exporter's headers)."""
 
+    schema = None  # another protocol's wire format (docs/protocols/), not part of the OpenAPI contract
+
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = []
     throttle_classes = [IngestRateThrottle]

@@ -27,6 +27,7 @@ def _detail(status: int, detail: str, causes=None, headers=None) -> Response:
 
 
 class _SentryView(APIView):
+    schema = None  # Sentry's wire format (docs/protocols/sentry.md), not part of the OpenAPI contract
     authentication_classes = [SentryKeyAuthentication]
     permission_classes = []
     throttle_classes = [IngestRateThrottle]
