@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from sentry_sdk.consts import EndpointType
 from sentry_sdk.utils import Dsn
 
 from core.models import ApiKey
@@ -18,7 +19,7 @@ def test_the_dsn_parses_in_sentry_sdk_and_names_the_key_and_its_id():
     key = ApiKey.objects.get()
     assert (dsn.host, dsn.port, dsn.project_id) == ("portal.example.com", 8443, str(key.pk))
     assert dsn.public_key.startswith(f"ep_{key.prefix}_")
-    assert dsn.store_api_url == f"https://portal.example.com:8443/api/{key.pk}/store/"
+    assert dsn.to_auth().get_api_url(EndpointType.ENVELOPE) == f"https://portal.example.com:8443/api/{key.pk}/envelope/"
 
 
 def test_a_portal_address_without_scheme_is_refused():
