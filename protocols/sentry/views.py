@@ -60,9 +60,6 @@ class _SentryView(APIView):
         ingest_count(transport="sentry", accepted=outcome.accepted, duplicates=outcome.duplicates)
         return Response({"id": outcome.event_id.hex if outcome.event_id else None}, status=200)
 
-    def permission_denied(self, request, message=None, code=None):
-        raise exceptions.PermissionDenied(message)
-
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.Throttled):
             wait = str(int(exc.wait or 1))
