@@ -1,5 +1,6 @@
 """EdgePortal settings: one module, every knob from the environment through strict helpers."""
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "compat",
     "telemetry",
     "benchmarks",
+    "protocols",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "protocols.middleware.IngestCountersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "edgeportal.middleware.SecurityHeadersMiddleware",
@@ -288,6 +291,14 @@ LAB_COVERAGE_DAYS = env_int("LAB_COVERAGE_DAYS", 90, minimum=1)
 ROLLUP_REQUEUE_DELAY_S = env_int("ROLLUP_REQUEUE_DELAY_S", 10, minimum=0)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
+# /metrics (protocols/prometheus.py): scraped with a `read` key, or from these addresses/CIDRs without one.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or CIDR") from None
+METRICS_TOP_COHORTS = env_int("METRICS_TOP_COHORTS", 20, minimum=1)
 
 LOGGING = {
     "version": 1,

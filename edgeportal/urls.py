@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/compat/", include("compat.api.urls")),
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),
+    path("", include("protocols.urls")),
 ]
 
 # JSON under /api/, the site layout elsewhere (core/errors.py).

@@ -17,6 +17,8 @@ from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("EDGEPORTAL_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
+MQTT_BROKER_URL = os.environ.get("MQTT_BROKER_URL", "mqtt://127.0.0.1:1883")
+PROMETHEUS = os.environ.get("PROMETHEUS", "/usr/bin/prometheus")
 
 
 def _reachable(url: str | None, default_port: int) -> bool:
@@ -39,6 +41,10 @@ def _missing_service(item) -> str | None:
             return (
                 "needs Redis: set CELERY_BROKER_URL/REDIS_URL=redis://127.0.0.1:6379/N (not configured or unreachable)"
             )
+    if item.get_closest_marker("mqtt") and not _reachable(MQTT_BROKER_URL, 1883):
+        return f"needs an MQTT broker at {MQTT_BROKER_URL} (apt-get install mosquitto; set MQTT_BROKER_URL)"
+    if item.get_closest_marker("prometheus") and not Path(PROMETHEUS).exists():
+        return f"needs Debian's prometheus at {PROMETHEUS} (apt-get install prometheus)"
     if item.get_closest_marker("browser") and not Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists():
         return "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
     return None

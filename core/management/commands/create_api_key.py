@@ -13,11 +13,21 @@ class Command(BaseCommand):
         parser.add_argument("--scope", action="append", required=True, choices=ApiKeyScope.values, dest="scopes")
         parser.add_argument("--device", default="", help="Bind the key to one device uid")
         parser.add_argument("--fleet", default="", help="Bind the key to one fleet")
+        parser.add_argument(
+            "--dsn", metavar="PORTAL_URL", default="",
+            help="Print a Sentry DSN for the key instead (scheme://host of the portal): key as public key, id as project",
+        )  # fmt: skip
 
-    def handle(self, *args, name, scopes, device, fleet, **options):
+    def handle(self, *args, name, scopes, device, fleet, dsn, **options):
         try:
             api_key, raw_key = api_key_create(name=name, scopes=scopes, device_uid=device, fleet=fleet)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         self.stderr.write(f"Created API key '{api_key.name}' with scopes {api_key.scopes}. It is shown once:")
+        if dsn:  # docs/protocols/sentry.md: https://<raw key>@<host>/<key id>
+            scheme, _, host = dsn.rstrip("/").partition("://")
+            if not scheme or not host:
+                raise CommandError(f"--dsn needs the portal's URL, like https://portal.example.com (got {dsn!r})")
+            self.stdout.write(f"{scheme}://{raw_key}@{host}/{api_key.pk}")
+            return
         self.stdout.write(raw_key)

@@ -1,0 +1,51 @@
+"""GET /api/v1/protocols/release-health/: Sentry release health beside the inference-session KPIs (scope read)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .selectors import release_health
+
+RELATION = (
+    "App sessions are process runs reported by Sentry SDKs (crash-free = 1 - crashed / sessions); the KPI "
+    "crash_free_sessions counts inference sessions. A Sentry crash tagged edge.session_id marks that inference "
+    "session crashed, so both rates move together when crashes happen during inference."
+)
+
+
+def _when(request, name: str, default):
+    text = request.query_params.get(name)
+    if not text:
+        return default
+    value = parse_datetime(text)
+    if value is None or value.tzinfo is None:
+        raise ValidationError({name: ["an ISO 8601 time with a UTC offset"]})
+    return value
+
+
+class ReleaseHealthView(APIView):
+    """Crash-free app sessions per release and device model (`from`, `to`, `release`, `device_model`)."""
+
+    @extend_schema(
+        operation_id="release_health",
+        summary="Crash-free app sessions (Sentry release health) per release and device model",
+        description=RELATION,
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.DATETIME if name in ("from", "to") else OpenApiTypes.STR)
+            for name in ("from", "to", "release", "device_model")
+        ],  # fmt: skip
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["protocols"],
+    )
+    def get(self, request):
+        end = _when(request, "to", timezone.now())
+        start = _when(request, "from", end - timedelta(days=7))
+        rows = release_health(start=start, end=end, release=request.query_params.get("release"),
+                              device_model=request.query_params.get("device_model"))  # fmt: skip
+        return Response({"from": start, "to": end, "relation": RELATION, "results": rows})
