@@ -1,16 +1,14 @@
-"""The one place protocols/ reaches into telemetry (ingest service, KPI selectors, models) and API keys.
-
-telemetry/ is being restructured (the ingest service moves to telemetry/ingest/): re-point these imports here
-and nothing else in protocols/ changes.
-"""
+"""The one place protocols/ reaches into telemetry (ingest service, KPI selectors, models) and API keys."""
 
 from core.authentication import ApiKeyAuthentication, ApiKeyUser
 from core.models import ApiKey, ApiKeyScope
 from telemetry.api.ingest_views import DATABASE_RETRY_AFTER_S, IngestRateThrottle
-from telemetry.crashes import secrets_scrub
+from telemetry.ingest import service
+from telemetry.ingest.crashes import secrets_scrub
+from telemetry.ingest.service import IngestError, IngestResult
+from telemetry.kpi.selectors import kpi_breakdown, kpis_get
 from telemetry.models import Alert, AlertStatus, Device, RollupDirtyHour
-from telemetry.selectors import kpi_breakdown, kpis_get
-from telemetry.services import IngestError, IngestResult, session_batch_ingest
+from telemetry.tasks import rollup_hours_queue
 
 __all__ = [
     "DATABASE_RETRY_AFTER_S",
@@ -31,6 +29,13 @@ __all__ = [
     "secrets_scrub",
     "session_batch_ingest",
 ]
+
+
+def session_batch_ingest(**kwargs) -> IngestResult:
+    """The HTTP ingest service, then the rollups of the hours it turned dirty queued on commit, as the HTTP view does."""
+    result = service.session_batch_ingest(**kwargs)
+    rollup_hours_queue(hours=result.hours_to_roll_up, on_commit=True)
+    return result
 
 
 def api_key_lookup(raw_key: str) -> ApiKey:
