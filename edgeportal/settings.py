@@ -287,6 +287,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
 # Lab coverage counts a lab run this recent (days) as covering the fleet pairs it matches.
 LAB_COVERAGE_DAYS = env_int("LAB_COVERAGE_DAYS", 90, minimum=1)
+# The largest benchmark artifact an upload may carry (bytes); larger files are a 400 and nothing is stored.
+BENCHMARK_ARTIFACT_MAX_BYTES = env_int("BENCHMARK_ARTIFACT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 # An hour that keeps receiving events is recomputed at most this often (rollup lag target: < 60 s).
 ROLLUP_REQUEUE_DELAY_S = env_int("ROLLUP_REQUEUE_DELAY_S", 10, minimum=0)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
