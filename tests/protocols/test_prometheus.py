@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from protocols.metrics_counters import COUNTERS_KEY, _client
 from telemetry.models import Alert, AlertRule
-from telemetry.rollups import rollup_range_compute
+from telemetry.rollups.compute import rollup_range_compute
 from tests.telemetry.ingest_factories import batch, crash, now, post, session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
