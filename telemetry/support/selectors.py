@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import Case, F, Q, Sum, When
 from django.db.models.functions import TruncDay
 from django.utils.dateparse import parse_date
 
@@ -29,6 +29,7 @@ from ..models import (
     InferenceSession,
 )
 from .filtersets import CrashGroupFilterSet
+from .matching import devices_matching
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 BREAKDOWNS = {
@@ -162,11 +163,13 @@ def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
 
 
 def devices_search(*, q: str, limit: int = 50) -> list[Device]:
-    """Devices whose uid starts with `q` (case-insensitive); the uid unique index serves the prefix."""
+    """Devices matching `q` (any part of the uid or firmware: `matching.device_match_q`), exact uid first."""
     q = q.strip()
     if not q:
         return []
-    return list(Device.objects.filter(uid__istartswith=q).select_related("device_model").order_by("uid")[:limit])
+    exact = Case(When(uid__iexact=q, then=0), default=1)
+    matched = devices_matching(q).select_related("device_model")
+    return list(matched.order_by(exact, "uid")[:limit])
 
 
 @dataclass

@@ -89,7 +89,8 @@ def crash_group_triage(request, pk: int):
 def device_search(request):
     q = request.GET.get("q", "").strip()
     devices = selectors.devices_search(q=q)
-    if len(devices) == 1 and request.GET.get("go") != "list":
+    exact = bool(devices) and devices[0].uid.lower() == q.lower()
+    if (len(devices) == 1 or exact) and request.GET.get("go") != "list":
         return redirect("fleet:device", uid=devices[0].uid)
     return render(request, "telemetry/device_search.html", {"q": q, "devices": devices})
 
