@@ -1,18 +1,22 @@
 """Support pages: crash groups (list, detail, triage actions) and device lookup."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from ..kpi.scope import RANGE_CHOICES, catalog_options, time_range_parse
+from ..kpi.scope import RANGE_CHOICES, catalog_options, scope_parse, time_range_parse
 from ..models import CrashGroup, CrashGroupStatus, Device
-from . import charts, selectors, triage
+from . import charts, crash_list, selectors, triage
 from .triage import TRIAGE_PERMISSION
+
+EXPORT_LIMIT = 10_000
 
 
 def compat_cell_url(entry) -> str:
@@ -115,17 +119,53 @@ def paginate(request, queryset, per_page: int = 50):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
-def crash_group_list(request):
+def _crash_list_scope(request):
+    """The list's groups (the shared filters, seen in the page's range) and its range (`range` as on fleet pages)."""
+    time_range = scope_parse(request.GET, default_range="30d").time_range
     groups = selectors.crash_groups_list(params=request.GET)
+    return crash_list.crash_groups_in_range(groups, start=time_range.start, end=time_range.end), time_range
+
+
+def crash_group_list(request):
+    groups, time_range = _crash_list_scope(request)
     page = paginate(request, groups)
+    figures = crash_list.crash_groups_figures(
+        group_ids=[group.pk for group in page], start=time_range.start, end=time_range.end
+    )
     kept = request.GET.copy()
     kept.pop("page", None)
     context = {
         "page": page,
+        "rows": [(group, figures.get(group.pk)) for group in page],
         "params": request.GET,
+        "time_range": time_range,
+        "range_choices": RANGE_CHOICES,
         "query_string": kept.urlencode(),
         "statuses": CrashGroupStatus.choices,
         "sorts": (("recent", "Last seen"), ("events", "Events"), ("devices", "Devices"), ("newest", "Newest")),
         **catalog_options(),
     }
     return render(request, "telemetry/crash_group_list.html", context)
+
+
+@require_GET
+def crash_group_export(request, fmt: str):
+    """The crash list with the page's filters and range, unpaged (up to EXPORT_LIMIT groups), as CSV or JSON."""
+    if fmt not in ("csv", "json"):
+        raise Http404("Export as export.csv or export.json.")
+    groups, time_range = _crash_list_scope(request)
+    groups = list(groups[:EXPORT_LIMIT])
+    figures = crash_list.crash_groups_figures(
+        group_ids=[group.pk for group in groups], start=time_range.start, end=time_range.end
+    )
+    rows = crash_list.crash_group_export_rows(groups=groups, figures=figures)
+    if fmt == "json":
+        body = {"from": time_range.start.isoformat(), "to": time_range.end.isoformat(), "results": rows}
+        return JsonResponse(body, json_dumps_params={"indent": 1})
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="crash-groups.csv"'
+    writer = csv.DictWriter(response, fieldnames=list(crash_list.EXPORT_FIELDS))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "daily_events": " ".join(map(str, row["daily_events"]))})
+    return response
