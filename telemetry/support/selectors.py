@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, F, Q, Sum, When
+from django.db.models import Case, Count, F, Q, Sum, When
 from django.db.models.functions import TruncDay
 from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
 
 from compat.models import CompatEntry
 from edgeportal_client.histogram import LatencyHistogram
@@ -38,8 +39,19 @@ BREAKDOWNS = {
     "model_version": ("model_version__ml_model__slug", "model_version__version"),
     "delegate": ("delegate__runtime__slug", "delegate__slug"),
 }
+# The filter parameters (FILTER_LOOKUPS names) that narrow the crash list and the fleet view to a breakdown row.
+BREAKDOWN_FILTERS = {
+    "device_model": (("device_model", "device_model__slug"),),
+    "os_version": (("os_version", "os_version"),),
+    "model_version": (("model", "model_version__ml_model__slug"), ("model_version", "model_version__version")),
+    "delegate": (("runtime", "delegate__runtime__slug"), ("delegate", "delegate__slug")),
+}
 # A crash-group rollup row grouped by its compat cell and the breakdowns' labels (names ride along the ids).
-_COMBO_COLUMNS = (*CELL_FIELDS, *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns))
+_COMBO_COLUMNS = (
+    *CELL_FIELDS,
+    *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns),
+    *dict.fromkeys(column for pairs in BREAKDOWN_FILTERS.values() for _, column in pairs),
+)
 
 
 @dataclass
@@ -77,9 +89,24 @@ def crash_rollup_sources(*, start: datetime, end: datetime, hourly: bool = False
     return sources
 
 
-def _ranked(counts: Counter, *, total: int, limit: int, label) -> list[dict[str, Any]]:
+def _ranked(counts: Counter, *, total: int, limit: int, label, query=lambda key: "") -> list[dict[str, Any]]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], label(item[0])))[:limit]
-    return [{"label": label(key), "events": n, "share": n / total} for key, n in ranked]
+    return [{"label": label(key), "events": n, "share": n / total, "query": query(key)} for key, n in ranked]
+
+
+def crash_group_app_versions(*, group_id: int, start: datetime, end: datetime, limit: int = 10) -> list[dict]:
+    """Events per app version in [start, end): raw reports (the rollups have no app version), one grouped query."""
+    rows = (
+        CrashReport.objects.filter(group_id=group_id, occurred_at__gte=start, occurred_at__lt=end)
+        .values_list("app_version")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = Counter({(version,): n for version, n in rows})
+    return _ranked(
+        counts, total=sum(counts.values()), limit=limit, label=lambda key: key[0] or "(unknown)",
+        query=lambda key: urlencode({"app_version": key[0]}) if key[0] else "",
+    )  # fmt: skip
 
 
 def crash_group_detail_get(
@@ -110,13 +137,19 @@ def crash_group_detail_get(
     total = sum(combos.values())
     breakdowns = {}
     for name, columns in BREAKDOWNS.items():
-        positions = [_COMBO_COLUMNS.index(column) for column in columns]
+        params, width = [param for param, _ in BREAKDOWN_FILTERS[name]], len(columns)
+        positions = [_COMBO_COLUMNS.index(column) for column in (*columns, *(c for _, c in BREAKDOWN_FILTERS[name]))]
         counts: Counter = Counter()
         for key, n in combos.items():
             counts[tuple(key[p] for p in positions)] += n
         breakdowns[name] = _ranked(
-            counts, total=total, limit=10, label=lambda values: " ".join(str(v) for v in values if v) or "(unknown)"
-        )
+            counts, total=total, limit=10,
+            label=lambda values, n=width: " ".join(str(v) for v in values[:n] if v) or "(unknown)",
+            query=lambda values, n=width, params=params: urlencode(
+                {param: value for param, value in zip(params, values[n:], strict=True) if value}
+            ),
+        )  # fmt: skip
+    breakdowns["app_version"] = crash_group_app_versions(group_id=group.pk, start=start, end=end)
     cells: Counter = Counter()
     for key, n in combos.items():
         cells[key[: len(CELL_FIELDS)]] += n

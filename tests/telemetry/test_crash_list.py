@@ -112,3 +112,20 @@ def test_list_keeps_paging_with_the_range(client, viewer_user, c):
     response = client.get("/crashes/?range=7d&page=2")
     assert len(response.context["page"]) == 5
     assert "range=7d&amp;page=1" in response.content.decode() or "range=7d&page=1" in response.content.decode()
+
+
+def test_group_page_breaks_down_by_app_version_and_links_each_row_onward(client, viewer_user, c):
+    old, new = device_make(c, app_version="3.1.0"), device_make(c, device_model=c.galaxy, app_version="3.2.1")
+    group = crash_group_make(c, devices=[old, new, device_make(c, app_version="3.2.1")])
+    client.force_login(viewer_user)
+
+    response = client.get(f"/crashes/{group.pk}/?range=7d")
+
+    rows = response.context["detail"].breakdowns["app_version"]
+    assert [(row["label"], row["events"]) for row in rows] == [("3.2.1", 2), ("3.1.0", 1)]
+    html = response.content.decode()
+    assert "/crashes/?app_version=3.2.1&amp;range=7d" in html and "/fleet/?app_version=3.1.0&amp;range=7d" in html
+    assert "/crashes/?device_model=samsung-galaxy-a54&amp;range=7d" in html
+    assert "/fleet/?model=yolov8n&amp;model_version=1.4.0&amp;range=7d" in html
+    narrowed = client.get("/crashes/?app_version=3.1.0&range=7d").context["page"]
+    assert [g.pk for g in narrowed] == [group.pk]
