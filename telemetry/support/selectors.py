@@ -214,22 +214,51 @@ class TimelineItem:
     obj: Any
 
 
-def device_timeline_get(*, device: Device, start: datetime, end: datetime, limit: int = 100) -> list[TimelineItem]:
-    """The device's sessions and crashes in range, newest first (two index-backed queries)."""
+@dataclass
+class TimelinePage:
+    """One page of a device's timeline, newest first, with what the page links need."""
+
+    items: list[TimelineItem]
+    number: int
+    num_pages: int
+    count: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+
+TIMELINE_MAX_PAGE = 200  # a merged offset of two streams: deeper pages would read ever more rows
+
+
+def device_timeline_get(
+    *, device: Device, start: datetime, end: datetime, page: int = 1, per_page: int = 50
+) -> TimelinePage:
+    """The device's sessions and crashes in range, newest first, one page (two counts + two index-backed reads).
+
+    Page p merges the newest p × per_page rows of each table, so it is exact whatever the mix of the two.
+    """
     related = ("model_version__ml_model", "runtime_version__runtime", "delegate")
-    sessions = (
-        InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
-        .select_related(*related)
-        .order_by("-started_at")[:limit]
-    )
-    crashes = (
-        CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
-        .select_related("group", *related)
-        .order_by("-occurred_at")[:limit]
-    )
-    items = [TimelineItem(s.started_at, "session", s) for s in sessions]
-    items += [TimelineItem(c.occurred_at, "crash", c) for c in crashes]
-    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+    sessions = InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
+    crashes = CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
+    count = sessions.count() + crashes.count()
+    num_pages = min(max(1, -(-count // per_page)), TIMELINE_MAX_PAGE)
+    number = min(max(1, page), num_pages)
+    depth = number * per_page
+    items = [
+        TimelineItem(s.started_at, "session", s)
+        for s in sessions.select_related(*related).order_by("-started_at")[:depth]
+    ]
+    items += [
+        TimelineItem(c.occurred_at, "crash", c)
+        for c in crashes.select_related("group", *related).order_by("-occurred_at")[:depth]
+    ]
+    items.sort(key=lambda item: item.at, reverse=True)
+    return TimelinePage(items=items[depth - per_page : depth], number=number, num_pages=num_pages, count=count)
 
 
 def device_cells_get(*, device: Device, start: datetime, end: datetime) -> list[CompatEntry]:

@@ -102,12 +102,17 @@ def device_search(request):
 def device_detail(request, uid: str):
     device = get_object_or_404(Device.objects.select_related("device_model"), uid=uid)
     time_range = time_range_parse(params=request.GET, default="7d")
-    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end)
+    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end, page=page)
+    kept = request.GET.copy()
+    kept.pop("page", None)
     cells = selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
     context = {
         "device": device,
         "time_range": time_range,
-        "timeline": timeline,
+        "timeline": timeline.items,
+        "timeline_page": timeline,
+        "query_string": kept.urlencode(),
         "cells": [(entry, compat_cell_url(entry)) for entry in cells],
         "range_choices": RANGE_CHOICES[:3],
         "kpi_rows": selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
