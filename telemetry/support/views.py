@@ -45,6 +45,7 @@ def crash_group_detail(request, pk: int):
         "can_triage": request.user.has_perm(TRIAGE_PERMISSION),
         "assignable_users": triage.assignable_users() if request.user.has_perm(TRIAGE_PERMISSION) else [],
         "statuses": CrashGroupStatus.choices,
+        "undoable_merges": triage.merges_undoable(audit=detail.audit),
     }
     return render(request, "telemetry/crash_group_detail.html", context)
 
@@ -72,14 +73,24 @@ def crash_group_triage(request, pk: int):
         elif action == "ignore":
             triage.crash_group_ignore(group_id=group.pk, user=user)
         elif action == "reopen":
-            triage.crash_group_status_set(group_id=group.pk, user=user, status=CrashGroupStatus.TRIAGED)
+            triage.crash_group_reopen(group_id=group.pk, user=user)
         elif action == "note":
             triage.crash_group_note_add(group_id=group.pk, user=user, body=request.POST.get("body", ""))
         elif action == "merge":
             source_id = int(request.POST.get("source", "0") or 0)
-            if not CrashGroup.objects.filter(pk=source_id).exists():
+            source = CrashGroup.objects.filter(pk=source_id).first()
+            if source is None:
                 raise ValidationError({"source": f"There is no crash group #{source_id}."})
+            if source.pk == group.pk:
+                raise ValidationError({"source": "A group cannot be merged into itself."})
+            if request.POST.get("confirm") != "yes":  # the confirm step: what moves where, one more button
+                groups = (("Merge this", source), ("into this", group))
+                return render(request, "telemetry/crash_group_merge_confirm.html",
+                              {"source": source, "target": group, "groups": groups})  # fmt: skip
             triage.crash_group_merge(target_id=group.pk, source_id=source_id, user=user)
+        elif action == "unmerge":
+            source_id = int(request.POST.get("source", "0") or 0)
+            triage.crash_group_unmerge(target_id=group.pk, source_id=source_id, user=user)
         else:
             raise ValidationError({"action": f"Unknown action {action!r}."})
     except (ValidationError, ValueError) as exc:

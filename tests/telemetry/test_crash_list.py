@@ -87,7 +87,7 @@ def test_list_shows_sparkline_and_share_with_pinned_queries(client, viewer_user,
     with django_assert_num_queries(12):  # session, user, role, count, page, catalog selects, the 3 figure queries
         response = client.get("/crashes/?range=7d")
     html = response.content.decode()
-    assert html.count('<svg class="sparkline"') == 3 and "<script" not in html.split("<main")[1].split("</main>")[0]
+    assert html.count('<svg class="sparkline"') == 3 and "<script" not in html.split('id="main"')[1].split("</main>")[0]
     assert "33.3 %" in html and "(2 of 6)" in html and "20.0 %" in html
 
 

@@ -101,7 +101,7 @@ def test_merge_through_the_page_redirects_to_the_survivor(client, support_user, 
     target = crash_group_make(c, devices=[device_make(c)])
     source = crash_group_make(c, devices=[device_make(c)])
     client.force_login(support_user)
-    response = client.post(f"/crashes/{target.pk}/triage/", {"action": "merge", "source": source.pk})
+    response = client.post(f"/crashes/{target.pk}/triage/", {"action": "merge", "source": source.pk, "confirm": "yes"})
     assert response.status_code == 302 and response["Location"] == f"/crashes/{target.pk}/"
     assert not CrashGroup.objects.filter(pk=source.pk).exists()
     assert client.get(f"/crashes/{source.pk}/").status_code == 404
