@@ -138,7 +138,10 @@ def paginate(request, queryset, per_page: int = 50):
 def _crash_list_scope(request):
     """The list's groups (the shared filters, seen in the page's range) and its range (`range` as on fleet pages)."""
     time_range = scope_parse(request.GET, default_range="30d").time_range
-    groups = selectors.crash_groups_list(params=request.GET)
+    params = request.GET.copy()
+    for name in ("from", "to"):  # the page's from/to are its range (to: inclusive day), applied just below
+        params.pop(name, None)
+    groups = selectors.crash_groups_list(params=params)
     return crash_list.crash_groups_in_range(groups, start=time_range.start, end=time_range.end), time_range
 
 

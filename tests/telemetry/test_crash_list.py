@@ -129,3 +129,12 @@ def test_group_page_breaks_down_by_app_version_and_links_each_row_onward(client,
     assert "/fleet/?model=yolov8n&amp;model_version=1.4.0&amp;range=7d" in html
     narrowed = client.get("/crashes/?app_version=3.1.0&range=7d").context["page"]
     assert [g.pk for g in narrowed] == [group.pk]
+
+
+def test_custom_range_includes_groups_first_seen_on_its_last_day(client, viewer_user, c):
+    day = day_floor(timezone.now()) - 3 * DAY
+    group = crash_group_make(c, devices=[device_make(c)], at=day + timedelta(hours=12), rollup=False)
+    client.force_login(viewer_user)
+    to = day.strftime("%Y-%m-%d")
+    page = client.get(f"/crashes/?range=custom&from={(day - 2 * DAY).strftime('%Y-%m-%d')}&to={to}").context["page"]
+    assert [g.pk for g in page] == [group.pk]
