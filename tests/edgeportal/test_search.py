@@ -68,3 +68,8 @@ def test_blank_query_searches_nothing(client, viewer_user, c):
     client.force_login(viewer_user)
     response = client.get("/search/?q=")
     assert response.status_code == 200 and response.context["hits"] == {}
+
+
+def test_search_needs_a_login(client, db):
+    response = client.get("/search/?q=pixel")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
