@@ -9,6 +9,7 @@ from kombu import Connection
 from telemetry.kpi.scope import filter_choices, scope_parse
 
 from . import selectors
+from .search import PER_KIND, search_everything
 
 
 def home(request):
@@ -67,3 +68,9 @@ def readyz(request):
         "checks": {name: ("ok" if error is None else error) for name, error in checks.items()},
     }
     return JsonResponse(body, status=200 if ready else 503)
+
+
+def search(request):
+    """The header search box's page: a bounded list per kind, each with a link to its full, filtered list."""
+    q = request.GET.get("q", "").strip()
+    return render(request, "search.html", {"q": q, "hits": search_everything(q=q), "per_kind": PER_KIND})

@@ -1,4 +1,4 @@
-"""Triage actions on crash groups for people with telemetry.triage_crashgroup: PATCH, notes, merge.
+"""Triage actions on crash groups for people with telemetry.triage_crashgroup: PATCH, notes, merge, unmerge.
 
 Routes (telemetry/api/urls.py) sit before the read router at the same paths; GET on a group delegates to the
 read API's detail view so one URL serves both.
@@ -144,8 +144,28 @@ class CrashGroupMergeView(APIView):
         return Response(TriageStateSerializer(target).data)
 
 
+class CrashGroupUnmergeView(APIView):
+    """POST {"source": id}: undoes the latest merge of that group into this one; answers the restored group."""
+
+    permission_classes = [user_permission_required(TRIAGE_PERMISSION)]
+
+    @extend_schema(request=MergeSerializer, responses=TriageStateSerializer)
+    def post(self, request, pk: int):
+        body = MergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        get_object_or_404(CrashGroup, pk=pk)
+        try:
+            source = triage.crash_group_unmerge(
+                target_id=pk, source_id=body.validated_data["source"], user=request.user
+            )
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+        return Response(TriageStateSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
 triage_urlpatterns = [
     path("telemetry/crash-groups/<int:pk>/", CrashGroupTriageView.as_view(), name="crashgroup-triage"),
     path("telemetry/crash-groups/<int:pk>/notes/", CrashGroupNotesView.as_view(), name="crashgroup-notes"),
     path("telemetry/crash-groups/<int:pk>/merge/", CrashGroupMergeView.as_view(), name="crashgroup-merge"),
+    path("telemetry/crash-groups/<int:pk>/unmerge/", CrashGroupUnmergeView.as_view(), name="crashgroup-unmerge"),
 ]

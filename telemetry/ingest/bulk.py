@@ -311,17 +311,29 @@ def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: dat
 
 
 def device_upsert(
-    *, uid: str, device_model_id: int, os_version: str, app_version: str, firmware: str, fleet: str, seen_at: datetime
+    *,
+    uid: str,
+    device_model_id: int,
+    os_version: str,
+    app_version: str,
+    firmware: str,
+    fleet: str,
+    first_seen_at: datetime,
+    last_seen_at: datetime,
 ) -> int:
-    """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id."""
+    """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id.
+
+    First/last seen widen to the batch's earliest/latest event time (a buffered batch carries days-old events).
+    """
     table = _quote(Device._meta.db_table)
     with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (uid, device_model_id, os_version, app_version, firmware, fleet, first_seen_at, "  # noqa: S608
             f"last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO UPDATE SET "
             f"device_model_id = EXCLUDED.device_model_id, os_version = EXCLUDED.os_version, "
-            f"app_version = EXCLUDED.app_version, firmware = EXCLUDED.firmware, last_seen_at = EXCLUDED.last_seen_at "
-            f"RETURNING id",
+            f"app_version = EXCLUDED.app_version, firmware = EXCLUDED.firmware, "
+            f"first_seen_at = {_least(f'{table}.first_seen_at', 'EXCLUDED.first_seen_at')}, "
+            f"last_seen_at = {_greatest(f'{table}.last_seen_at', 'EXCLUDED.last_seen_at')} RETURNING id",
             [
                 uid,
                 device_model_id,
@@ -329,8 +341,8 @@ def device_upsert(
                 app_version,
                 firmware,
                 fleet,
-                _db_datetime(seen_at),
-                _db_datetime(seen_at),
+                _db_datetime(first_seen_at),
+                _db_datetime(last_seen_at),
             ],
         )
         return cursor.fetchone()[0]

@@ -252,9 +252,17 @@ def _batch_store(
         return
 
     app_version, os_version = info.app_version or "", info.os_version or ""
+    # First/last seen are the device's earliest and latest stored event times, not the batch's arrival.
+    seen = [
+        clock.correct(event.started_at)[0] for _, event, _ in sessions if stacks[stack_of(event)].__class__ is not dict
+    ]
+    seen += [
+        clock.correct(event.occurred_at)[0] for _, event in crashes if stacks[stack_of(event)].__class__ is not dict
+    ]
     device_id = device_upsert(
         uid=info.uid, device_model_id=device_model_id, os_version=os_version, app_version=app_version,
-        firmware=info.firmware or "", fleet=api_key.fleet, seen_at=clock.received_at,
+        firmware=info.firmware or "", fleet=api_key.fleet,
+        first_seen_at=min(seen, default=clock.received_at), last_seen_at=max(seen, default=clock.received_at),
     )  # fmt: skip
     cohort = (device_id, device_model_id, app_version, os_version)
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is

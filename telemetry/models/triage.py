@@ -43,6 +43,7 @@ class AuditAction(models.TextChoices):
     NOTE = "note", "Note added"
     MERGE = "merge", "Merged"
     MERGED_INTO = "merged_into", "Merged into another group"
+    UNMERGE = "unmerge", "Merge undone"
 
 
 class CrashGroupAuditEvent(models.Model):

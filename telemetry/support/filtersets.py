@@ -7,7 +7,7 @@ slug or version is a form error naming the parameter (the API answers 400).
 
 import django_filters as filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from compat.models import DeviceModel
 
@@ -21,6 +21,7 @@ from ..models import (
     Device,
     DeviceActivityDay,
 )
+from .matching import crash_groups_matching, devices_matching
 
 
 class MomentField(forms.CharField):
@@ -95,7 +96,7 @@ class DeviceFilterSet(filters.FilterSet):
         return queryset.filter(Exists(activity))
 
     def filter_q(self, queryset, name, value):
-        return queryset.filter(Q(uid__icontains=value) | Q(firmware__icontains=value))
+        return devices_matching(value, queryset)
 
 
 class CrashGroupFilterSet(filters.FilterSet):
@@ -131,9 +132,7 @@ class CrashGroupFilterSet(filters.FilterSet):
         return queryset.filter(Exists(crashes))
 
     def filter_q(self, queryset, name, value):
-        return queryset.filter(
-            Q(title__icontains=value) | Q(culprit__icontains=value) | Q(fingerprint__startswith=value.lower())
-        )
+        return crash_groups_matching(value, queryset)
 
 
 # `from` is a Python keyword, so the seen-in range filters are added to the classes after their definition.

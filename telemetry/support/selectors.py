@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, When
 from django.db.models.functions import TruncDay
 from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
 
 from compat.models import CompatEntry
 from edgeportal_client.histogram import LatencyHistogram
@@ -29,6 +30,7 @@ from ..models import (
     InferenceSession,
 )
 from .filtersets import CrashGroupFilterSet
+from .matching import devices_matching
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 BREAKDOWNS = {
@@ -37,8 +39,19 @@ BREAKDOWNS = {
     "model_version": ("model_version__ml_model__slug", "model_version__version"),
     "delegate": ("delegate__runtime__slug", "delegate__slug"),
 }
+# The filter parameters (FILTER_LOOKUPS names) that narrow the crash list and the fleet view to a breakdown row.
+BREAKDOWN_FILTERS = {
+    "device_model": (("device_model", "device_model__slug"),),
+    "os_version": (("os_version", "os_version"),),
+    "model_version": (("model", "model_version__ml_model__slug"), ("model_version", "model_version__version")),
+    "delegate": (("runtime", "delegate__runtime__slug"), ("delegate", "delegate__slug")),
+}
 # A crash-group rollup row grouped by its compat cell and the breakdowns' labels (names ride along the ids).
-_COMBO_COLUMNS = (*CELL_FIELDS, *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns))
+_COMBO_COLUMNS = (
+    *CELL_FIELDS,
+    *dict.fromkeys(column for columns in BREAKDOWNS.values() for column in columns),
+    *dict.fromkeys(column for pairs in BREAKDOWN_FILTERS.values() for _, column in pairs),
+)
 
 
 @dataclass
@@ -76,9 +89,24 @@ def crash_rollup_sources(*, start: datetime, end: datetime, hourly: bool = False
     return sources
 
 
-def _ranked(counts: Counter, *, total: int, limit: int, label) -> list[dict[str, Any]]:
+def _ranked(counts: Counter, *, total: int, limit: int, label, query=lambda key: "") -> list[dict[str, Any]]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], label(item[0])))[:limit]
-    return [{"label": label(key), "events": n, "share": n / total} for key, n in ranked]
+    return [{"label": label(key), "events": n, "share": n / total, "query": query(key)} for key, n in ranked]
+
+
+def crash_group_app_versions(*, group_id: int, start: datetime, end: datetime, limit: int = 10) -> list[dict]:
+    """Events per app version in [start, end): raw reports (the rollups have no app version), one grouped query."""
+    rows = (
+        CrashReport.objects.filter(group_id=group_id, occurred_at__gte=start, occurred_at__lt=end)
+        .values_list("app_version")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = Counter({(version,): n for version, n in rows})
+    return _ranked(
+        counts, total=sum(counts.values()), limit=limit, label=lambda key: key[0] or "(unknown)",
+        query=lambda key: urlencode({"app_version": key[0]}) if key[0] else "",
+    )  # fmt: skip
 
 
 def crash_group_detail_get(
@@ -109,13 +137,19 @@ def crash_group_detail_get(
     total = sum(combos.values())
     breakdowns = {}
     for name, columns in BREAKDOWNS.items():
-        positions = [_COMBO_COLUMNS.index(column) for column in columns]
+        params, width = [param for param, _ in BREAKDOWN_FILTERS[name]], len(columns)
+        positions = [_COMBO_COLUMNS.index(column) for column in (*columns, *(c for _, c in BREAKDOWN_FILTERS[name]))]
         counts: Counter = Counter()
         for key, n in combos.items():
             counts[tuple(key[p] for p in positions)] += n
         breakdowns[name] = _ranked(
-            counts, total=total, limit=10, label=lambda values: " ".join(str(v) for v in values if v) or "(unknown)"
-        )
+            counts, total=total, limit=10,
+            label=lambda values, n=width: " ".join(str(v) for v in values[:n] if v) or "(unknown)",
+            query=lambda values, n=width, params=params: urlencode(
+                {param: value for param, value in zip(params, values[n:], strict=True) if value}
+            ),
+        )  # fmt: skip
+    breakdowns["app_version"] = crash_group_app_versions(group_id=group.pk, start=start, end=end)
     cells: Counter = Counter()
     for key, n in combos.items():
         cells[key[: len(CELL_FIELDS)]] += n
@@ -162,11 +196,13 @@ def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
 
 
 def devices_search(*, q: str, limit: int = 50) -> list[Device]:
-    """Devices whose uid starts with `q` (case-insensitive); the uid unique index serves the prefix."""
+    """Devices matching `q` (any part of the uid or firmware: `matching.device_match_q`), exact uid first."""
     q = q.strip()
     if not q:
         return []
-    return list(Device.objects.filter(uid__istartswith=q).select_related("device_model").order_by("uid")[:limit])
+    exact = Case(When(uid__iexact=q, then=0), default=1)
+    matched = devices_matching(q).select_related("device_model")
+    return list(matched.order_by(exact, "uid")[:limit])
 
 
 @dataclass
@@ -178,22 +214,51 @@ class TimelineItem:
     obj: Any
 
 
-def device_timeline_get(*, device: Device, start: datetime, end: datetime, limit: int = 100) -> list[TimelineItem]:
-    """The device's sessions and crashes in range, newest first (two index-backed queries)."""
+@dataclass
+class TimelinePage:
+    """One page of a device's timeline, newest first, with what the page links need."""
+
+    items: list[TimelineItem]
+    number: int
+    num_pages: int
+    count: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+
+TIMELINE_MAX_PAGE = 200  # a merged offset of two streams: deeper pages would read ever more rows
+
+
+def device_timeline_get(
+    *, device: Device, start: datetime, end: datetime, page: int = 1, per_page: int = 50
+) -> TimelinePage:
+    """The device's sessions and crashes in range, newest first, one page (two counts + two index-backed reads).
+
+    Page p merges the newest p × per_page rows of each table, so it is exact whatever the mix of the two.
+    """
     related = ("model_version__ml_model", "runtime_version__runtime", "delegate")
-    sessions = (
-        InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
-        .select_related(*related)
-        .order_by("-started_at")[:limit]
-    )
-    crashes = (
-        CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
-        .select_related("group", *related)
-        .order_by("-occurred_at")[:limit]
-    )
-    items = [TimelineItem(s.started_at, "session", s) for s in sessions]
-    items += [TimelineItem(c.occurred_at, "crash", c) for c in crashes]
-    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+    sessions = InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
+    crashes = CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
+    count = sessions.count() + crashes.count()
+    num_pages = min(max(1, -(-count // per_page)), TIMELINE_MAX_PAGE)
+    number = min(max(1, page), num_pages)
+    depth = number * per_page
+    items = [
+        TimelineItem(s.started_at, "session", s)
+        for s in sessions.select_related(*related).order_by("-started_at")[:depth]
+    ]
+    items += [
+        TimelineItem(c.occurred_at, "crash", c)
+        for c in crashes.select_related("group", *related).order_by("-occurred_at")[:depth]
+    ]
+    items.sort(key=lambda item: item.at, reverse=True)
+    return TimelinePage(items=items[depth - per_page : depth], number=number, num_pages=num_pages, count=count)
 
 
 def device_cells_get(*, device: Device, start: datetime, end: datetime) -> list[CompatEntry]:

@@ -1,18 +1,22 @@
 """Support pages: crash groups (list, detail, triage actions) and device lookup."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from ..kpi.scope import RANGE_CHOICES, catalog_options, time_range_parse
+from ..kpi.scope import RANGE_CHOICES, catalog_options, scope_parse, time_range_parse
 from ..models import CrashGroup, CrashGroupStatus, Device
-from . import charts, selectors, triage
+from . import charts, crash_list, selectors, triage
 from .triage import TRIAGE_PERMISSION
+
+EXPORT_LIMIT = 10_000
 
 
 def compat_cell_url(entry) -> str:
@@ -41,6 +45,7 @@ def crash_group_detail(request, pk: int):
         "can_triage": request.user.has_perm(TRIAGE_PERMISSION),
         "assignable_users": triage.assignable_users() if request.user.has_perm(TRIAGE_PERMISSION) else [],
         "statuses": CrashGroupStatus.choices,
+        "undoable_merges": triage.merges_undoable(audit=detail.audit),
     }
     return render(request, "telemetry/crash_group_detail.html", context)
 
@@ -68,14 +73,24 @@ def crash_group_triage(request, pk: int):
         elif action == "ignore":
             triage.crash_group_ignore(group_id=group.pk, user=user)
         elif action == "reopen":
-            triage.crash_group_status_set(group_id=group.pk, user=user, status=CrashGroupStatus.TRIAGED)
+            triage.crash_group_reopen(group_id=group.pk, user=user)
         elif action == "note":
             triage.crash_group_note_add(group_id=group.pk, user=user, body=request.POST.get("body", ""))
         elif action == "merge":
             source_id = int(request.POST.get("source", "0") or 0)
-            if not CrashGroup.objects.filter(pk=source_id).exists():
+            source = CrashGroup.objects.filter(pk=source_id).first()
+            if source is None:
                 raise ValidationError({"source": f"There is no crash group #{source_id}."})
+            if source.pk == group.pk:
+                raise ValidationError({"source": "A group cannot be merged into itself."})
+            if request.POST.get("confirm") != "yes":  # the confirm step: what moves where, one more button
+                groups = (("Merge this", source), ("into this", group))
+                return render(request, "telemetry/crash_group_merge_confirm.html",
+                              {"source": source, "target": group, "groups": groups})  # fmt: skip
             triage.crash_group_merge(target_id=group.pk, source_id=source_id, user=user)
+        elif action == "unmerge":
+            source_id = int(request.POST.get("source", "0") or 0)
+            triage.crash_group_unmerge(target_id=group.pk, source_id=source_id, user=user)
         else:
             raise ValidationError({"action": f"Unknown action {action!r}."})
     except (ValidationError, ValueError) as exc:
@@ -89,7 +104,8 @@ def crash_group_triage(request, pk: int):
 def device_search(request):
     q = request.GET.get("q", "").strip()
     devices = selectors.devices_search(q=q)
-    if len(devices) == 1 and request.GET.get("go") != "list":
+    exact = bool(devices) and devices[0].uid.lower() == q.lower()
+    if (len(devices) == 1 or exact) and request.GET.get("go") != "list":
         return redirect("fleet:device", uid=devices[0].uid)
     return render(request, "telemetry/device_search.html", {"q": q, "devices": devices})
 
@@ -97,12 +113,17 @@ def device_search(request):
 def device_detail(request, uid: str):
     device = get_object_or_404(Device.objects.select_related("device_model"), uid=uid)
     time_range = time_range_parse(params=request.GET, default="7d")
-    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end)
+    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end, page=page)
+    kept = request.GET.copy()
+    kept.pop("page", None)
     cells = selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
     context = {
         "device": device,
         "time_range": time_range,
-        "timeline": timeline,
+        "timeline": timeline.items,
+        "timeline_page": timeline,
+        "query_string": kept.urlencode(),
         "cells": [(entry, compat_cell_url(entry)) for entry in cells],
         "range_choices": RANGE_CHOICES[:3],
         "kpi_rows": selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
@@ -114,17 +135,56 @@ def paginate(request, queryset, per_page: int = 50):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def _crash_list_scope(request):
+    """The list's groups (the shared filters, seen in the page's range) and its range (`range` as on fleet pages)."""
+    time_range = scope_parse(request.GET, default_range="30d").time_range
+    params = request.GET.copy()
+    for name in ("from", "to"):  # the page's from/to are its range (to: inclusive day), applied just below
+        params.pop(name, None)
+    groups = selectors.crash_groups_list(params=params)
+    return crash_list.crash_groups_in_range(groups, start=time_range.start, end=time_range.end), time_range
+
+
 def crash_group_list(request):
-    groups = selectors.crash_groups_list(params=request.GET)
+    groups, time_range = _crash_list_scope(request)
     page = paginate(request, groups)
+    figures = crash_list.crash_groups_figures(
+        group_ids=[group.pk for group in page], start=time_range.start, end=time_range.end
+    )
     kept = request.GET.copy()
     kept.pop("page", None)
     context = {
         "page": page,
+        "rows": [(group, figures.get(group.pk)) for group in page],
         "params": request.GET,
+        "time_range": time_range,
+        "range_choices": RANGE_CHOICES,
         "query_string": kept.urlencode(),
         "statuses": CrashGroupStatus.choices,
         "sorts": (("recent", "Last seen"), ("events", "Events"), ("devices", "Devices"), ("newest", "Newest")),
         **catalog_options(),
     }
     return render(request, "telemetry/crash_group_list.html", context)
+
+
+@require_GET
+def crash_group_export(request, fmt: str):
+    """The crash list with the page's filters and range, unpaged (up to EXPORT_LIMIT groups), as CSV or JSON."""
+    if fmt not in ("csv", "json"):
+        raise Http404("Export as export.csv or export.json.")
+    groups, time_range = _crash_list_scope(request)
+    groups = list(groups[:EXPORT_LIMIT])
+    figures = crash_list.crash_groups_figures(
+        group_ids=[group.pk for group in groups], start=time_range.start, end=time_range.end
+    )
+    rows = crash_list.crash_group_export_rows(groups=groups, figures=figures)
+    if fmt == "json":
+        body = {"from": time_range.start.isoformat(), "to": time_range.end.isoformat(), "results": rows}
+        return JsonResponse(body, json_dumps_params={"indent": 1})
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="crash-groups.csv"'
+    writer = csv.DictWriter(response, fieldnames=list(crash_list.EXPORT_FIELDS))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "daily_events": " ".join(map(str, row["daily_events"]))})
+    return response

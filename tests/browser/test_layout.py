@@ -4,7 +4,10 @@ import pytest
 
 from .test_fleet import fleet  # noqa: F401  (a small fleet with a crash group, rolled up)
 
-PAGES = ["/", "/fleet/", "/fleet/devices/", "/crashes/", "/compat/", "/benchmarks/", "/benchmarks/regressions/"]
+PAGES = [
+    "/", "/fleet/", "/fleet/devices/", "/crashes/", "/compat/", "/benchmarks/", "/benchmarks/regressions/",
+    "/search/?q=pixel8",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("width", [390, 1440])

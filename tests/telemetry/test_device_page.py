@@ -61,3 +61,26 @@ def test_device_page_shows_timeline_kpis_vs_cohort_and_compat_links(client, view
 def test_unknown_device_is_404(client, viewer_user, c):
     client.force_login(viewer_user)
     assert client.get("/fleet/devices/nope/").status_code == 404
+
+
+def test_timeline_is_paged_newest_first_across_sessions_and_crashes(client, viewer_user, c, django_assert_num_queries):
+    device = device_make(c, uid="pixel8-000042")
+    now = hour_floor(timezone.now())
+    for minute in range(70):
+        session_make(c, device=device, at=now - timedelta(minutes=10 + 2 * minute), samples=[10.0])
+    crash_group_make(c, devices=[device], crashes_per_device=5, at=now - timedelta(minutes=61), rollup=False)
+    client.force_login(viewer_user)
+
+    first = client.get("/fleet/devices/pixel8-000042/?range=24h")
+    second = client.get("/fleet/devices/pixel8-000042/?range=24h&page=2")
+
+    one, two = first.context["timeline"], second.context["timeline"]
+    assert len(one) == 50 and len(two) == 25 and first.context["timeline_page"].num_pages == 2
+    merged = [item.at for item in one + two]
+    assert merged == sorted(merged, reverse=True)
+    assert sum(item.kind == "crash" for item in one + two) == 5
+    assert "range=24h&amp;page=2" in first.content.decode()
+    assert client.get("/fleet/devices/pixel8-000042/?range=24h&page=99").context["timeline_page"].number == 2
+    for page in (1, 2):  # a deeper page costs no more queries
+        with django_assert_num_queries(15):  # session, user, role, device, 2 counts + 2 reads, cells, KPIs
+            client.get(f"/fleet/devices/pixel8-000042/?range=24h&page={page}")
