@@ -133,7 +133,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: an unreachable Redis costs a request ≤ 0.5 s, then the caller degrades (rate limiter).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -244,6 +251,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimu
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request never waits on a dead broker: one attempt, ≤ 1 s. The dirty-hour mark is in the
+# database, so a message that could not be sent is picked up by the next batch's re-queue or the beat sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "max_retries": 0}
+CELERY_TASK_PUBLISH_RETRY = False
 
 # Telemetry knobs (API.md / DESIGN.md).
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
@@ -251,6 +263,8 @@ RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
 ROLLUP_REQUEUE_DELAY_S = env_int("ROLLUP_REQUEUE_DELAY_S", 10, minimum=0)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
+# New catalog versions (model or runtime) one API key may register per UTC day; beyond it events are rejected.
+INGEST_NEW_VERSIONS_PER_DAY = env_int("INGEST_NEW_VERSIONS_PER_DAY", 20, minimum=0)
 
 LOGGING = {
     "version": 1,

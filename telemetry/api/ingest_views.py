@@ -1,12 +1,15 @@
 """POST /api/v1/ingest/: DRF for auth, throttling and the schema; the body goes straight to the msgspec service."""
 
 import logging
+import threading
+from collections import Counter
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -36,6 +39,9 @@ class IngestRateThrottle(SimpleRateThrottle):
     """
 
     scope = "ingest"
+    # Redis unreachable: each process counts on its own (a key gets up to its rate per process), never a 500.
+    _local_counts: Counter = Counter()
+    _local_lock = threading.Lock()
 
     def get_cache_key(self, request, view) -> str:
         ident = request.auth.prefix if isinstance(request.auth, ApiKey) else self.get_ident(request)
@@ -48,10 +54,22 @@ class IngestRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         counter = f"{key}:{window}"
-        # Kept for two windows: it cannot expire between the existence check of incr() and the increment.
-        if self.cache.add(counter, 1, timeout=2 * self.duration):
-            return True
-        return self.cache.incr(counter) <= self.num_requests
+        try:
+            # Kept for two windows: it cannot expire between the existence check of incr() and the increment.
+            if self.cache.add(counter, 1, timeout=2 * self.duration):
+                return True
+            return self.cache.incr(counter) <= self.num_requests
+        except (RedisError, OSError) as error:
+            logger.warning("ingest throttle: cache unavailable, counting in this process: %s", error)
+            return self._local_allow(counter, window)
+
+    def _local_allow(self, counter: str, window: int) -> bool:
+        with self._local_lock:
+            counts = IngestRateThrottle._local_counts
+            for stale in [key for key in counts if not key.endswith(f":{window}")]:
+                del counts[stale]
+            counts[counter] += 1
+            return counts[counter] <= self.num_requests
 
     def wait(self) -> float:
         return max(self.window_end - self.now, 1.0)
