@@ -228,6 +228,7 @@ def _batch_store(
     info = envelope.device
     device_model_id, stacks = stacks_resolve(
         device_model=info.model,
+        key_prefix=api_key.prefix,
         stacks={*map(stack_of, [event for _, event, _ in sessions]), *map(stack_of, [event for _, event in crashes])},
     )
     if device_model_id is None:  # every event is rejected, each with all of its errors
