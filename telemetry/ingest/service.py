@@ -240,7 +240,11 @@ def _batch_store(
     device_id = device_upsert(
         uid=info.uid, device_model_id=device_model_id, os_version=os_version, app_version=app_version,
         firmware=info.firmware or "", fleet=api_key.fleet, seen_at=clock.received_at,
+        device_bound=bool(api_key.device_uid),
     )  # fmt: skip
+    if device_id is None:  # raised inside the transaction: the catalog registrations roll back with it
+        raise IngestError(403, "this API key may not post for this device",
+                          {"device.uid": ["belongs to another fleet, or has its own device key"]})  # fmt: skip
     cohort = (device_id, device_model_id, app_version, os_version)
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
