@@ -3,6 +3,7 @@ import time
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpResponseBadRequest, JsonResponse
 
 # Pages load scripts and styles only from this site; no plugin, no framing, forms post only here.
 # style-src keeps 'unsafe-inline': Plotly sizes and positions its SVG through style attributes it writes at run
@@ -98,3 +99,22 @@ class SessionTimeoutMiddleware:
             elif SESSION_SEEN_KEY not in session or now - seen >= SESSION_SEEN_GRANULARITY_S:
                 session[SESSION_SEEN_KEY] = now
         return self.get_response(request)
+
+
+class NulQueryValueMiddleware:
+    """A NUL character in a query value is a 400 naming the parameter: PostgreSQL text refuses it, so any view
+    that filters on the value would otherwise fail with a 500 (the search box, every list filter)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = sorted({name for name, values in request.GET.lists() for v in [name, *values] if "\x00" in v})
+        if not bad:
+            return self.get_response(request)
+        message = "contains a NUL character (\\u0000)"
+        if request.path.startswith("/api/"):
+            detail = {name.replace("\x00", "\\u0000"): [message] for name in bad}
+            return JsonResponse({"error": "query parameter " + message, "detail": detail}, status=400)
+        names = ", ".join(name.replace("\x00", "\\u0000") for name in bad)
+        return HttpResponseBadRequest(f"Bad request: the query parameter {names} {message}.", content_type="text/plain")

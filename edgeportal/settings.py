@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "edgeportal.middleware.NulQueryValueMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "protocols.middleware.IngestCountersMiddleware",
@@ -142,7 +143,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: an unreachable Redis costs a request ≤ 0.5 s, then the caller degrades (rate limiter).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -282,6 +290,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimu
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request never waits on a dead broker: one attempt, ≤ 1 s. The dirty-hour mark is in the
+# database, so a message that could not be sent is picked up by the next batch's re-queue or the beat sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "max_retries": 0}
+CELERY_TASK_PUBLISH_RETRY = False
 
 # Telemetry knobs (API.md / DESIGN.md).
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
@@ -301,6 +314,8 @@ for _network in METRICS_ALLOWED_IPS:
     except ValueError:
         raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or CIDR") from None
 METRICS_TOP_COHORTS = env_int("METRICS_TOP_COHORTS", 20, minimum=1)
+# New catalog versions (model or runtime) one API key may register per UTC day; beyond it events are rejected.
+INGEST_NEW_VERSIONS_PER_DAY = env_int("INGEST_NEW_VERSIONS_PER_DAY", 20, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@
 
 from core.authentication import ApiKeyAuthentication, ApiKeyUser
 from core.models import ApiKey, ApiKeyScope
-from telemetry.api.ingest_views import DATABASE_RETRY_AFTER_S, IngestRateThrottle
+from telemetry.api.throttling import DATABASE_RETRY_AFTER_S, IngestRateThrottle
 from telemetry.ingest import service
 from telemetry.ingest.crashes import secrets_scrub
 from telemetry.ingest.service import IngestError, IngestResult

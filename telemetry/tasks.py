@@ -5,6 +5,7 @@ rollup_hours_queue on commit), a rollup returns the hours a batch re-marked mean
 again, ROLLUP_REQUEUE_DELAY_S later). Task names are part of the beat schedule and of queued messages: keep them.
 """
 
+import logging
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -12,15 +13,27 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from kombu.exceptions import OperationalError as BrokerError
 
 from .alerts.evaluation import alerts_evaluate
 from .ingest.dirty_hours import rollup_hours_mark_dirty
 from .rollups.compute import rollup_hours_close, rollup_hours_compute
 from .rollups.retention import raw_retention_enforce
 
+logger = logging.getLogger(__name__)
 
-@shared_task(acks_late=True, max_retries=5, time_limit=900, soft_time_limit=840)
+
+# A database error (restart, failover) is retried with backoff: 1, 2, 4 … ≤ 60 s, jittered; the marks stay meanwhile.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+    time_limit=900,
+    soft_time_limit=840,
+)
 def rollup_hours_task(*, hours: list[str], only_dirty: bool = False) -> int:
     """Recomputes the given hours (ISO 8601 hour starts) from raw rows, their days, and the touched cells' evidence.
 
@@ -86,7 +99,11 @@ def rollup_hours_queue(*, hours: Iterable[datetime], on_commit: bool = False, co
         return
 
     def send() -> None:
-        rollup_hours_task.apply_async(kwargs={"hours": payload, "only_dirty": True}, countdown=countdown or None)
+        try:
+            rollup_hours_task.apply_async(kwargs={"hours": payload, "only_dirty": True}, countdown=countdown or None)
+        except (BrokerError, OSError) as error:
+            # The marks are committed: the next batch for these hours re-queues them, the beat sweep at the latest.
+            logger.warning("rollup not queued (broker unavailable), %d hours stay marked: %s", len(payload), error)
 
     if on_commit:
         transaction.on_commit(send)

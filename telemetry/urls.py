@@ -8,5 +8,6 @@ urlpatterns = [
     path("", fleet_views.fleet_health, name="health"),
     path("compare/", fleet_views.release_compare, name="compare"),
     path("devices/", support_views.device_search, name="devices"),
-    path("devices/<str:uid>/", support_views.device_detail, name="device"),
+    # `path`, not `str`: uids stored before ingest restricted them (API.md) may hold a '/'; their pages still route.
+    path("devices/<path:uid>/", support_views.device_detail, name="device"),
 ]

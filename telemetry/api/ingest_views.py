@@ -8,53 +8,22 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from core.authentication import ApiKeyAuthentication
-from core.models import ApiKey, ApiKeyScope
+from core.models import ApiKeyScope
 from core.permissions import scope_required
 
 from ..ingest.service import IngestError, session_batch_ingest
 from ..tasks import rollup_hours_queue
 from .ingest_serializers import IngestAcceptedSerializer, IngestBatchSerializer, IngestErrorSerializer
+from .throttling import DATABASE_RETRY_AFTER_S, IngestRateThrottle
 
 logger = logging.getLogger(__name__)
 
-DATABASE_RETRY_AFTER_S = 5
 JSON_MEDIA_TYPES = ("application/json",)
 # gzip of incompressible data is a little larger than the data: allow that much over the decompressed cap.
 GZIP_OVERHEAD_BYTES = 64 * 1024
-
-
-class IngestRateThrottle(SimpleRateThrottle):
-    """Per API key (by its clear prefix), rate from DEFAULT_THROTTLE_RATES["ingest"], in fixed windows.
-
-    A counter per key and window, not DRF's list of every request's time: that list went to the cache and back
-    whole, pickled, on every batch (~1 ms a request at the bench's rate, growing with the rate). A fixed window
-    lets a burst reach twice the rate across a window's edge; Retry-After is the time left in the window.
-    """
-
-    scope = "ingest"
-
-    def get_cache_key(self, request, view) -> str:
-        ident = request.auth.prefix if isinstance(request.auth, ApiKey) else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-    def allow_request(self, request, view) -> bool:
-        if self.rate is None or (key := self.get_cache_key(request, view)) is None:
-            return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_end = (window + 1) * self.duration
-        counter = f"{key}:{window}"
-        # Kept for two windows: it cannot expire between the existence check of incr() and the increment.
-        if self.cache.add(counter, 1, timeout=2 * self.duration):
-            return True
-        return self.cache.incr(counter) <= self.num_requests
-
-    def wait(self) -> float:
-        return max(self.window_end - self.now, 1.0)
 
 
 def _error(status: int, error: str, detail: dict | None = None, headers: dict | None = None) -> Response:

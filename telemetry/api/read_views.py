@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..kpi.scope import FILTER_LOOKUPS, scope_parse
+from ..kpi.scope import FILTER_LOOKUPS, scope_params_check, scope_parse
 from ..kpi.selectors import kpis_get
 from ..models import CrashGroup, CrashGroupDevice, CrashReport, Device
 from ..support.filtersets import CrashGroupFilterSet, DeviceFilterSet
@@ -41,13 +41,24 @@ class KpisView(APIView):
         return Response(kpis_get(start=start, end=end, filters=scope.filters).as_api())
 
 
-class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+class ScopeCheckedMixin:
+    """Filter values are judged by the one strict parser first: a bad one is a 400 naming it, never a 500."""
+
+    def filter_queryset(self, queryset):
+        try:
+            scope_params_check(self.request.query_params)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return super().filter_queryset(queryset)
+
+
+class DeviceViewSet(ScopeCheckedMixin, viewsets.ReadOnlyModelViewSet):
     """Devices in the field; `/devices/{uid}/` adds the crash groups the device crashed in."""
 
     queryset = Device.objects.select_related("device_model").order_by("uid")
     filterset_class = DeviceFilterSet
     lookup_field = "uid"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ".+"  # uids stored before ingest restricted them may hold a slash
 
     def get_serializer_class(self):
         return DeviceDetailSerializer if self.action == "retrieve" else DeviceSerializer
@@ -59,7 +70,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
         return device
 
 
-class CrashGroupViewSet(viewsets.ReadOnlyModelViewSet):
+class CrashGroupViewSet(ScopeCheckedMixin, viewsets.ReadOnlyModelViewSet):
     """Crash groups, most recently seen first; the detail adds the latest crashes."""
 
     queryset = CrashGroup.objects.select_related("assignee").order_by("-last_seen_at", "-id")

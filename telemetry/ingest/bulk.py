@@ -15,6 +15,8 @@ from typing import Any
 from django.db import IntegrityError, connection, models
 from psycopg.errors import UniqueViolation
 
+from core.models import ApiKey
+
 from ..models import (
     CrashGroup,
     CrashGroupAlias,
@@ -320,32 +322,34 @@ def device_upsert(
     fleet: str,
     first_seen_at: datetime,
     last_seen_at: datetime,
-) -> int:
+    device_bound: bool = False,
+) -> int | None:
     """Creates or refreshes the batch's Device in one statement (no model instance on the hot path); its id.
 
     First/last seen widen to the batch's earliest/latest event time (a buffered batch carries days-old events).
+    None when the key may not speak for the device: it is bound to a fleet and the device is another fleet's, or
+    it is not the device's own key while the device has one (an active key bound to its uid). A device takes
+    the fleet of the first fleet-bound key that posts for it.
     """
-    table = _quote(Device._meta.db_table)
+    table, keys = _quote(Device._meta.db_table), _quote(ApiKey._meta.db_table)
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (uid, device_model_id, os_version, app_version, firmware, fleet, first_seen_at, "  # noqa: S608
-            f"last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO UPDATE SET "
+            f"INSERT INTO {table} AS d (uid, device_model_id, os_version, app_version, firmware, fleet, "  # noqa: S608
+            f"first_seen_at, last_seen_at) SELECT %s, %s, %s, %s, %s, %s, %s, %s "
+            f"WHERE %s OR NOT EXISTS (SELECT 1 FROM {keys} WHERE device_uid = %s AND revoked_at IS NULL) "
+            f"ON CONFLICT (uid) DO UPDATE SET "
             f"device_model_id = EXCLUDED.device_model_id, os_version = EXCLUDED.os_version, "
             f"app_version = EXCLUDED.app_version, firmware = EXCLUDED.firmware, "
-            f"first_seen_at = {_least(f'{table}.first_seen_at', 'EXCLUDED.first_seen_at')}, "
-            f"last_seen_at = {_greatest(f'{table}.last_seen_at', 'EXCLUDED.last_seen_at')} RETURNING id",
-            [
-                uid,
-                device_model_id,
-                os_version,
-                app_version,
-                firmware,
-                fleet,
-                _db_datetime(first_seen_at),
-                _db_datetime(last_seen_at),
-            ],
-        )
-        return cursor.fetchone()[0]
+            f"first_seen_at = {_least('d.first_seen_at', 'EXCLUDED.first_seen_at')}, "
+            f"last_seen_at = {_greatest('d.last_seen_at', 'EXCLUDED.last_seen_at')}, "
+            f"fleet = CASE WHEN d.fleet = '' THEN EXCLUDED.fleet ELSE d.fleet END "
+            f"WHERE EXCLUDED.fleet = '' OR d.fleet = '' OR d.fleet = EXCLUDED.fleet "
+            f"RETURNING id",
+            [uid, device_model_id, os_version, app_version, firmware, fleet, _db_datetime(first_seen_at),
+             _db_datetime(last_seen_at), device_bound, uid],
+        )  # fmt: skip
+        row = cursor.fetchone()
+        return row[0] if row else None
 
 
 def session_ids_by_event(*, event_ids: list[uuid.UUID]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -13,7 +13,7 @@ from isal import isal_zlib
 from core.collector import collector_paused
 from core.models import ApiKey
 
-from ..models import ClockFlag, CrashGroupStatus, CrashReport, InferenceSession
+from ..models import CrashGroupStatus, CrashReport, InferenceSession
 from . import wire
 from .bulk import (
     EventsAlreadyStored,
@@ -27,13 +27,11 @@ from .bulk import (
     session_ids_by_event,
 )
 from .catalog import stack_of, stacks_resolve
+from .clock import Clock, device_clock
 from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
 from .dirty_hours import rollup_hours_mark_dirty
 from .histograms import NeedsRaw, samples_histograms, session_histogram
 from .partials import crashed_partials_insert, session_partials_insert
-
-CLOCK_SHIFT_THRESHOLD = timedelta(minutes=55)
-FUTURE_TOLERANCE = timedelta(seconds=60)
 
 SESSION_COLUMNS = (
     "event_id", "device_id", "session_id", "device_model_id", "model_version_id", "runtime_version_id",
@@ -99,36 +97,6 @@ def body_decompress(*, body: bytes, content_encoding: str | None, max_bytes: int
     return b"".join(chunks)
 
 
-@dataclass(slots=True)
-class _Clock:
-    received_at: datetime
-    offset: timedelta
-    oldest: datetime
-    offset_s: float = 0.0
-    # Per batch, not per event (called for every event): the latest accepted time and the unclamped flag.
-    latest: datetime | None = None
-    flag: str = ClockFlag.OK
-
-    def __post_init__(self) -> None:
-        self.offset_s = self.offset.total_seconds()
-        self.latest = self.received_at + FUTURE_TOLERANCE
-        self.flag = ClockFlag.SHIFTED if self.offset else ClockFlag.OK
-
-    def correct(self, device_time: datetime) -> tuple[datetime, str, float]:
-        """(time, flag, seconds added): the device time is always `time - seconds added`, clamped or not."""
-        corrected = device_time + self.offset
-        if corrected > self.latest or corrected < self.oldest:
-            return self.received_at, ClockFlag.CLAMPED, (self.received_at - device_time).total_seconds()
-        return corrected, self.flag, self.offset_s
-
-
-def _clock(*, sent_at: datetime | None, received_at: datetime) -> _Clock:
-    offset = timedelta(0)
-    if sent_at is not None and abs(received_at - sent_at) > CLOCK_SHIFT_THRESHOLD:
-        offset = received_at - sent_at
-    return _Clock(received_at, offset, received_at - timedelta(days=settings.RAW_RETENTION_DAYS))
-
-
 def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
     """_events_decode for a batch msgspec decoded whole; None if an event needs the slow path."""
     sessions, crashes, seen = [], [], set()
@@ -144,6 +112,8 @@ def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
                 duplicates += 1
                 continue
             seen.add(event_key)
+            if wire.offset_out_of_range(event.started_at if event.__class__ is wire.SessionIn else event.occurred_at):
+                return None  # reported by index on the slow path
             if isinstance(event, wire.SessionIn):
                 sessions.append((index, event, session_histogram(event, None, of_samples)))
             else:
@@ -169,6 +139,13 @@ def _events_decode(
         except msgspec.DecodeError as error:
             result.rejected.append({"index": index, "event_id": None, "errors": {"event": [str(error)]}})
             continue
+        except UnicodeDecodeError:
+            errors = {path: [wire.UTF8_ERROR] for path in wire.invalid_utf8_paths(raw)}
+            result.rejected.append({"index": index, "event_id": None, "errors": errors})
+            continue
+        except RecursionError:
+            result.rejected.append({"index": index, "event_id": None, "errors": {"event": [wire.DEPTH_ERROR]}})
+            continue
         except ValueError as error:  # the histogram's own validation (edgeportal_client.histogram)
             result.rejected.append(
                 {"index": index, "event_id": str(event.event_id), "errors": {"latency_histogram": [str(error)]}}
@@ -177,6 +154,10 @@ def _events_decode(
         if wire.has_nul_escape(bytes(raw)) and (paths := wire.nul_paths(msgspec.json.decode(raw))):
             errors = {path: [wire.NUL_ERROR] for path in paths}
             result.rejected.append({"index": index, "event_id": str(event.event_id), "errors": errors})
+            continue
+        at_field = "started_at" if histogram is not None else "occurred_at"
+        if wire.offset_out_of_range(getattr(event, at_field)):
+            _reject(result, index, event, {at_field: [wire.OFFSET_ERROR]})
             continue
         if event.event_id in seen:  # the same event twice in one batch is a duplicate, like a resend
             result.duplicates += 1
@@ -218,7 +199,10 @@ def session_batch_ingest(
         sessions, crashes = _events_decode(envelope, result)
     else:
         sessions, crashes, result.duplicates = fast
-    clock = _clock(sent_at=envelope.sent_at, received_at=received_at)
+    try:
+        clock = device_clock(sent_at=envelope.sent_at, received_at=received_at)
+    except wire.EnvelopeError as error:
+        raise IngestError(400, str(error), error.detail) from None
     decoded = (list(result.rejected), result.duplicates)
     try:
         with transaction.atomic():
@@ -239,11 +223,12 @@ def _reject(result: IngestResult, index: int, event: wire.SessionIn | wire.Crash
 
 
 def _batch_store(
-    *, api_key, envelope, sessions, crashes, clock: _Clock, result: IngestResult, expect_stored: bool
+    *, api_key, envelope, sessions, crashes, clock: Clock, result: IngestResult, expect_stored: bool
 ) -> None:
     info = envelope.device
     device_model_id, stacks = stacks_resolve(
         device_model=info.model,
+        key_prefix=api_key.prefix,
         stacks={*map(stack_of, [event for _, event, _ in sessions]), *map(stack_of, [event for _, event in crashes])},
     )
     if device_model_id is None:  # every event is rejected, each with all of its errors
@@ -263,7 +248,11 @@ def _batch_store(
         uid=info.uid, device_model_id=device_model_id, os_version=os_version, app_version=app_version,
         firmware=info.firmware or "", fleet=api_key.fleet,
         first_seen_at=min(seen, default=clock.received_at), last_seen_at=max(seen, default=clock.received_at),
+        device_bound=bool(api_key.device_uid),
     )  # fmt: skip
+    if device_id is None:  # raised inside the transaction: the catalog registrations roll back with it
+        raise IngestError(403, "this API key may not post for this device",
+                          {"device.uid": ["belongs to another fleet, or has its own device key"]})  # fmt: skip
     cohort = (device_id, device_model_id, app_version, os_version)
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
@@ -282,7 +271,7 @@ def _batch_store(
 
 
 def _sessions_store(
-    *, sessions, stacks, cohort, clock: _Clock, result: IngestResult, crashed: set[str], expect_stored: bool
+    *, sessions, stacks, cohort, clock: Clock, result: IngestResult, crashed: set[str], expect_stored: bool
 ) -> tuple[list[datetime], list]:
     """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch).
 
@@ -322,7 +311,7 @@ def _sessions_store(
 
 
 def _crashes_store(
-    *, crashes, stacks, cohort, clock: _Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
+    *, crashes, stacks, cohort, clock: Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
 ) -> list[datetime]:
     """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups.
 

@@ -3,9 +3,11 @@
 Unknown fields are ignored (the contract only grows); a bad event is reported by its index, never fatal.
 """
 
+import json
 import re
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -22,10 +24,14 @@ Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 ShortText = Annotated[str, msgspec.Meta(max_length=120)]
 
 
+# The documented uid alphabet (API.md): a uid is a URL path segment on every page that lists its device.
+DEVICE_UID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
+
+
 class DeviceIn(msgspec.Struct):
     """The `device` object of a batch."""
 
-    uid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    uid: Annotated[str, msgspec.Meta(pattern=DEVICE_UID_PATTERN)]
     model: Slug
     os_version: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     app_version: Annotated[str, msgspec.Meta(max_length=40)] | None = None
@@ -82,9 +88,11 @@ class SessionIn(msgspec.Struct, tag_field="type", tag="session"):
 class FrameIn(msgspec.Struct):
     """One stack frame of a crash."""
 
-    function: str | None = None
-    module: str | None = None
-    offset: str | int | None = None
+    function: Annotated[str, msgspec.Meta(max_length=8192)] | None = None
+    module: Annotated[str, msgspec.Meta(max_length=8192)] | None = None
+    offset: (
+        Annotated[str, msgspec.Meta(max_length=64)] | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | None
+    ) = None
     in_app: bool = False
 
 
@@ -102,7 +110,7 @@ class CrashIn(msgspec.Struct, tag_field="type", tag="crash"):
     kind: Annotated[str, msgspec.Meta(pattern="^(native|exception|oom|watchdog)$")]
     signal: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     exception_type: Annotated[str, msgspec.Meta(max_length=255)] | None = None
-    message: str | None = None
+    message: Annotated[str, msgspec.Meta(max_length=262_144)] | None = None  # stored cut to 4,096
     frames: Annotated[list[FrameIn], msgspec.Meta(max_length=256)] = []
 
 
@@ -147,6 +155,19 @@ def validation_errors(error: msgspec.ValidationError, *, prefix: str = "") -> di
     return {prefix.rstrip(".") or "event": [text]}
 
 
+# msgspec raises these outside MsgspecError: invalid UTF-8 inside a string, and nesting past Python's recursion
+# limit (~1,000 levels; skipping an unknown field recurses too, so the decoder's depth is the interpreter's).
+DEPTH_ERROR = "JSON nests too deep to decode"
+UTF8_ERROR = "is not valid UTF-8"
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)  # PostgreSQL's timestamptz refuses offsets beyond it
+OFFSET_ERROR = "UTC offset beyond ±15:59"
+
+
+def offset_out_of_range(value: datetime | None) -> bool:
+    """Whether a timestamp's UTC offset is one PostgreSQL refuses (Python allows up to ±23:59)."""
+    return value is not None and abs(value.utcoffset()) > MAX_UTC_OFFSET
+
+
 def envelope_decode(body: bytes) -> Envelope:
     """The batch envelope, or EnvelopeError naming what is unreadable."""
     try:
@@ -155,14 +176,27 @@ def envelope_decode(body: bytes) -> Envelope:
         raise EnvelopeError("envelope is invalid", validation_errors(error)) from None
     except msgspec.DecodeError as error:
         raise EnvelopeError("body is not valid JSON", {"body": [str(error)]}) from None
+    except UnicodeDecodeError as error:
+        raise EnvelopeError(f"envelope {UTF8_ERROR}", {"body": [str(error)]}) from None
+    except RecursionError:
+        raise EnvelopeError(DEPTH_ERROR, {"body": [DEPTH_ERROR]}) from None
 
 
 def envelope_typed_decode(body: bytes) -> TypedEnvelope | None:
     """The batch with every event decoded, or None when anything is invalid (then decode event by event)."""
     try:
         return _typed_envelope_decoder.decode(body)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
+
+
+def invalid_utf8_paths(raw: bytes) -> list[str]:
+    """Paths of the strings holding invalid UTF-8 in an event msgspec refused (the slow path: bad events only)."""
+    try:
+        value = json.loads(bytes(raw).decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        return ["event"]
+    return string_paths(value, lambda text: any("\udc80" <= char <= "\udcff" for char in text)) or ["event"]
 
 
 def event_decode(raw: msgspec.Raw) -> SessionIn | CrashIn:
@@ -195,14 +229,19 @@ NUL_ERROR = "contains a NUL character (\\u0000), which cannot be stored"
 
 def nul_paths(value: Any, path: str = "") -> list[str]:
     """Paths (`frames[0].function`) of the strings, keys included, holding U+0000 in a decoded JSON value."""
+    return string_paths(value, lambda text: "\x00" in text, path)
+
+
+def string_paths(value: Any, bad: Callable[[str], bool], path: str = "") -> list[str]:
+    """Paths of the strings, keys included, for which `bad` is true in a decoded JSON value."""
     if isinstance(value, str):
-        return [path or "event"] if "\x00" in value else []
+        return [path or "event"] if bad(value) else []
     if isinstance(value, dict):
         found = []
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            found += [child] if isinstance(key, str) and "\x00" in key else nul_paths(item, child)
+            found += [child] if isinstance(key, str) and bad(key) else string_paths(item, bad, child)
         return found
     if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in nul_paths(item, f"{path}[{i}]")]
+        return [p for i, item in enumerate(value) for p in string_paths(item, bad, f"{path}[{i}]")]
     return []

@@ -48,6 +48,11 @@ RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(
 RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom"))
 SCOPE_PARAMS = ("range", "from", "to", *FILTER_LOOKUPS)
 API_DEFAULT_RANGE = timedelta(days=7)
+# What PostgreSQL and the hour/day arithmetic can hold: a value outside is a 400 (API) or ignored (pages), never a 500.
+MOMENT_MIN, MOMENT_MAX = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+MAX_INTEGER = 2_147_483_647
+MAX_VALUE_CHARS = 200
 
 
 # -- filters -----------------------------------------------------------------------------------------------------
@@ -61,9 +66,13 @@ def kpi_filters_clean(*, params: Mapping[str, str]) -> dict[str, object]:
         value = params.get(name)
         if value in (None, ""):
             continue
+        value = str(value)
+        if "\x00" in value or len(value) > MAX_VALUE_CHARS:
+            errors[name] = [f"{name} must be at most {MAX_VALUE_CHARS} characters, without NUL."]
+            continue
         if name == "tier" or name.endswith("_id"):
-            if not str(value).isdigit():
-                errors[name] = [f"{name} must be an integer, got {value!r}."]
+            if not (value.isascii() and value.isdigit() and int(value) <= MAX_INTEGER):
+                errors[name] = [f"{name} must be an integer from 0 to {MAX_INTEGER}, got {value[:40]!r}."]
                 continue
             value = int(value)
         elif name in KNOWN_VALUES and not KNOWN_VALUES[name](value):
@@ -106,9 +115,27 @@ def filter_choices() -> dict[str, list]:
 # -- time range --------------------------------------------------------------------------------------------------
 
 
+def moment_checked(moment: datetime | None) -> datetime | None:
+    """The moment in UTC (naive = UTC), or None when PostgreSQL could not hold it: an offset beyond ±15:59, a
+    year outside 1970–2199 (year 9999 overflows the first hour or day added to it)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        if abs(moment.utcoffset()) > MAX_UTC_OFFSET:
+            return None
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment if MOMENT_MIN <= moment < MOMENT_MAX else None
+
+
 def moment_parse(value: str) -> datetime | None:
-    """An ISO 8601 datetime (naive = UTC) or a date (its UTC midnight); None when unreadable."""
+    """An ISO 8601 datetime (naive = UTC) or a date (its UTC midnight); None when unreadable or out of range."""
     value = (value or "").strip().replace(" ", "+")  # a '+' in a query string arrives as a space
+    if "\x00" in value or len(value) > 64:
+        return None
     try:  # both parsers raise ValueError on well-formed but impossible values (month 13)
         moment = parse_datetime(value)
         if moment is None:
@@ -116,9 +143,7 @@ def moment_parse(value: str) -> datetime | None:
             moment = datetime.combine(day, time.min) if day else None
     except ValueError:
         return None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    return moment_checked(moment)
 
 
 @dataclass(frozen=True)
@@ -137,14 +162,14 @@ class TimeRange:
 
 def page_moment_parse(value: str | None, *, inclusive_day: bool = False) -> datetime | None:
     """A page's `from`/`to`: ISO datetime or bare date (a bare `to` date means through the end of that day)."""
-    if not value:
+    if not value or "\x00" in value or len(value) > 64:
         return None
     moment = None if len(value) == 10 else parse_datetime(value)
     if moment is None and (day := parse_date(value)) is not None:
-        moment = datetime(day.year, day.month, day.day) + (timedelta(days=1) if inclusive_day else timedelta())
-    if moment is not None and timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+        moment = datetime(day.year, day.month, day.day)
+        if inclusive_day and moment_checked(moment):  # not past year 2199: 9999-12-31 + 1 day overflows
+            moment += timedelta(days=1)
+    return moment_checked(moment)
 
 
 def time_range_parse(*, params, default: str = "7d", now: datetime | None = None) -> TimeRange:
@@ -221,3 +246,20 @@ def scope_parse(params, *, default_range: str = "7d", strict: bool = False, now:
         errors = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items()]
     kept = [(k, params[k]) for k in SCOPE_PARAMS if params.get(k)]
     return Scope(time_range, filters, errors, urlencode(kept))
+
+
+def scope_params_check(params) -> None:
+    """Raises ValidationError naming every bad filter or `from`/`to` value, before a FilterSet sees them.
+
+    The read API's list endpoints run this first: a value is judged here once, with messages that quote it safely.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        kpi_filters_clean(params=params)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    for name in ("from", "to"):
+        if params.get(name) and moment_parse(params[name]) is None:
+            errors[name] = [f"Not an ISO 8601 date or datetime from 1970 to 2199 (offset within ±15:59): {name}."]
+    if errors:
+        raise ValidationError(errors)

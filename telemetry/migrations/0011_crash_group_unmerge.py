@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telemetry', '0009_session_partials'),
+        ('telemetry', '0010_rollupdirtyhour_queued_at'),
     ]
 
     operations = [

@@ -338,6 +338,9 @@ class RollupDirtyHour(models.Model):
 
     hour = models.DateTimeField(unique=True)
     marked_at = models.DateTimeField(default=timezone.now)
+    # When a rollup was last queued for it: ingest queues again once it is ROLLUP_REQUEUE_DELAY_S old, so a lost
+    # message (broker down, worker killed) delays an hour that keeps receiving events by seconds, not until beat.
+    queued_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.hour.isoformat()

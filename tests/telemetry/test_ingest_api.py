@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from compat.models import ModelVersion, RuntimeVersion
 from edgeportal_client.histogram import LatencyHistogram
-from telemetry.api.ingest_views import IngestRateThrottle
+from telemetry.api.throttling import IngestRateThrottle
 from telemetry.kpi.buckets import hour_floor
 from telemetry.models import ClockFlag, CrashReport, Device, InferenceSession, RollupDirtyHour
 from tests.telemetry.fleet_factories import catalog_make
