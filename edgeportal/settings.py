@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "compat",
     "telemetry",
     "benchmarks",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,11 @@ RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
 ROLLUP_REQUEUE_DELAY_S = env_int("ROLLUP_REQUEUE_DELAY_S", 10, minimum=0)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
+
+# Rollouts (API.md Rollouts, docs/rollouts.md): how long a device may keep an assignment, and the share of rollouts
+# of a candidate that behaves like its baseline allowed to fail a guardrail anyway (spent over every test).
+ROLLOUT_ASSIGNMENT_TTL_S = env_int("ROLLOUT_ASSIGNMENT_TTL_S", 3600, minimum=60)
+ROLLOUT_FALSE_FAILURE_BUDGET = env_int("ROLLOUT_FALSE_FAILURE_PER_10K", 100, minimum=1) / 10_000
 
 LOGGING = {
     "version": 1,

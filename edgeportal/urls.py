@@ -14,6 +14,7 @@ urlpatterns = [
     path("fleet/", include("telemetry.urls")),
     path("crashes/", include("telemetry.crash_urls")),
     path("benchmarks/", include("benchmarks.urls")),
+    path("rollouts/", include("rollouts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -21,4 +22,5 @@ urlpatterns = [
     path("api/v1/compat/", include("compat.api.urls")),
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),
+    path("api/v1/rollouts/", include("rollouts.api.urls")),
 ]
