@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rollouts.guardrails import KPI_SPECS  # noqa: E402
 from rollouts.synthetic import DEVICE_MODELS, DeviceFleet, FleetProfile, arm_generate  # noqa: E402
-from rollouts.verdict import Decision, test_alpha, verdict_compute  # noqa: E402
+from rollouts.verdict import Decision, guardrail_alpha, verdict_compute  # noqa: E402
 
 GUARDRAILS = [
     {"kpi": kpi, "max_regression": spec.default_max_regression, "per_device_model": True}
@@ -51,7 +51,7 @@ EFFECTS = {
     "errors +0.5 per 1k (1.0 → 1.5)": replace(BASE, affected=AFFECTED, errors_per_inference_affected=0.0015),
     "crash-free −1 point, whole fleet": replace(BASE, affected=DEVICE_MODELS, crash_rate_affected=0.015),
 }
-ALPHA = test_alpha(
+ALPHA = guardrail_alpha(
     false_failure_budget=FALSE_FAILURE_BUDGET,
     stages=len(AA_STAGES),
     guardrails=GUARDRAILS,

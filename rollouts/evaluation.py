@@ -14,7 +14,7 @@ from .models import Decision, OnFailure, Rollout, RolloutStatus
 from .services import GUARDRAILS, rollout_advance, rollout_complete, rollout_pause, rollout_rollback
 from .summaries import arm_summary
 from .validation import scope_device_model_count
-from .verdict import Verdict, test_alpha, verdict_compute
+from .verdict import Verdict, guardrail_alpha, verdict_compute
 
 
 def _arm_ids(rollout: Rollout) -> dict[str, list[int]]:
@@ -70,7 +70,7 @@ def rollout_verdict(*, rollout: Rollout, now: datetime) -> tuple[Verdict, dict]:
         )
         for name, version in versions.items()
     }
-    alpha = test_alpha(
+    alpha = guardrail_alpha(
         false_failure_budget=settings.ROLLOUT_FALSE_FAILURE_BUDGET,
         stages=len(rollout.stages),
         guardrails=rollout.guardrails,

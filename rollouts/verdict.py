@@ -19,7 +19,7 @@ class Verdict:
     guardrails: list[dict] = field(default_factory=list)
 
 
-def test_alpha(*, false_failure_budget: float, stages: int, guardrails: list[dict], device_models: int) -> float:
+def guardrail_alpha(*, false_failure_budget: float, stages: int, guardrails: list[dict], device_models: int) -> float:
     """Per-test α: the rollout's false-failure budget split evenly (Bonferroni) over every test of every stage."""
     return false_failure_budget / (max(stages, 1) * tests_per_stage(guardrails, device_models))
 
