@@ -90,7 +90,9 @@ def rollout_detail(request, pk: int):
         "timeline": _timeline(rollout),
         "arm_rows": _arm_rows(rollout.arms or {}),
         "kpis": KPI_COLUMNS,
-        "charts": [arms_chart(arms=rollout.arms or {}, kpi=kpi, label=label, chart_id=f"arms-{kpi}") for kpi, label in CHART_KPIS],
+        "charts": [
+            arms_chart(arms=rollout.arms or {}, kpi=k, label=label, chart_id=f"arms-{k}") for k, label in CHART_KPIS
+        ],
         "decisions": list(rollout.decisions.all())[::-1],
         "actions": actions if is_admin else [],
         "can_act": is_admin,
