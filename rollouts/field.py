@@ -125,3 +125,104 @@ def candidate_cells(*, device_ids: Iterable[int], model_version_id: int, start: 
         .values_list("runtime_version__runtime_id", "delegate_id", "device_model_id")
         .distinct()
     )
+
+
+# -- reads behind the release KPIs (rollouts.kpis) ---------------------------------------------------------------
+
+
+def first_candidate_sessions(*, rollout_ids: list[int]) -> dict[int, datetime | None]:
+    """Per rollout: the first session on its candidate version in its scope since it started (one query)."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import Rollout
+
+    first = (
+        InferenceSession.objects.filter(
+            model_version_id=OuterRef("candidate_version_id"), started_at__gte=OuterRef("started_at")
+        )
+        .order_by("started_at")
+        .values("started_at")[:1]
+    )
+    rows = (
+        Rollout.objects.filter(id__in=rollout_ids)
+        .annotate(first_session=Subquery(first))
+        .values_list("id", "first_session")
+    )
+    return dict(rows)
+
+
+def incident_durations_hours(*, start: datetime, end: datetime) -> list[float]:
+    """Alerts resolved in [start, end): opened → resolved; crash groups first resolved then: first seen → resolved."""
+    from django.db.models import Min
+
+    from telemetry.models import Alert, CrashGroup
+
+    hours = [
+        (resolved - opened).total_seconds() / 3600
+        for opened, resolved in Alert.objects.filter(resolved_at__gte=start, resolved_at__lt=end).values_list(
+            "opened_at", "resolved_at"
+        )
+    ]
+    groups = CrashGroup.objects.annotate(
+        resolved=Min("audit_events__created_at", filter=Q(audit_events__action="resolve"))
+    )
+    for first_seen, resolved in groups.filter(resolved__gte=start, resolved__lt=end).values_list(
+        "first_seen_at", "resolved"
+    ):
+        hours.append((resolved - first_seen).total_seconds() / 3600)
+    return hours
+
+
+def field_defects(*, version_since: dict[int, datetime]) -> dict[int, int]:
+    """Per model version: crash groups first seen on it and KPI alerts on its cohorts, since its rollout started."""
+    from django.db.models import F
+
+    from telemetry.models import Alert, CrashReport
+
+    counts = dict.fromkeys(version_since, 0)
+    if not version_since:
+        return counts
+    earliest = min(version_since.values())
+    first_crashes = (
+        CrashReport.objects.filter(model_version_id__in=list(version_since), occurred_at=F("group__first_seen_at"))
+        .values_list("model_version_id", "group_id", "occurred_at")
+        .distinct()
+    )
+    seen = set()
+    for version_id, group_id, at in first_crashes:
+        if at >= version_since[version_id] and group_id not in seen:
+            seen.add(group_id)
+            counts[version_id] += 1
+    for cohort_key, opened_at in Alert.objects.filter(opened_at__gte=earliest).values_list("cohort_key", "opened_at"):
+        parts = cohort_key.split("|")
+        version_id = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        if version_id in version_since and opened_at >= version_since[version_id]:
+            counts[version_id] += 1
+    return counts
+
+
+def fallback_sessions_by_month(*, start: datetime, end: datetime) -> dict[datetime, tuple[int, int]]:
+    """Per UTC month: (sessions reporting fallback ops, sessions)."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    rows = (
+        InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end)
+        .annotate(month=TruncMonth("started_at"))
+        .values("month")
+        .annotate(total=Count("id"), with_fallback=Count("id", filter=~Q(fallback_ops=[])))
+        .order_by("month")
+    )
+    return {row["month"]: (row["with_fallback"], row["total"]) for row in rows}
+
+
+def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
+    """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end)."""
+    sessions = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end)
+    missing = (
+        Q(accelerated_fraction__isnull=True) | Q(peak_rss_mb__isnull=True) | Q(latency_histogram__counts={})
+        | Q(model_version__isnull=True)
+    )  # fmt: skip
+    active = sessions.values("device_id").distinct().count()
+    lacking = sessions.filter(missing).values("device_id").distinct().count()
+    return active, active - lacking
