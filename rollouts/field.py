@@ -226,3 +226,10 @@ def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     active = sessions.values("device_id").distinct().count()
     lacking = sessions.filter(missing).values("device_id").distinct().count()
     return active, active - lacking
+
+
+def ingest_rollups_deferred():
+    """Context manager: ingest only marks hours dirty meanwhile (the rollout simulator posts many small batches)."""
+    from telemetry.rollups import rollups_deferred
+
+    return rollups_deferred()
