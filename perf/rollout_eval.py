@@ -103,7 +103,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--skip-power", action="store_true")
     parser.add_argument("--skip-aa", action="store_true")
+    parser.add_argument("--samples", help="comma-separated N for the power table (default 1000,2000,5000,10000,20000)")
+    parser.add_argument("--effects", help="only power rows whose label contains this text")
     args = parser.parse_args()
+    global POWER_SAMPLES
+    if args.samples:
+        POWER_SAMPLES = tuple(int(n) for n in args.samples.split(","))
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
     print(f"seed {args.seed}; per-test α = {FALSE_FAILURE_BUDGET} / (3 stages × 20 tests) = {ALPHA:.2e}\n")
@@ -115,22 +120,31 @@ def main() -> None:
     if args.skip_aa:
         args.rollouts = 0
     rate = failures / max(args.rollouts, 1)
-    upper = rate + 1.96 * np.sqrt(max(rate * (1 - rate), 1 / max(args.rollouts, 1)) / max(args.rollouts, 1))
+    if args.rollouts:
+        _print_aa(args.rollouts, failures, proceeded, rate, started)
+    if args.skip_power:
+        return
+    _print_power(args, rng, started)
+
+
+def _print_aa(rollouts: int, failures: int, proceeded: int, rate: float, started: float) -> None:
+    upper = rate + 1.96 * np.sqrt(max(rate * (1 - rate), 1 / rollouts) / rollouts)
     print("A/A (candidate = baseline), 3 stages, 3 evaluations each")
     print("| rollouts | false failures | rate | ~95 % upper bound | all stages proceed | target |")
     print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.rollouts} | {failures} | {rate:.2%} | {upper:.2%} | {proceeded / max(args.rollouts, 1):.1%} | ≤ 1 % |\n"
-    )
-    print(f"A/A took {time.monotonic() - started:.0f} s\n")
-    if args.skip_power:
-        return
+    print(f"| {rollouts} | {failures} | {rate:.2%} | {upper:.2%} | {proceeded / rollouts:.1%} | ≤ 1 % |\n")
+    print(f"A/A took {time.monotonic() - started:.0f} s\n", flush=True)
+
+
+def _print_power(args, rng: np.random.Generator, started: float) -> None:
     header = " | ".join(f"N={n:,}" for n in POWER_SAMPLES)
     print(f"Power: regression on {AFFECTED[0]} only (1/3 of sessions), {args.power_sims} simulated stages per row;")
     print("cell = share caught by the first evaluation at the stage minimum of N sessions per arm")
     print(f"| effect | {header} |")
     print("|---|" + "---|" * len(POWER_SAMPLES))
     for label, profile in EFFECTS.items():
+        if args.effects and args.effects not in label:
+            continue
         cells = " | ".join(f"{share:.0%}" for share in power_row(rng, profile, args.power_sims))
         print(f"| {label} | {cells} |", flush=True)
     print(f"\ntotal {time.monotonic() - started:.0f} s")

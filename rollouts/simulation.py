@@ -3,7 +3,8 @@ sessions of that version through the real HTTP ingest API, and the guardrails ju
 
 Two scenarios: a good candidate (behaves like the baseline) that passes every stage and completes, and a bad one
 — 15 % slower at p95 and crashing 8 % of sessions on one device model only — that the guardrails roll back.
-Each round is an hour of device time; the assignment cache (ttl_s) expires between rounds.
+Each round stands for an hour of device time (the assignment cache's ttl_s runs out between rounds); wall time is
+compressed, so the simulated stages ask for sessions, not hours (min_hours 0), and sessions start when posted.
 """
 
 import contextlib
@@ -28,7 +29,7 @@ from edgeportal_client.histogram import LatencyHistogram
 
 from . import field
 from .evaluation import rollout_evaluate
-from .models import Rollout, RolloutStatus
+from .models import RolloutStatus
 from .services import Actor, rollout_create, rollout_start
 
 MODEL = "demo-detector"
@@ -122,7 +123,7 @@ def _sessions(
         session_id = uuid.uuid4().hex
         inferences = int(rng.poisson(120)) + 20
         samples = np.exp(rng.normal(np.log(base_ms * factor), 0.15, inferences) + rng.normal(0, 0.05))
-        started = at - timedelta(minutes=float(rng.uniform(1, 50)))
+        started = at
         common = {
             "model": MODEL,
             "model_version": version,
@@ -155,7 +156,7 @@ def scenario_run(
         data={
             "name": f"{MODEL} {scenario.candidate}: {scenario.name}", "model": MODEL, "baseline_version": "1.0.0",
             "candidate_version": scenario.candidate, "scope": {"device_model": [m[0] for m in DEVICE_MODELS]},
-            "stages": [{"percent": 25, "min_hours": 1, "min_sessions": 300}, {"percent": 100, "min_hours": 1,
+            "stages": [{"percent": 25, "min_hours": 0, "min_sessions": 300}, {"percent": 100, "min_hours": 0,
                                                                              "min_sessions": 300}],
             "control_percent": 30, "on_failure": "rollback", "auto_advance": True,
             "guardrails": [
@@ -167,8 +168,6 @@ def scenario_run(
         actor=ACTOR,
     )  # fmt: skip
     rollout_start(rollout_id=rollout.pk, actor=ACTOR, reason="simulated release")
-    # The stage must have run min_hours: the simulated devices' hour is backdated into the stage window.
-    Rollout.objects.filter(pk=rollout.pk).update(stage_started_at=timezone.now() - timedelta(hours=2))
     fleet = [(f"sim-{scenario.candidate}-{i:04d}", DEVICE_MODELS[i % len(DEVICE_MODELS)]) for i in range(devices)]
     clock = [0.0]
     http = requests.Session()
@@ -179,8 +178,8 @@ def scenario_run(
     posted, rounds = 0, 0
     with field.ingest_rollups_deferred():
         for rounds in range(1, max_rounds + 1):
-            now = timezone.now()
             for uid, (model_slug, _, _, base_ms) in fleet:
+                now = timezone.now()
                 version = assignments[uid].assigned_version(MODEL) or "1.0.0"
                 device = {"uid": uid, "model": model_slug, "os_version": "Android 15", "app_version": "3.2.1"}
                 client = EdgePortalClient(base_url, ingest_key, device, session=http)
@@ -192,9 +191,6 @@ def scenario_run(
                 posted += sum(1 for e in events if e["type"] == "session") if not result.last_error else 0
             clock[0] += 3600  # an hour later: every assignment's ttl has run out
             rollout = rollout_evaluate(rollout_id=rollout.pk)
-            if rollout.stage_started_at and rollout.stage_started_at > now - timedelta(hours=1):
-                # an auto-advance opened a new stage: backdate it like the first (min_hours of simulated time)
-                Rollout.objects.filter(pk=rollout.pk).update(stage_started_at=now - timedelta(hours=2))
             if progress:
                 progress(
                     f"  round {rounds}: {rollout.status}, stage {rollout.stage}, {(rollout.verdict or {}).get('decision')}"
