@@ -1,6 +1,6 @@
 """False failures (A/A) and power of the rollout guardrails, on synthetic arm data at the statistics level.
 
-    .venv/bin/python perf/rollout_eval.py [--rollouts 1000] [--power-sims 100] [--seed 2027]
+    .venv/bin/python perf/rollout_eval.py [--rollouts 1000] [--power-sims 100] [--seed 2027] [--jobs 4]
 
 Every simulated evaluation calls rollouts.verdict.verdict_compute — the function the Celery task and
 `POST …/evaluate/` call on the arms read from telemetry — on arms from rollouts.synthetic: three device models with
@@ -22,6 +22,7 @@ report uses the default --seed 2027.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from dataclasses import replace
@@ -85,6 +86,18 @@ def aa_rollout(rng: np.random.Generator) -> tuple[bool, bool]:
     return False, proceeded
 
 
+def aa_chunk(job: tuple[np.random.SeedSequence, int]) -> tuple[int, int]:
+    """(false failures, rollouts whose every stage proceeded) over `count` A/A rollouts from one seed stream."""
+    seed, count = job
+    rng = np.random.default_rng(seed)
+    failures = proceeded = 0
+    for _ in range(count):
+        failed, ok = aa_rollout(rng)
+        failures += failed
+        proceeded += ok
+    return failures, proceeded
+
+
 def power_row(rng: np.random.Generator, profile: FleetProfile, sims: int) -> list[float]:
     caught = np.zeros(len(POWER_SAMPLES))
     for _ in range(sims):
@@ -103,6 +116,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--skip-power", action="store_true")
     parser.add_argument("--skip-aa", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="A/A rollouts in this many processes")
     parser.add_argument("--samples", help="comma-separated N for the power table (default 1000,2000,5000,10000,20000)")
     parser.add_argument("--effects", help="only power rows whose label contains this text")
     args = parser.parse_args()
@@ -111,12 +125,18 @@ def main() -> None:
         POWER_SAMPLES = tuple(int(n) for n in args.samples.split(","))
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
-    print(f"seed {args.seed}; per-test α = {FALSE_FAILURE_BUDGET} / (3 stages × 20 tests) = {ALPHA:.2e}\n")
+    print(
+        f"seed {args.seed}, {args.jobs} A/A job(s); per-test α = {FALSE_FAILURE_BUDGET} / (3 × 20 tests) = {ALPHA:.2e}\n"
+    )
     failures = proceeded = 0
-    for _ in range(0 if args.skip_aa else args.rollouts):
-        failed, ok = aa_rollout(rng)
-        failures += failed
-        proceeded += ok
+    if not args.skip_aa:
+        # One seed stream per job (SeedSequence.spawn): the result depends on --seed and --jobs only.
+        streams = np.random.SeedSequence(args.seed).spawn(args.jobs)
+        counts = [args.rollouts // args.jobs + (i < args.rollouts % args.jobs) for i in range(args.jobs)]
+        with multiprocessing.Pool(args.jobs) as pool:
+            for chunk_failures, chunk_proceeded in pool.map(aa_chunk, list(zip(streams, counts, strict=True))):
+                failures += chunk_failures
+                proceeded += chunk_proceeded
     if args.skip_aa:
         args.rollouts = 0
     rate = failures / max(args.rollouts, 1)
