@@ -74,7 +74,7 @@ def ask(client, device, model="yolov8n"):
 
 @pytest.mark.django_db
 def test_api_answers_by_arm_and_stays_put_while_the_rollout_runs(catalog, make_rollout, admin_client, ingest_client):
-    devices = devices_make(catalog, count=300)
+    devices = devices_make(catalog, count=100)
     rollout = make_rollout(stages=[{"percent": 20}, {"percent": 60}, {"percent": 100}])
     admin_client.post(f"/api/v1/rollouts/{rollout['id']}/start/", format="json")
     first = {d.uid: ask(ingest_client, d.uid) for d in devices}
@@ -99,7 +99,7 @@ def test_api_answers_by_arm_and_stays_put_while_the_rollout_runs(catalog, make_r
 def test_pause_keeps_arms_and_rollback_sends_everyone_to_the_baseline(
     catalog, make_rollout, admin_client, ingest_client
 ):
-    devices = devices_make(catalog, count=200)
+    devices = devices_make(catalog, count=80)
     rollout = make_rollout(stages=[{"percent": 50}, {"percent": 100}])
     base = f"/api/v1/rollouts/{rollout['id']}"
     admin_client.post(f"{base}/start/", format="json")
