@@ -75,7 +75,7 @@ def ask(client, device, model="yolov8n"):
 @pytest.mark.django_db
 def test_api_answers_by_arm_and_stays_put_while_the_rollout_runs(catalog, make_rollout, admin_client, ingest_client):
     devices = devices_make(catalog, count=100)
-    rollout = make_rollout(stages=[{"percent": 20}, {"percent": 60}, {"percent": 100}])
+    rollout = make_rollout(stages=[{"percent": 20}, {"percent": 60}, {"percent": 100}], control_percent=20)
     admin_client.post(f"/api/v1/rollouts/{rollout['id']}/start/", format="json")
     first = {d.uid: ask(ingest_client, d.uid) for d in devices}
     sample = next(iter(first.values()))
