@@ -38,7 +38,7 @@ def started(admin_client, **overrides) -> Rollout:
     return Rollout.objects.get(pk=rollout_id)
 
 
-def report(catalog, rollout, fleet, *, per_device=2, bad_on=None, seed=3):
+def report(catalog, rollout, fleet, *, per_device=3, bad_on=None, seed=3):
     """Every device reports sessions on the version its arm runs; `bad_on` devices' candidate is slow and crashy."""
     rng = np.random.default_rng(seed)
     at = timezone.now() - timedelta(hours=1)
