@@ -56,7 +56,7 @@ def test_a_good_candidate_proceeds_and_auto_advances(catalog, admin_client, flee
     rollout = started(admin_client, auto_advance=True)
     report(catalog, rollout, fleet)
     body = admin_client.post(f"/api/v1/rollouts/{rollout.pk}/evaluate/", format="json").json()
-    assert body["stage"] == 1 and body["percent"] == 100 and body["status"] == "running"
+    assert body["stage"] == 1 and body["percent"] == 100 and body["status"] == "running", body["verdict"]
     advance = body["decisions"][-1]
     assert (advance["action"], advance["by"], advance["automatic"]) == ("advance", "guardrails", True)
     assert "every guardrail passes" in advance["reason"]
