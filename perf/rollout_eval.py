@@ -91,10 +91,15 @@ def aa_chunk(job: tuple[np.random.SeedSequence, int]) -> tuple[int, int]:
     seed, count = job
     rng = np.random.default_rng(seed)
     failures = proceeded = 0
-    for _ in range(count):
+    for done in range(1, count + 1):
         failed, ok = aa_rollout(rng)
         failures += failed
         proceeded += ok
+        if done % 10 == 0:  # progress, so a run stopped early still says what it saw
+            print(
+                f"  A/A job {seed.spawn_key}: {done} rollouts, {failures} false failures, {proceeded} proceeded",
+                flush=True,
+            )
     return failures, proceeded
 
 
