@@ -11,9 +11,12 @@ from .conftest import rollout_body
 pytestmark = pytest.mark.browser
 
 
-def test_an_admin_pauses_and_rolls_back_from_the_rollout_page(logged_in_page, admin_user_role):  # noqa: F811
+def test_an_admin_pauses_and_rolls_back_from_the_rollout_page(page, logged_in_page, admin_user_role):  # noqa: F811
     from .factories import catalog_make
 
+    # shared CI machines can be slow: give navigations more than Playwright's default 30 s
+    page.set_default_timeout(90_000)
+    page.set_default_navigation_timeout(90_000)
     catalog_make()
     rollout = rollout_create(data=rollout_body(), actor=Actor(name="release-bot"))
     rollout_start(rollout_id=rollout.pk, actor=Actor(name="release-bot"))
