@@ -63,3 +63,18 @@ def assignment_get(*, model_slug: str, device_uid: str) -> dict:
 
 def _answer(model: str, version: str | None, rollout: int | None, arm: str, stage: int | None, ttl: int) -> dict:
     return {"model": model, "version": version, "rollout": rollout, "arm": arm, "stage": stage, "ttl_s": ttl}
+
+
+def rollout_events(*, start, end, model_slug: str | None = None) -> list[dict]:
+    """Rollout decisions in [start, end) for time charts (start, advance, pause, resume, rollback, complete):
+    [{"at", "rollout", "name", "action", "stage", "automatic"}], oldest first, one query."""
+    decisions = (
+        RolloutDecision.objects.filter(at__gte=start, at__lt=end).exclude(action="create").select_related("rollout")
+    )
+    if model_slug:
+        decisions = decisions.filter(rollout__ml_model__slug=model_slug)
+    return [
+        {"at": d.at, "rollout": d.rollout_id, "name": d.rollout.name, "action": d.action, "stage": d.stage,
+         "automatic": d.automatic}
+        for d in decisions.order_by("at", "id")
+    ]  # fmt: skip

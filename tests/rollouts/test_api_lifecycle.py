@@ -223,3 +223,19 @@ def test_the_list_runs_a_fixed_number_of_queries(make_rollout, admin_client, dja
     with django_assert_num_queries(6):
         body = admin_client.get("/api/v1/rollouts/").json()
     assert body["count"] == 3 and all(r["decisions"] for r in body["results"])
+
+
+def test_rollout_events_list_the_decisions_for_time_charts(make_rollout, admin_client, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rollouts.selectors import rollout_events
+
+    rollout = make_rollout()
+    post(admin_client, f"/api/v1/rollouts/{rollout['id']}/start/")
+    post(admin_client, f"/api/v1/rollouts/{rollout['id']}/rollback/", {"reason": "bad"})
+    now = timezone.now()
+    with django_assert_num_queries(1):
+        events = rollout_events(start=now - timedelta(hours=1), end=now + timedelta(hours=1), model_slug="yolov8n")
+    assert [(e["action"], e["rollout"]) for e in events] == [("start", rollout["id"]), ("rollback", rollout["id"])]
