@@ -11,6 +11,7 @@ class ApiKeyScope(models.TextChoices):
     INGEST = "ingest", "ingest (devices post telemetry)"
     BENCHMARKS_WRITE = "benchmarks:write", "benchmarks:write (lab CI posts runs)"
     READ = "read", "read (read API)"
+    ROLLOUTS_WRITE = "rollouts:write", "rollouts:write (release tooling)"
 
 
 KEY_PREFIX_LENGTH = 8

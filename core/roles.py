@@ -9,7 +9,7 @@ logger = logging.getLogger(__name__)
 
 VIEWER, SUPPORT, ADMIN = "viewer", "support", "admin"
 ROLES = (VIEWER, SUPPORT, ADMIN)
-DOMAIN_APPS = ("edgeportal", "compat", "telemetry", "benchmarks")
+DOMAIN_APPS = ("edgeportal", "compat", "telemetry", "benchmarks", "rollouts")
 
 # Support staff triage field issues and annotate the matrix; they never manage keys or targets.
 SUPPORT_PERMISSIONS = (

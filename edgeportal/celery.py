@@ -26,4 +26,6 @@ app.conf.beat_schedule = {
         "task": "telemetry.alerts_tasks.alerts_evaluate_task",
         "schedule": crontab(minute="2-59/5"),
     },
+    # Evaluates the guardrails of every running rollout (pauses or rolls back on failure, auto-advances on proceed).
+    "rollouts-evaluate": {"task": "rollouts.tasks.rollouts_evaluate_task", "schedule": crontab(minute="*/10")},
 }

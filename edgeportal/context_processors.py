@@ -8,6 +8,7 @@ NAVIGATION = (
     ("fleet", "Fleet", "/fleet/"),
     ("crashes", "Crashes", "/crashes/"),
     ("benchmarks", "Benchmarks", "/benchmarks/"),
+    ("rollouts", "Rollouts", "/rollouts/"),
 )
 
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "telemetry",
     "benchmarks",
     "protocols",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -316,6 +317,11 @@ for _network in METRICS_ALLOWED_IPS:
 METRICS_TOP_COHORTS = env_int("METRICS_TOP_COHORTS", 20, minimum=1)
 # New catalog versions (model or runtime) one API key may register per UTC day; beyond it events are rejected.
 INGEST_NEW_VERSIONS_PER_DAY = env_int("INGEST_NEW_VERSIONS_PER_DAY", 20, minimum=0)
+
+# Rollouts (API.md Rollouts, docs/rollouts.md): how long a device may keep an assignment, and the share of rollouts
+# of a candidate that behaves like its baseline allowed to fail a guardrail anyway (spent over every test).
+ROLLOUT_ASSIGNMENT_TTL_S = env_int("ROLLOUT_ASSIGNMENT_TTL_S", 3600, minimum=60)
+ROLLOUT_FALSE_FAILURE_BUDGET = env_int("ROLLOUT_FALSE_FAILURE_PER_10K", 100, minimum=1) / 10_000
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("fleet/", include("telemetry.urls")),
     path("crashes/", include("telemetry.crash_urls")),
     path("benchmarks/", include("benchmarks.urls")),
+    path("rollouts/", include("rollouts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("telemetry.api.urls")),
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),
     path("", include("protocols.urls")),
+    path("api/v1/rollouts/", include("rollouts.api.urls")),
 ]
 
 # JSON under /api/, the site layout elsewhere (core/errors.py).

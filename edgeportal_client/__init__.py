@@ -12,6 +12,7 @@ Usage::
                                     started_at=started_at, duration_s=840.5, inferences=1200, errors=1,
                                     latencies_ms=latencies_ms, accelerated_fraction=0.97))
         result = client.flush()  # safe to call any time; undelivered events stay queued on disk
+        version = client.assigned_version("yolov8n")  # the rollout's answer, cached for its ttl_s, kept offline
         if result.last_error:
             log.warning("ingest paused: %s (%d events queued)", result.last_error, result.remaining)
 """
@@ -22,10 +23,12 @@ from edgeportal_client.events import crash_event, session_event, uuid7
 from edgeportal_client.histogram import GAMMA, LatencyHistogram
 
 if TYPE_CHECKING:
+    from edgeportal_client.assignment import AssignmentClient
     from edgeportal_client.client import EdgePortalClient, FlushResult
 
 __all__ = [
     "GAMMA",
+    "AssignmentClient",
     "EdgePortalClient",
     "FlushResult",
     "LatencyHistogram",
@@ -41,4 +44,8 @@ def __getattr__(name: str) -> Any:
         from edgeportal_client import client
 
         return getattr(client, name)
+    if name == "AssignmentClient":
+        from edgeportal_client.assignment import AssignmentClient
+
+        return AssignmentClient
     raise AttributeError(f"module 'edgeportal_client' has no attribute {name!r}")

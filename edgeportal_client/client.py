@@ -207,6 +207,10 @@ class EdgePortalClient:
         self._poison = PoisonControl(
             dead_letters=DeadLetterBox(dead_letter_path), max_server_errors=max_server_errors, clock=clock
         )
+        self._api_key = api_key
+        self._device_uid = device["uid"]
+        self._base_url = base_url
+        self._assignments = None
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -273,6 +277,16 @@ class EdgePortalClient:
                     break
             result.remaining = len(self._queue)
             return result
+
+    def assigned_version(self, model: str) -> str | None:
+        """The version of `model` this device should run (edgeportal_client.assignment: cached, kept offline)."""
+        if self._assignments is None:
+            from edgeportal_client.assignment import AssignmentClient
+
+            self._assignments = AssignmentClient(
+                self._base_url, self._api_key, device_uid=self._device_uid, timeout=self.timeout, session=self._session
+            )
+        return self._assignments.assigned_version(model)
 
     def close(self) -> None:
         """Close the HTTP session if this client created it."""

@@ -1,0 +1,38 @@
+"""Browser: an admin pauses a rollout and then rolls it back from its page, giving reasons (Playwright, chromium)."""
+
+import pytest
+
+from rollouts.models import Rollout
+from rollouts.services import Actor, rollout_create, rollout_start
+from tests.browser.conftest import browser, logged_in_page, page, screenshot  # noqa: F401
+
+from .conftest import rollout_body
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_admin_pauses_and_rolls_back_from_the_rollout_page(page, logged_in_page, admin_user_role):  # noqa: F811
+    from .factories import catalog_make
+
+    # shared CI machines can be slow: give navigations more than Playwright's default 30 s
+    page.set_default_timeout(90_000)
+    page.set_default_navigation_timeout(90_000)
+    catalog_make()
+    rollout = rollout_create(data=rollout_body(), actor=Actor(name="release-bot"))
+    rollout_start(rollout_id=rollout.pk, actor=Actor(name="release-bot"))
+    tab = logged_in_page("admin-ada")
+    tab.goto("/rollouts/")
+    tab.get_by_role("link", name="yolov8n 1.5 on tier 1").click()
+    tab.wait_for_load_state("networkidle")
+    tab.get_by_label("Reason to pause").fill("p95 drifting on Pixel 8")
+    tab.locator('button[data-action="pause"]').click()
+    tab.wait_for_load_state("networkidle")
+    assert Rollout.objects.get(pk=rollout.pk).status == "paused"
+    tab.once("dialog", lambda dialog: dialog.accept())  # the roll back asks once more
+    tab.get_by_label("Reason to roll back").fill("confirmed: 15 % slower")
+    tab.locator('button[data-action="rollback"]').click()
+    tab.wait_for_load_state("networkidle")
+    assert Rollout.objects.get(pk=rollout.pk).status == "rolled_back"
+    log = tab.locator("#decision-log").inner_text()
+    assert "p95 drifting on Pixel 8" in log and "confirmed: 15 % slower" in log and "admin-ada" in log
+    screenshot(tab, "rollout-rolled-back")
