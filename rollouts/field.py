@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from compat.models import DeviceModel
 from telemetry.models import Device, InferenceSession
+from telemetry.tasks import rollups_deferred
 
 from .arms import ArmData
 from .assignment import Arm, DeviceCohort, device_arm
@@ -230,6 +231,4 @@ def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
 
 def ingest_rollups_deferred():
     """Context manager: ingest only marks hours dirty meanwhile (the rollout simulator posts many small batches)."""
-    from telemetry.rollups import rollups_deferred
-
     return rollups_deferred()
