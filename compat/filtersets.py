@@ -98,8 +98,10 @@ class VendorFilter(filters.MultipleChoiceFilter):
 
         def clean_to_names(field, value):
             slugs = clean(field, [slugify(v) for v in value] if isinstance(value, list | tuple) else value)
+            if not slugs:
+                return []  # no query for the vendor list when the filter is not used
             names = dict(field.choices)
-            return [names[slug] for slug in slugs or ()]
+            return [names[slug] for slug in slugs]
 
         self.field_class = type("VendorSlugField", (self.field_class,), {"clean": clean_to_names})
 

@@ -69,7 +69,7 @@ def test_resolved_in_version_refuses_text_that_is_not_a_version(c, support_user,
         {"status": "resolved", "resolved_in_version": text},
         format="json",
     )
-    assert response.status_code == 400 and "resolved_in_version" in response.json()
+    assert response.status_code == 400 and "resolved_in_version" in response.json()["detail"]
     client.force_login(support_user)
     page = client.post(f"/crashes/{group.pk}/triage/", {"action": "resolve", "resolved_in_version": text}, follow=True)
     assert "is not a version" in page.content.decode()
