@@ -1,19 +1,14 @@
 """Browser: an admin pauses a rollout and then rolls it back from its page, giving reasons (Playwright, chromium)."""
 
-import pytest
-
 from rollouts.models import Rollout
 from rollouts.services import Actor, rollout_create, rollout_start
-from tests.browser.conftest import browser, logged_in_page, page, screenshot  # noqa: F401
+from tests.rollouts.conftest import rollout_body
+from tests.rollouts.factories import catalog_make
 
-from .conftest import rollout_body
-
-pytestmark = pytest.mark.browser
+from .conftest import screenshot
 
 
-def test_an_admin_pauses_and_rolls_back_from_the_rollout_page(page, logged_in_page, admin_user_role):  # noqa: F811
-    from .factories import catalog_make
-
+def test_an_admin_pauses_and_rolls_back_from_the_rollout_page(page, logged_in_page, admin_user_role):
     # shared CI machines can be slow: give navigations more than Playwright's default 30 s
     page.set_default_timeout(90_000)
     page.set_default_navigation_timeout(90_000)
