@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What reading outside the clone looks like: a relative path up out of it, or a folder looked up beside it.
-OUTSIDE = ("../shared", '.parent / "shared"', 'parents[3] / "shared"', "parent.parent.parent /")
+OUTSIDE = (".." + "/shared", '.parent / "shared"', 'parents[3] / "shared"', "parent.parent.parent /")
 
 
 def test_no_tracked_file_reaches_beside_the_checkout():
