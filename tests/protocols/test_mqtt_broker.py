@@ -18,7 +18,8 @@ from telemetry.models import InferenceSession
 from tests.conftest import MQTT_BROKER_URL, ROOT, database_url_for_test_db
 from tests.telemetry.ingest_factories import batch, session
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]
+# The consumer runs in another process: it needs a database server both can reach (not SQLite in memory).
+pytestmark = [pytest.mark.mqtt, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 DEVICE = {"uid": "pixel8-mqtt-1", "model": "google-pixel-8", "os_version": "Android 15", "app_version": "3.2.1"}
 
 
