@@ -52,6 +52,8 @@ EFFECTS = {
     "errors +0.5 per 1k (1.0 → 1.5)": replace(BASE, affected=AFFECTED, errors_per_inference_affected=0.0015),
     "crash-free −1 point, whole fleet": replace(BASE, affected=DEVICE_MODELS, crash_rate_affected=0.015),
 }
+# A rollout's arms are disjoint sets of devices (each device's sessions share its effects): half the fleet each.
+CANDIDATE_DEVICES, CONTROL_DEVICES = np.arange(0, BASE.devices, 2), np.arange(1, BASE.devices, 2)
 ALPHA = guardrail_alpha(
     false_failure_budget=FALSE_FAILURE_BUDGET,
     stages=len(AA_STAGES),
@@ -74,8 +76,8 @@ def aa_rollout(rng: np.random.Generator) -> tuple[bool, bool]:
     proceeded = True
     for min_sessions, ratio in AA_STAGES:
         size = int(min_sessions * AA_LOOKS[-1])
-        control = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=size)
-        candidate = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=size * ratio)
+        control = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=size, devices=CONTROL_DEVICES)
+        candidate = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=size * ratio, devices=CANDIDATE_DEVICES)
         decision = None
         for look in AA_LOOKS:
             n = int(min_sessions * look)
@@ -107,8 +109,9 @@ def power_row(rng: np.random.Generator, profile: FleetProfile, sims: int) -> lis
     caught = np.zeros(len(POWER_SAMPLES))
     for _ in range(sims):
         fleet = DeviceFleet(rng, BASE)
-        control = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=POWER_SAMPLES[-1])
-        candidate = arm_generate(rng=rng, fleet=fleet, profile=profile, sessions=POWER_SAMPLES[-1])
+        n = POWER_SAMPLES[-1]
+        control = arm_generate(rng=rng, fleet=fleet, profile=BASE, sessions=n, devices=CONTROL_DEVICES)
+        candidate = arm_generate(rng=rng, fleet=fleet, profile=profile, sessions=n, devices=CANDIDATE_DEVICES)
         for column, n in enumerate(POWER_SAMPLES):
             caught[column] += _decide(candidate.subset(slice(0, n)), control.subset(slice(0, n)), n) == Decision.FAIL
     return list(caught / sims)

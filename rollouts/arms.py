@@ -54,6 +54,13 @@ class ArmData:
     def devices(self) -> int:
         return len(set(self.device.tolist()))
 
+    @cached_property
+    def device_codes(self) -> np.ndarray:
+        """Each session's device as an integer code: the clusters of the guardrails' variances."""
+        if self.sessions == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(self.device.astype(str), return_inverse=True)[1].astype(np.int64)
+
     def subset(self, rows) -> "ArmData":
         """The sessions selected by a boolean mask or a slice."""
         return ArmData(

@@ -39,13 +39,24 @@ def msprt(*, delta: float, variance: float, tau: float, alpha: float) -> Sequent
     )
 
 
-def ratio_variance(numerators: np.ndarray, weights: np.ndarray, ratio: float) -> float:
-    """Cluster-robust (sandwich) variance of Σy/Σw at `ratio`, sessions as clusters: Σ(y − r·w)² / (Σw)²."""
+def ratio_variance(
+    numerators: np.ndarray, weights: np.ndarray, ratio: float, clusters: np.ndarray | None = None
+) -> float:
+    """Cluster-robust (sandwich) variance of Σy/Σw at `ratio`: Σ_g (Σ_{i∈g} y − r·w)² / (Σw)² · G/(G−1).
+
+    `clusters` (integer codes, one per row) are the independent units — the devices, which the rollout randomizes:
+    a device's sessions share its hardware, thermals and usage, so they are not independent of each other. Without
+    `clusters` every row is its own cluster. The G/(G−1) factor corrects the estimator's small-sample bias (CR1)."""
     total = float(weights.sum())
     if total <= 0:
         return 0.0
     residual = numerators - ratio * weights
-    return float(np.dot(residual, residual)) / (total * total)
+    groups = len(residual)
+    if clusters is not None and len(residual):
+        groups = int(np.count_nonzero(np.bincount(clusters)))  # codes of a subset may have gaps
+        residual = np.bincount(clusters, weights=residual)
+    correction = groups / (groups - 1) if groups > 1 else 1.0
+    return correction * float(np.dot(residual, residual)) / (total * total)
 
 
 def wilson_interval(successes: float, trials: float, z: float = 1.96) -> tuple[float, float] | None:

@@ -51,9 +51,13 @@ class DeviceFleet:
         self.accel_effect = self.rng.normal(0, 0.02, n)
 
 
-def arm_generate(*, rng: np.random.Generator, fleet: DeviceFleet, profile: FleetProfile, sessions: int) -> ArmData:
-    """`sessions` sessions of one arm on devices of `fleet`, behaving as `profile` says."""
-    devices = rng.integers(0, len(fleet.device_model), sessions)
+def arm_generate(
+    *, rng: np.random.Generator, fleet: DeviceFleet, profile: FleetProfile, sessions: int, devices: np.ndarray = None
+) -> ArmData:
+    """`sessions` sessions of one arm on devices of `fleet` (or on `devices`, indices into it: a rollout's arms are
+    disjoint sets of devices), behaving as `profile` says."""
+    pool = np.arange(len(fleet.device_model)) if devices is None else np.asarray(devices)
+    devices = pool[rng.integers(0, len(pool), sessions)]
     model_index = fleet.device_model[devices]
     models = np.array(DEVICE_MODELS, dtype=object)[model_index]
     affected = np.isin(models, profile.affected)

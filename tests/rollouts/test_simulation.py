@@ -8,11 +8,6 @@ from rollouts.simulation import BAD_DEVICE_MODEL, rollouts_simulate
 
 
 @pytest.mark.postgres  # the simulator posts through a server thread: a database both threads share
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 17 note): the p95 guardrail treats sessions, not devices, as independent, so a "
-    "chance device-mix difference rolls back the good candidate (p=0.0)",
-)
 @pytest.mark.django_db(transaction=True)
 def test_the_good_candidate_completes_and_the_bad_one_is_rolled_back():
     good, bad = rollouts_simulate(seed=3, devices=60, sessions_per_round=10)
