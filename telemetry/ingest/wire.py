@@ -14,6 +14,8 @@ import msgspec
 
 from edgeportal_client.histogram import GAMMA, GAMMA_TOLERANCE, MAX_ABS_KEY, MAX_BUCKETS, MAX_COUNT
 
+from .spans import events_split
+
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Version = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -168,7 +170,7 @@ def offset_out_of_range(value: datetime | None) -> bool:
     return value is not None and abs(value.utcoffset()) > MAX_UTC_OFFSET
 
 
-def envelope_decode(body: bytes) -> Envelope:
+def envelope_decode(body: bytes, *, events_split_done: bool = False) -> Envelope:
     """The batch envelope, or EnvelopeError naming what is unreadable."""
     try:
         return _envelope_decoder.decode(body)
@@ -179,7 +181,13 @@ def envelope_decode(body: bytes) -> Envelope:
     except UnicodeDecodeError as error:
         raise EnvelopeError(f"envelope {UTF8_ERROR}", {"body": [str(error)]}) from None
     except RecursionError:
-        raise EnvelopeError(DEPTH_ERROR, {"body": [DEPTH_ERROR]}) from None
+        split = None if events_split_done else events_split(body)
+        if split is None:  # the envelope itself nests too deep (or is unreadable around its events)
+            raise EnvelopeError(DEPTH_ERROR, {"body": [DEPTH_ERROR]}) from None
+    # Only an event nests too deep: the envelope without its events, then each event raw (rejected by index).
+    envelope = envelope_decode(split[0], events_split_done=True)
+    envelope.events = [msgspec.Raw(span) for span in split[1]]
+    return envelope
 
 
 def envelope_typed_decode(body: bytes) -> TypedEnvelope | None:
@@ -208,7 +216,7 @@ def event_id_peek(raw: msgspec.Raw) -> str | None:
     """The event_id of an event that failed validation, for the rejection report (None if unreadable)."""
     try:
         value = _event_id_decoder.decode(raw).event_id
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # skipping a too-deep field recurses too
         return None
     return value if isinstance(value, str) else None
 

@@ -52,11 +52,28 @@ def test_invalid_utf8_in_a_string_rejects_only_its_event_naming_the_field(client
 
 
 @pytest.mark.django_db
-def test_json_nested_a_thousand_deep_is_a_clear_400_not_a_500(client, raw_key):
-    response = post(client, raw_key, _poisoned(b"[" * 1000 + b"]" * 1000))
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_json_nested_too_deep_in_one_event_rejects_only_that_event(client, raw_key, depth):
+    deep = b"[" * depth + b"]" * depth
+    in_a_field = _poisoned(deep)  # where a string belongs: a validation error naming the field
+    in_an_unknown_field = _body([session(), {**session(), "extra": "POISON"}, crash()]).replace(b'"POISON"', deep)
+    for body, errors in ((in_a_field, "thermal_state"), (in_an_unknown_field, "event")):
+        response = post(client, raw_key, body)
+        assert response.status_code == 202, response.content
+        assert response.json()["accepted"] == 2
+        [rejected] = response.json()["rejected"]
+        assert rejected["index"] == 1 and list(rejected["errors"]) == [errors], rejected
+    assert response.json()["rejected"][0]["errors"] == {"event": ["JSON nests too deep to decode"]}
+    assert (InferenceSession.objects.count(), CrashReport.objects.count()) == (2, 2)  # both batches' good events
+
+
+@pytest.mark.django_db
+def test_json_nested_too_deep_in_the_envelope_is_a_clear_400(client, raw_key):
+    body = json.dumps({**batch([session(), crash()]), "extra": "POISON"}).encode()  # an unknown field is skipped
+    response = post(client, raw_key, body.replace(b'"POISON"', b"[" * 5000 + b"]" * 5000))
     assert response.status_code == 400, response.content
     assert response.json()["detail"] == {"body": ["JSON nests too deep to decode"]}
-    assert InferenceSession.objects.count() == 0
+    assert InferenceSession.objects.count() + CrashReport.objects.count() == 0
 
 
 @pytest.mark.django_db
