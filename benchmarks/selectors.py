@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BinaryField, Prefetch, QuerySet
+from django.db.models.functions import Substr
 
 from compat.models import Delegate, ModelVersion, RuntimeVersion
 
@@ -53,8 +55,21 @@ def artifact_meta_get(*, run_id: int) -> BenchmarkArtifact | None:
     return BenchmarkArtifact.objects.defer("data").filter(run_id=run_id).first()
 
 
-def artifact_get(*, run_id: int) -> BenchmarkArtifact | None:
-    return BenchmarkArtifact.objects.filter(run_id=run_id).first()
+ARTIFACT_CHUNK_BYTES = 256 * 1024
+
+
+def artifact_chunks(*, artifact_id: int, size: int, chunk_bytes: int = ARTIFACT_CHUNK_BYTES) -> Iterator[bytes]:
+    """The artifact's bytes, one SUBSTRING query per chunk: a download holds one chunk in memory, never the file."""
+    for start in range(0, size, chunk_bytes):
+        part = (
+            BenchmarkArtifact.objects.filter(pk=artifact_id)
+            .annotate(part=Substr("data", start + 1, chunk_bytes, output_field=BinaryField()))
+            .values_list("part", flat=True)
+            .first()
+        )
+        if not part:
+            return
+        yield bytes(part)
 
 
 def series_runs(*, series_id: int, done_only: bool = True) -> list[BenchmarkRun]:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -68,10 +68,13 @@ def run_detail(request, run_id: int):
 
 
 def artifact_download(request, run_id: int):
-    artifact = selectors.artifact_get(run_id=run_id)
+    artifact = selectors.artifact_meta_get(run_id=run_id)
     if artifact is None:
         raise Http404("This run has no stored artifact")
-    response = HttpResponse(bytes(artifact.data), content_type=artifact.content_type)
+    chunks = selectors.artifact_chunks(artifact_id=artifact.pk, size=artifact.size_bytes)
+    response = StreamingHttpResponse(chunks, content_type=artifact.content_type)
+    response["Content-Length"] = str(artifact.size_bytes)
+    response["ETag"] = f'"{artifact.sha256}"'
     response["Content-Disposition"] = f'attachment; filename="{artifact.filename.replace(chr(34), "")}"'
     return response
 

@@ -177,8 +177,25 @@ def test_artifact_is_downloadable_from_the_run_page(client, viewer_user, catalog
     client.force_login(viewer_user)
     assert f"/benchmarks/runs/{run.id}/artifact/" in client.get(f"/benchmarks/runs/{run.id}/").content.decode()
     response = client.get(f"/benchmarks/runs/{run.id}/artifact/")
-    assert response.content == data and 'filename="gpu.log"' in response["Content-Disposition"]
+    assert response.streaming and b"".join(response.streaming_content) == data
+    assert 'filename="gpu.log"' in response["Content-Disposition"] and response["Content-Length"] == str(len(data))
     assert BenchmarkSeries.objects.count() == 1
+
+
+def test_an_artifact_download_streams_in_chunks_never_loading_the_whole_file(viewer_user, catalog):
+    import hashlib
+
+    from benchmarks import selectors
+    from benchmarks.models import BenchmarkArtifact
+
+    run = make_run(day=0, mean=10.0)
+    data = bytes(range(256)) * 4099  # ~1 MiB, not a multiple of the chunk
+    artifact = BenchmarkArtifact.objects.create(
+        run=run, filename="big.bin", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data
+    )
+    chunks = list(selectors.artifact_chunks(artifact_id=artifact.pk, size=len(data), chunk_bytes=100_000))
+    assert [len(c) for c in chunks] == [100_000] * 10 + [len(data) - 1_000_000]
+    assert b"".join(chunks) == data
 
 
 def test_accuracy_changes_are_stated_in_points_not_as_a_percentage_of_a_percentage(client, viewer_user, catalog):
