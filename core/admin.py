@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from .models import ApiKey, ApiKeyScope, SloTarget, api_key_generate, api_key_hash
+from .services import sentry_dsn
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -23,13 +24,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
+        raw_key = None
         if not change:
             obj.prefix, raw_key = api_key_generate()
             obj.key_hash = api_key_hash(raw_key)
             obj.created_by = request.user
-            # Shown once: only the hash is stored.
-            messages.warning(request, f"Copy the new API key now, it will not be shown again: {raw_key}")
         super().save_model(request, obj, form, change)
+        if raw_key is None:
+            return
+        # Shown once: only the hash is stored. An ingest key also gets its Sentry DSN (it carries the raw key).
+        messages.warning(request, f"Copy the new API key now, it will not be shown again: {raw_key}")
+        if ApiKeyScope.INGEST in obj.scopes:
+            dsn = sentry_dsn(portal_url=f"{request.scheme}://{request.get_host()}", raw_key=raw_key, api_key=obj)
+            messages.warning(request, f"Its Sentry DSN (as secret as the key): {dsn}")
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):

@@ -35,3 +35,12 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 __all__ = ["api_key_create", "api_key_revoke", "ValidationError"]
+
+
+def sentry_dsn(*, portal_url: str, raw_key: str, api_key: ApiKey) -> str:
+    """The Sentry DSN of an ingest key (docs/protocols/sentry.md): https://<raw key>@<portal host>/<key id>.
+    Raises ValueError when `portal_url` is not scheme://host."""
+    scheme, _, host = portal_url.rstrip("/").partition("://")
+    if not scheme or not host:
+        raise ValueError(f"a DSN needs the portal's URL, like https://portal.example.com (got {portal_url!r})")
+    return f"{scheme}://{raw_key}@{host}/{api_key.pk}"

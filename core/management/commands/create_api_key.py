@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from core.models import ApiKeyScope
-from core.services import api_key_create
+from core.services import api_key_create, sentry_dsn
 
 
 class Command(BaseCommand):
@@ -24,10 +24,11 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         self.stderr.write(f"Created API key '{api_key.name}' with scopes {api_key.scopes}. It is shown once:")
-        if dsn:  # docs/protocols/sentry.md: https://<raw key>@<host>/<key id>
-            scheme, _, host = dsn.rstrip("/").partition("://")
-            if not scheme or not host:
-                raise CommandError(f"--dsn needs the portal's URL, like https://portal.example.com (got {dsn!r})")
-            self.stdout.write(f"{scheme}://{raw_key}@{host}/{api_key.pk}")
+        if dsn:
+            try:
+                self.stdout.write(sentry_dsn(portal_url=dsn, raw_key=raw_key, api_key=api_key))
+            except ValueError as exc:
+                api_key.delete()  # never leave a key nobody was shown
+                raise CommandError(f"--dsn: {exc}") from None
             return
         self.stdout.write(raw_key)
