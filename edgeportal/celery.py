@@ -21,6 +21,8 @@ app.conf.beat_schedule = {
     },
     # Deletes raw sessions/crashes older than RAW_RETENTION_DAYS in chunks; rollups are kept.
     "telemetry-raw-retention": {"task": "telemetry.tasks.raw_retention_task", "schedule": crontab(hour=3, minute=17)},
+    # The same retention for what the Sentry and OTLP adapters keep beside the raw rows.
+    "protocols-retention": {"task": "protocols.tasks.protocol_retention_task", "schedule": crontab(hour=3, minute=47)},
     # Evaluates KPI alert rules on the rollups (opens/refreshes/resolves alerts, sends webhooks).
     "telemetry-alerts-evaluate": {
         "task": "telemetry.alerts_tasks.alerts_evaluate_task",

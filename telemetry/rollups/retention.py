@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from ..models import CrashReport, HourlySessionPartial, InferenceSession
@@ -23,12 +24,18 @@ def raw_retention_enforce(*, now: datetime | None = None, chunk_size: int = 5000
         ("sessions", InferenceSession, "started_at"),
         ("session_partials", HourlySessionPartial, "bucket_start"),
     ):
-        while True:
-            ids = list(model.objects.filter(**{f"{column}__lt": cutoff}).values_list("id", flat=True)[:chunk_size])
-            if not ids:
-                break
-            with transaction.atomic():
-                model.objects.filter(id__in=ids).delete()
-            deleted[key] += len(ids)
+        deleted[key] = rows_older_delete(model=model, column=column, cutoff=cutoff, chunk_size=chunk_size)
     logger.info("raw retention: deleted %s older than %s", deleted, cutoff.isoformat())
     return deleted
+
+
+def rows_older_delete(*, model: type[Model], column: str, cutoff: datetime, chunk_size: int = 5000) -> int:
+    """Deletes `model` rows whose `column` is before `cutoff`, a chunk per transaction (short locks, bounded memory)."""
+    total = 0
+    while True:
+        ids = list(model.objects.filter(**{f"{column}__lt": cutoff}).values_list("id", flat=True)[:chunk_size])
+        if not ids:
+            return total
+        with transaction.atomic():
+            model.objects.filter(id__in=ids).delete()
+        total += len(ids)
