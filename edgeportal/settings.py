@@ -275,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     },
     # The device contract is public: integrators read it before they have a key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.error_responses_add",
+    ],
 }
 
 # Celery: without a broker, tasks run in process (the embedded demo); with one, on real workers.
