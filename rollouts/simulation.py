@@ -8,20 +8,18 @@ compressed, so the simulated stages ask for sessions, not hours (min_hours 0), a
 """
 
 import contextlib
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import timedelta
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import numpy as np
 import requests
-from django.db import connections
 from django.utils import timezone
 
 from compat.models import Delegate, DelegateKind, DeviceModel, MLModel, ModelVersion, OsFamily, Runtime, RuntimeVersion
+from core.local_server import local_wsgi_server
 from edgeportal_client.assignment import AssignmentClient
 from edgeportal_client.client import EdgePortalClient
 from edgeportal_client.events import crash_event, session_event
@@ -36,34 +34,6 @@ MODEL = "demo-detector"
 DEVICE_MODELS = (("demo-phone-a", "Demo", "Phone A", 32.0), ("demo-phone-b", "Demo", "Phone B", 45.0))
 BAD_DEVICE_MODEL = "demo-phone-b"
 ACTOR = Actor(name="simulate_rollout")
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 -- the stdlib's signature
-        pass
-
-
-@contextlib.contextmanager
-def local_server() -> Iterator[str]:
-    """The Django WSGI app on 127.0.0.1:<free port> in a thread."""
-    from django.core.wsgi import get_wsgi_application
-
-    server: WSGIServer = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_QuietHandler)
-
-    def serve() -> None:
-        try:
-            server.serve_forever()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=serve, name="simulate-rollout-wsgi", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass
@@ -212,7 +182,7 @@ def rollouts_simulate(*, base_url: str | None = None, seed: int = 1, progress=No
     key, raw = api_key_create(name="simulate_rollout", scopes=["ingest"])
     try:
         with contextlib.ExitStack() as stack:
-            url = base_url or stack.enter_context(local_server())
+            url = base_url or stack.enter_context(local_wsgi_server(name="simulate-rollout-wsgi"))
             results = []
             for index, scenario in enumerate(SCENARIOS):
                 if progress:

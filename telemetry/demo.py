@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import numpy as np
-from django.db import connections
 
+from core.local_server import local_wsgi_server
 from core.progress import no_progress
 from edgeportal_client import EdgePortalClient
 
@@ -25,34 +23,6 @@ from .tasks import rollups_deferred
 
 logger = logging.getLogger(__name__)
 DEVICES_PER_KEY = 100  # keeps each temporary key well under the ingest rate limit
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 -- the stdlib's signature
-        pass
-
-
-@contextlib.contextmanager
-def local_ingest_server() -> Iterator[str]:
-    """Serves the Django WSGI app on 127.0.0.1:<free port> in a thread; yields its base URL."""
-    from django.core.wsgi import get_wsgi_application
-
-    server: WSGIServer = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_QuietHandler)
-
-    def serve() -> None:
-        try:
-            server.serve_forever()
-        finally:
-            connections.close_all()  # this thread's connections, or the test database cannot be dropped
-
-    thread = threading.Thread(target=serve, name="simulate-fleet-wsgi", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @contextlib.contextmanager
@@ -121,7 +91,10 @@ def fleet_simulate(
             raise ValueError("--base-url needs an ingest API key (--api-key or EDGEPORTAL_API_KEY)")
         _post_all(plan, report, rng, base_url, [api_key], progress)
     else:
-        with local_ingest_server() as url, _temporary_ingest_keys(max(1, -(-devices // DEVICES_PER_KEY))) as keys:
+        with (
+            local_wsgi_server(name="simulate-fleet-wsgi") as url,
+            _temporary_ingest_keys(max(1, -(-devices // DEVICES_PER_KEY))) as keys,
+        ):
             with rollups_deferred():
                 _post_all(plan, report, rng, url, keys, progress)
     report.post_seconds = time.monotonic() - began
