@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from .models import ApiKey, ApiKeyScope, SloTarget, api_key_generate, api_key_hash
+from .models import ApiKey, ApiKeyScope, FleetLimit, SloTarget, api_key_generate, api_key_hash
 from .services import sentry_dsn
 
 
@@ -52,3 +52,10 @@ class SloTargetAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(FleetLimit)
+class FleetLimitAdmin(admin.ModelAdmin):
+    list_display = ("user", "fleets")
+    search_fields = ("user__username",)
+    autocomplete_fields = ("user",)

@@ -14,7 +14,7 @@ class CoreConfig(AppConfig):
     verbose_name = "EdgePortal"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from . import fleets, schema  # noqa: F401  (the fleet-limit cache signals; the OpenAPI auth extension)
         from .roles import roles_sync
 
         # Permissions of every app exist only after migrate; roles are set from them each time.

@@ -39,7 +39,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=KEY_PREFIX_LENGTH, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, help_text="Any of: ingest, benchmarks:write, read")
+    scopes = models.JSONField(default=list, help_text="Any of: ingest, benchmarks:write, read, rollouts:write")
     fleet = models.CharField(max_length=100, blank=True, help_text="Bind the key to one fleet (optional)")
     device_uid = models.CharField(max_length=128, blank=True, help_text="Bind the key to one device (optional)")
     created_by = models.ForeignKey(
@@ -118,3 +118,20 @@ class SloTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kpi_display()}{f' (tier {self.tier})' if self.tier else ''} = {self.value}"
+
+
+class FleetLimit(models.Model):
+    """Limits a user to the devices of some fleets (set by an admin). Without one, a user's role covers every fleet.
+
+    Fleet-wide figures (KPIs, crash groups, the matrix's field evidence, rollouts) are summed over all fleets, so a
+    limited user — like a fleet-bound read key — reads device-level data of their fleets only, and no aggregate."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fleet_limit")
+    fleets = models.JSONField(default=list, help_text='The fleets this user may read, e.g. ["acme-retail"]')
+
+    def __str__(self) -> str:
+        return f"{self.user} limited to {', '.join(self.fleets) or 'no fleet'}"
+
+    def clean(self) -> None:
+        if not isinstance(self.fleets, list) or not all(isinstance(f, str) and f.strip() for f in self.fleets):
+            raise ValidationError({"fleets": "A list of fleet names."})

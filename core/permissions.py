@@ -2,6 +2,7 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .fleets import FLEET_LIMITED_MESSAGE, fleets_allowed
 from .models import ApiKey, ApiKeyScope
 from .roles import user_role
 
@@ -20,8 +21,21 @@ class CanRead(BasePermission):
         if api_key is not None:
             if api_key.is_device_key:
                 self.message = "A device-bound API key can never read data."
-            return request.method in SAFE_METHODS and api_key.has_scope(ApiKeyScope.READ)
-        return request.method in SAFE_METHODS and user_role(request.user) is not None
+            allowed = request.method in SAFE_METHODS and api_key.has_scope(ApiKeyScope.READ)
+        else:
+            allowed = request.method in SAFE_METHODS and user_role(request.user) is not None
+        if allowed and fleets_allowed(request) is not None and not getattr(view, "fleet_scoped", False):
+            self.message = FLEET_LIMITED_MESSAGE
+            return False
+        return allowed
+
+
+def read_permitted(permission: BasePermission, request, view) -> bool:
+    """CanRead's answer for another permission class that reads as the read API, its message carried over."""
+    reader = CanRead()
+    allowed = reader.has_permission(request, view)
+    permission.message = reader.message
+    return allowed
 
 
 def scope_required(scope: str, *, user_permission: str | None = None) -> type[BasePermission]:
@@ -67,7 +81,7 @@ class ReadOrUserPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
-            return CanRead().has_permission(request, view)
+            return read_permitted(self, request, view)
         if _api_key(request) is not None:
             return False
         model = view.get_queryset().model

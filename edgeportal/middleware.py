@@ -3,7 +3,10 @@ import time
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, JsonResponse
+
+from core.fleets import FLEET_LIMITED_MESSAGE, FLEET_SCOPED_PAGES, fleets_allowed
 
 # Pages load scripts and styles only from this site; no plugin, no framing, forms post only here.
 # style-src keeps 'unsafe-inline': Plotly sizes and positions its SVG through style attributes it writes at run
@@ -57,6 +60,27 @@ class LoginRequiredPagesMiddleware(LoginRequiredMiddleware):
         if request.path.startswith(self.open_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class FleetLimitedPagesMiddleware:
+    """A user limited to some fleets opens only the pages and API views of their devices (core.fleets): every other
+    page shows figures summed over all fleets, or changes them. API keys, authenticated inside DRF, get the same rule
+    from core.permissions.CanRead."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    open_prefixes = ("/healthz", "/readyz", "/static/", "/accounts/")
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path.startswith(self.open_prefixes) or fleets_allowed(request) is None:
+            return None
+        if request.resolver_match is None or request.resolver_match.view_name not in FLEET_SCOPED_PAGES:
+            raise PermissionDenied(FLEET_LIMITED_MESSAGE)
+        return None
 
 
 class SecurityHeadersMiddleware:

@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "edgeportal.middleware.SecurityHeadersMiddleware",
     "edgeportal.middleware.SessionTimeoutMiddleware",
     "edgeportal.middleware.LoginRequiredPagesMiddleware",
+    "edgeportal.middleware.FleetLimitedPagesMiddleware",
     # Last, as django-axes asks: turns a locked-out login attempt into its lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]

@@ -26,6 +26,7 @@ class MeView(APIView):
     """Who is calling: the first thing a device integrator tries."""
 
     permission_classes = [IsAuthenticated]
+    fleet_scoped = True  # says who is calling, fleets included: no fleet-wide figure
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):

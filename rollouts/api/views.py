@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.models import ApiKey, ApiKeyScope
-from core.permissions import CanRead
+from core.permissions import read_permitted
 from core.roles import ADMIN, user_role
 
 from .. import services
@@ -35,9 +35,9 @@ class CanManageRollouts(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
-            return CanRead().has_permission(request, view)
-        if isinstance(request.auth, ApiKey):
-            return request.auth.has_scope(ROLLOUTS_WRITE)
+            return read_permitted(self, request, view)
+        if isinstance(request.auth, ApiKey):  # a fleet-bound key never changes a rollout: it spans every fleet
+            return request.auth.has_scope(ROLLOUTS_WRITE) and not request.auth.fleet
         return user_role(request.user) == ADMIN
 
 

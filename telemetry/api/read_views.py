@@ -7,6 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.fleets import fleet_filter
+
 from ..kpi.scope import FILTER_LOOKUPS, scope_params_check, scope_parse
 from ..kpi.selectors import kpis_get
 from ..models import CrashGroup, CrashGroupDevice, CrashReport, Device
@@ -57,8 +59,12 @@ class DeviceViewSet(ScopeCheckedMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = Device.objects.select_related("device_model").order_by("uid")
     filterset_class = DeviceFilterSet
+    fleet_scoped = True  # a fleet-limited key or user reads its fleets' devices (core.fleets)
     lookup_field = "uid"
     lookup_value_regex = ".+"  # uids stored before ingest restricted them may hold a slash
+
+    def get_queryset(self):
+        return fleet_filter(super().get_queryset(), self.request)
 
     def get_serializer_class(self):
         return DeviceDetailSerializer if self.action == "retrieve" else DeviceSerializer

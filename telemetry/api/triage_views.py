@@ -16,7 +16,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.permissions import CanRead, user_permission_required
+from core.permissions import read_permitted, user_permission_required
 
 from ..models import CrashGroup, CrashGroupNote, CrashGroupStatus
 from ..support import triage
@@ -61,7 +61,7 @@ class TriagePermission(user_permission_required(TRIAGE_PERMISSION)):
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
-            return CanRead().has_permission(request, view)
+            return read_permitted(self, request, view)
         return super().has_permission(request, view)
 
 

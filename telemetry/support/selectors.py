@@ -195,13 +195,16 @@ def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
     )
 
 
-def devices_search(*, q: str, limit: int = 50) -> list[Device]:
-    """Devices matching `q` (any part of the uid or firmware: `matching.device_match_q`), exact uid first."""
+def devices_search(*, q: str, limit: int = 50, fleets: frozenset[str] | None = None) -> list[Device]:
+    """Devices matching `q` (any part of the uid or firmware: `matching.device_match_q`), exact uid first; only
+    those of `fleets` when given."""
     q = q.strip()
     if not q:
         return []
     exact = Case(When(uid__iexact=q, then=0), default=1)
     matched = devices_matching(q).select_related("device_model")
+    if fleets is not None:
+        matched = matched.filter(fleet__in=fleets)
     return list(matched.order_by(exact, "uid")[:limit])
 
 

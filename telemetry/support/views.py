@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.fleets import fleet_filter, fleets_allowed
+
 from ..kpi.scope import RANGE_CHOICES, catalog_options, scope_parse, time_range_parse
 from ..models import CrashGroup, CrashGroupStatus, Device
 from . import charts, crash_list, selectors, triage
@@ -103,7 +105,7 @@ def crash_group_triage(request, pk: int):
 
 def device_search(request):
     q = request.GET.get("q", "").strip()
-    devices = selectors.devices_search(q=q)
+    devices = selectors.devices_search(q=q, fleets=fleets_allowed(request))
     exact = bool(devices) and devices[0].uid.lower() == q.lower()
     if (len(devices) == 1 or exact) and request.GET.get("go") != "list":
         return redirect("fleet:device", uid=devices[0].uid)
@@ -111,7 +113,8 @@ def device_search(request):
 
 
 def device_detail(request, uid: str):
-    device = get_object_or_404(Device.objects.select_related("device_model"), uid=uid)
+    fleets = fleets_allowed(request)
+    device = get_object_or_404(fleet_filter(Device.objects.select_related("device_model"), request), uid=uid)
     time_range = time_range_parse(params=request.GET, default="7d")
     page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
     timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end, page=page)
@@ -126,7 +129,10 @@ def device_detail(request, uid: str):
         "query_string": kept.urlencode(),
         "cells": [(entry, compat_cell_url(entry)) for entry in cells],
         "range_choices": RANGE_CHOICES[:3],
-        "kpi_rows": selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
+        # The cohort's figures are summed over every fleet: not for a fleet-limited user (core.fleets).
+        "kpi_rows": None
+        if fleets is not None
+        else selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
     }
     return render(request, "telemetry/device_detail.html", context)
 
