@@ -7,6 +7,7 @@ from . import api, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
+    path("kpis/release/<str:kpi>/", views.release_kpi, name="release-kpi"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("edgeportal.accounts")),
