@@ -240,10 +240,12 @@ def _missing() -> Q:
 
 def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end)."""
-    sessions = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end)
-    active = sessions.values("device_id").distinct().count()
-    lacking = sessions.filter(_missing()).values("device_id").distinct().count()
-    return active, active - lacking
+    from django.db.models import Count
+
+    counts = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end).aggregate(
+        active=Count("device_id", distinct=True), lacking=Count("device_id", distinct=True, filter=_missing())
+    )
+    return counts["active"], counts["active"] - counts["lacking"]
 
 
 def observability_gaps(*, start: datetime, end: datetime, limit: int = 200) -> list[dict]:
