@@ -59,8 +59,10 @@ def release():
         opened = START + timedelta(days=4 + i)
         Alert.objects.create(rule=rule, cohort_key=f"1|999|1|{i}", cohort_label="x", value=0.9, threshold=0.99,
                              opened_at=opened, status="resolved", resolved_at=opened + timedelta(hours=hours))  # fmt: skip
-    c.group = CrashGroup.objects.create(fingerprint="a" * 64, title="SIGSEGV in gpu delegate", kind="native",
-                                        first_seen_at=START + timedelta(days=7), last_seen_at=START + timedelta(days=7))  # fmt: skip
+    seen = START + timedelta(days=7)
+    c.group = CrashGroup.objects.create(
+        fingerprint="a" * 64, title="SIGSEGV in gpu delegate", kind="native", first_seen_at=seen, last_seen_at=seen
+    )
     CrashGroupAuditEvent.objects.create(crash_group=c.group, action="resolve", actor_name="sam",
                                         created_at=START + timedelta(days=7, hours=5))  # fmt: skip
     series = BenchmarkSeries.objects.create(
