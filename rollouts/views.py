@@ -56,8 +56,8 @@ def rollout_new(request):
         else:
             messages.success(request, f"Draft rollout {rollout.name!r} created: start it when ready.")
             return redirect("rollouts:detail", pk=rollout.pk)
-    status = 400 if state.errors else 200
-    return render(request, "rollouts/new.html", {"form": state, **form_choices()}, status=status)
+    # A refused form is redrawn with 200, as Django's form views do (the errors are in the page, not the status).
+    return render(request, "rollouts/new.html", {"form": state, **form_choices()})
 
 
 def _timeline(rollout) -> list[dict]:
