@@ -32,14 +32,15 @@ class CardSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
-    unit = serializers.ChoiceField(choices=["ms", "MB", "share", "per_1k"])
+    unit = serializers.ChoiceField(choices=["ms", "MB", "share", "per_1k", "hours"])
     target = serializers.FloatField(allow_null=True, help_text="null when judged per device model (see worst)")
     target_text = serializers.CharField()
     status = serializers.ChoiceField(choices=["met", "at_risk", "missed", "unknown"])
     display = serializers.CharField()
-    trend = TrendSerializer()
+    trend = TrendSerializer(allow_null=True, help_text="null for the release KPIs (judged on the range alone)")
     worst = WorstSerializer(allow_null=True)
     note = serializers.CharField()
+    link = serializers.CharField(help_text="the drill-down page behind the figure, '' when there is none")
 
 
 class CohortSerializer(serializers.Serializer):
@@ -61,6 +62,7 @@ HomeSerializer = inline_serializer(
         "to": serializers.DateTimeField(),
         "counts": serializers.DictField(child=serializers.IntegerField()),
         "cards": CardSerializer(many=True),
+        "release_cards": CardSerializer(many=True, help_text="release KPIs (status met / missed), whole fleet"),
         "worst_cohorts": CohortSerializer(many=True),
         "worst_cohorts_total": serializers.IntegerField(),
     },
@@ -82,7 +84,7 @@ def _cohort(row: dict) -> dict:
 
 
 def _card(card: selectors.KpiCard) -> dict:
-    body = {name: value for name, value in asdict(card).items() if name not in ("link", "worst")}
+    body = {name: value for name, value in asdict(card).items() if name != "worst"}
     worst = card.worst
     body["worst"] = None if worst is None else {
         "device_model": worst.device_model, "name": worst.name, "value": worst.value, "target": worst.target,
@@ -92,7 +94,8 @@ def _card(card: selectors.KpiCard) -> dict:
 
 
 class HomeView(APIView):
-    """Every KPI card of the home page (value, unit, target, status, trend, worst device model), the worst cohorts."""
+    """Every KPI card of the home page (value, unit, target, status, trend, worst device model), the release KPI
+    cards, the worst cohorts."""
 
     @extend_schema(
         parameters=[
@@ -112,6 +115,7 @@ class HomeView(APIView):
                 "to": scope.time_range.end,
                 "counts": selectors.catalog_counts(),
                 "cards": [_card(card) for card in home["cards"]],
+                "release_cards": [_card(card) for card in home["release_cards"]],
                 "worst_cohorts": [_cohort(row) for row in home["worst_cohorts"]],
                 "worst_cohorts_total": home["worst_cohorts_total"],
             }

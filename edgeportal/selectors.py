@@ -22,7 +22,9 @@ from telemetry.kpi.scope import TimeRange
 from telemetry.models import Alert, AlertStatus
 from telemetry.support.selectors import crash_groups_new_and_regressed
 
+from .cards import KpiCard, Trend, Worst
 from .coverage import lab_coverage
+from .release_kpis import release_cards_get
 
 AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
 
@@ -60,49 +62,6 @@ def kpi_status(*, value: float | None, target: float | None, higher_is_better: b
 
 
 STATUS_RANK = {"missed": 3, "at_risk": 2, "met": 1, "unknown": 0}
-
-
-@dataclass(frozen=True)
-class Trend:
-    """The change against the previous period of the same length; shares change in percentage points."""
-
-    delta: float | None
-    unit: str
-    direction: str  # better / worse / flat / "" (no previous data)
-    text: str
-
-
-@dataclass(frozen=True)
-class Worst:
-    """The device model furthest past its own target (largest value ÷ target) for a per-device-model KPI."""
-
-    device_model: str
-    name: str
-    value: float
-    target: float
-    text: str
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.target
-
-
-@dataclass
-class KpiCard:
-    """One KPI on the home page: value and target as numbers with their unit, the status, the trend, the worst."""
-
-    key: str
-    label: str
-    value: float | None
-    unit: str  # ms, MB, share (0–1), per_1k
-    target: float | None
-    target_text: str
-    status: str
-    display: str  # the value as the page prints it
-    trend: Trend | None = None
-    worst: Worst | None = None
-    note: str = ""
-    link: str = ""
 
 
 def _fmt(value: float | None, pattern: str) -> str:
@@ -240,6 +199,7 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict) -> dict:
         "kpis": kpis,
         "previous": before,
         "cards": cards,
+        "release_cards": release_cards_get(time_range=time_range),
         "worst_cohorts": worst[:10],
         "worst_cohorts_total": len(worst),
         "crash_groups": crash_groups_new_and_regressed(start=start, end=end),

@@ -1,14 +1,18 @@
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from rollouts.kpis import RELEASE_KPI_SPECS
 from telemetry.kpi.scope import filter_choices, scope_parse
 
 from . import selectors
+from .release_kpis import release_kpi_rows
 from .search import PER_KIND, search_everything
 
 
@@ -24,6 +28,25 @@ def home(request):
     if context["counts"]["devices"] or context["counts"]["runs"]:
         context.update(selectors.home_dashboard_get(time_range=scope.time_range, filters=scope.filters))
     return render(request, "home.html", context)
+
+
+def _cell(value):
+    """A drill-down cell as the page prints it: links stay {href, text}; times in UTC to the minute."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return "—" if value is None else value
+
+
+def release_kpi(request, kpi: str):
+    """A release KPI's drill-down: the rows its home card's figure is computed from, over the same window."""
+    spec = RELEASE_KPI_SPECS.get(kpi)
+    if spec is None:
+        raise Http404("No such release KPI.")
+    scope = scope_parse(request.GET, default_range="7d")
+    columns, rows, summary = release_kpi_rows(kpi=kpi, time_range=scope.time_range)
+    table = [[{"value": _cell(row.get(column.key)), "numeric": column.numeric} for column in columns] for row in rows]
+    context = {"spec": spec, "scope": scope, "columns": columns, "table": table, "summary": summary}
+    return render(request, "release_kpi.html", context)
 
 
 def placeholder(request, *, title: str, next_step: str):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Rollout, RolloutDecision
+from .models import ReleaseKpiTarget, Rollout, RolloutDecision
 
 
 class RolloutDecisionInline(admin.TabularInline):
@@ -26,3 +26,14 @@ class RolloutAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(ReleaseKpiTarget)
+class ReleaseKpiTargetAdmin(admin.ModelAdmin):
+    """The home page's release KPI targets; the KPI set is fixed by code, so only the figure is edited here."""
+
+    list_display = ("kpi", "target", "updated_at")
+    list_editable = ("target",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("kpi",) if obj else ()

@@ -152,35 +152,40 @@ def first_candidate_sessions(*, rollout_ids: list[int]) -> dict[int, datetime | 
     return dict(rows)
 
 
-def incident_durations_hours(*, start: datetime, end: datetime) -> list[float]:
-    """Alerts resolved in [start, end): opened → resolved; crash groups first resolved then: first seen → resolved."""
+def incidents(*, start: datetime, end: datetime) -> list[dict]:
+    """Inference incidents resolved in [start, end), oldest resolution first: KPI alerts (opened → resolved) and
+    crash groups (first seen → their first `resolve` triage event). Two queries."""
     from django.db.models import Min
 
     from telemetry.models import Alert, CrashGroup
 
-    hours = [
-        (resolved - opened).total_seconds() / 3600
-        for opened, resolved in Alert.objects.filter(resolved_at__gte=start, resolved_at__lt=end).values_list(
-            "opened_at", "resolved_at"
-        )
+    rows = [
+        {"kind": "alert", "id": pk, "title": f"{rule}: {label}", "opened_at": opened, "resolved_at": resolved}
+        for pk, rule, label, opened, resolved in Alert.objects.filter(
+            resolved_at__gte=start, resolved_at__lt=end
+        ).values_list("id", "rule__name", "cohort_label", "opened_at", "resolved_at")
     ]
     groups = CrashGroup.objects.annotate(
         resolved=Min("audit_events__created_at", filter=Q(audit_events__action="resolve"))
     )
-    for first_seen, resolved in groups.filter(resolved__gte=start, resolved__lt=end).values_list(
-        "first_seen_at", "resolved"
-    ):
-        hours.append((resolved - first_seen).total_seconds() / 3600)
-    return hours
+    rows += [
+        {"kind": "crash_group", "id": pk, "title": title, "opened_at": first_seen, "resolved_at": resolved}
+        for pk, title, first_seen, resolved in groups.filter(resolved__gte=start, resolved__lt=end).values_list(
+            "id", "title", "first_seen_at", "resolved"
+        )
+    ]
+    for row in rows:
+        row["hours"] = round((row["resolved_at"] - row["opened_at"]).total_seconds() / 3600, 2)
+    return sorted(rows, key=lambda row: (row["resolved_at"], row["kind"], row["id"]))
 
 
-def field_defects(*, version_since: dict[int, datetime]) -> dict[int, int]:
+def field_defects(*, version_since: dict[int, datetime]) -> dict[int, dict[str, int]]:
     """Per model version: crash groups first seen on it and KPI alerts on its cohorts, since its rollout started."""
     from django.db.models import F
 
     from telemetry.models import Alert, CrashReport
 
-    counts = dict.fromkeys(version_since, 0)
+    counts = {version_id: {"crash_groups": 0, "alerts": 0} for version_id in version_since}
     if not version_since:
         return counts
     earliest = min(version_since.values())
@@ -193,12 +198,12 @@ def field_defects(*, version_since: dict[int, datetime]) -> dict[int, int]:
     for version_id, group_id, at in first_crashes:
         if at >= version_since[version_id] and group_id not in seen:
             seen.add(group_id)
-            counts[version_id] += 1
+            counts[version_id]["crash_groups"] += 1
     for cohort_key, opened_at in Alert.objects.filter(opened_at__gte=earliest).values_list("cohort_key", "opened_at"):
         parts = cohort_key.split("|")
         version_id = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
         if version_id in version_since and opened_at >= version_since[version_id]:
-            counts[version_id] += 1
+            counts[version_id]["alerts"] += 1
     return counts
 
 
@@ -217,16 +222,49 @@ def fallback_sessions_by_month(*, start: datetime, end: datetime) -> dict[dateti
     return {row["month"]: (row["with_fallback"], row["total"]) for row in rows}
 
 
+# A session lacks a KPI field when one of these holds (docs/rollouts.md "Observability coverage").
+MISSING_FIELDS = {
+    "model_version": Q(model_version__isnull=True),
+    "latency": Q(latency_histogram__counts={}),
+    "accelerated_fraction": Q(accelerated_fraction__isnull=True),
+    "peak_rss": Q(peak_rss_mb__isnull=True),
+}
+
+
+def _missing() -> Q:
+    q = Q()
+    for condition in MISSING_FIELDS.values():
+        q |= condition
+    return q
+
+
 def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end)."""
-    sessions = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end)
-    missing = (
-        Q(accelerated_fraction__isnull=True) | Q(peak_rss_mb__isnull=True) | Q(latency_histogram__counts={})
-        | Q(model_version__isnull=True)
-    )  # fmt: skip
-    active = sessions.values("device_id").distinct().count()
-    lacking = sessions.filter(missing).values("device_id").distinct().count()
-    return active, active - lacking
+    from django.db.models import Count
+
+    counts = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end).aggregate(
+        active=Count("device_id", distinct=True), lacking=Count("device_id", distinct=True, filter=_missing())
+    )
+    return counts["active"], counts["active"] - counts["lacking"]
+
+
+def observability_gaps(*, start: datetime, end: datetime, limit: int = 200) -> list[dict]:
+    """The active devices that have a session lacking a KPI field in [start, end), most such sessions first: uid,
+    device model, sessions lacking each field (one grouped query, at most `limit` rows)."""
+    from django.db.models import Count
+
+    lacking = InferenceSession.objects.filter(_missing(), started_at__gte=start, started_at__lt=end)
+    per_field = {f"lacking_{name}": Count("id", filter=q) for name, q in MISSING_FIELDS.items()}
+    rows = (
+        lacking.values("device__uid", "device__device_model__slug")
+        .annotate(sessions=Count("id"), **per_field)
+        .order_by("-sessions", "device__uid")[:limit]
+    )
+    return [
+        {"device": row["device__uid"], "device_model": row["device__device_model__slug"], "sessions": row["sessions"],
+         "lacking": [name for name in MISSING_FIELDS if row[f"lacking_{name}"]]}
+        for row in rows
+    ]  # fmt: skip
 
 
 def ingest_rollups_deferred():

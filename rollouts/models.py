@@ -117,3 +117,26 @@ class RolloutDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on rollout {self.rollout_id} by {self.actor}"
+
+
+class ReleaseKpi(models.TextChoices):
+    DEPLOYMENT_LEAD_TIME = "deployment_lead_time", "Deployment lead time"
+    ROLLOUT_SUCCESS_RATE = "rollout_success_rate", "Rollout success rate"
+    MTTR = "mttr", "MTTR of inference incidents"
+    DEFECT_ESCAPE_RATE = "defect_escape_rate", "Post-release defect escape rate"
+    UNSUPPORTED_OPERATOR_INCIDENCE = "unsupported_operator_incidence", "Unsupported-operator incidence"
+    OBSERVABILITY_COVERAGE = "observability_coverage", "Observability coverage"
+
+
+class ReleaseKpiTarget(models.Model):
+    """The target of one release KPI on the home page, edited by admins (absent: the default in rollouts.kpis)."""
+
+    kpi = models.CharField(max_length=40, choices=ReleaseKpi.choices, unique=True)
+    target = models.FloatField(help_text="Hours for lead time and MTTR; a share 0–1 for the others")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kpi"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kpi_display()}: {self.target:g}"

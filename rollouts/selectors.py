@@ -67,14 +67,16 @@ def _answer(model: str, version: str | None, rollout: int | None, arm: str, stag
 
 def rollout_events(*, start, end, model_slug: str | None = None) -> list[dict]:
     """Rollout decisions in [start, end) for time charts (start, advance, pause, resume, rollback, complete):
-    [{"at", "rollout", "name", "action", "stage", "automatic"}], oldest first, one query."""
+    [{"at", "rollout", "name", "model", "scope", "action", "stage", "automatic"}], oldest first, one query."""
     decisions = (
-        RolloutDecision.objects.filter(at__gte=start, at__lt=end).exclude(action="create").select_related("rollout")
+        RolloutDecision.objects.filter(at__gte=start, at__lt=end)
+        .exclude(action__in=("create", "evaluate"))
+        .select_related("rollout__ml_model")
     )
     if model_slug:
         decisions = decisions.filter(rollout__ml_model__slug=model_slug)
     return [
-        {"at": d.at, "rollout": d.rollout_id, "name": d.rollout.name, "action": d.action, "stage": d.stage,
-         "automatic": d.automatic}
+        {"at": d.at, "rollout": d.rollout_id, "name": d.rollout.name, "model": d.rollout.ml_model.slug,
+         "scope": d.rollout.scope, "action": d.action, "stage": d.stage, "automatic": d.automatic}
         for d in decisions.order_by("at", "id")
     ]  # fmt: skip

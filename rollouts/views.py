@@ -9,6 +9,7 @@ from core.roles import ADMIN, user_role
 
 from . import services
 from .charts import arms_chart
+from .forms import errors_as_shown, form_choices, form_state, rollout_body
 from .models import LIVE_STATUSES, RolloutStatus
 from .selectors import rollouts_list
 from .validation import RolloutInputError
@@ -33,8 +34,30 @@ SERVICES = {
 CHART_KPIS = (("p95_latency_ms", "p95 latency (ms)"), ("crash_free_sessions", "crash-free sessions"))
 
 
+CREATE_PERMISSION = "rollouts.add_rollout"  # held by the admin role (core.roles): whoever may create a rollout
+
+
 def rollout_list(request):
-    return render(request, "rollouts/list.html", {"rollouts": rollouts_list()[:200]})
+    context = {"rollouts": rollouts_list()[:200], "can_create": request.user.has_perm(CREATE_PERMISSION)}
+    return render(request, "rollouts/list.html", context)
+
+
+def rollout_new(request):
+    """A draft rollout from a form, checked by the API's own validation; refused fields are shown with their errors."""
+    if not request.user.has_perm(CREATE_PERMISSION):
+        raise PermissionDenied("Creating rollouts needs the admin role.")
+    state = form_state()
+    if request.method == "POST":
+        body, stage_rows, guardrail_kpis = rollout_body(request.POST)
+        try:
+            rollout = services.rollout_create(data=body, actor=services.Actor.from_request(request))
+        except RolloutInputError as error:
+            state = form_state(request.POST, errors_as_shown(error.errors, stage_rows, guardrail_kpis))
+        else:
+            messages.success(request, f"Draft rollout {rollout.name!r} created: start it when ready.")
+            return redirect("rollouts:detail", pk=rollout.pk)
+    # A refused form is redrawn with 200, as Django's form views do (the errors are in the page, not the status).
+    return render(request, "rollouts/new.html", {"form": state, **form_choices()})
 
 
 def _timeline(rollout) -> list[dict]:

@@ -1,13 +1,15 @@
 """Fleet pages: fleet health (charts + breakdown + CSV) and release comparison; every figure from the KPI selectors."""
 
 import csv
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.shortcuts import render
 
 from compat.models import DeviceModel
+from core.charts import ChartEvent, events_mark
 from core.slo import slo_targets_get
 
 from ..kpi import selectors
@@ -85,7 +87,17 @@ def breakdown_csv(*, rows: list[dict], dimension: str) -> HttpResponse:
     return response
 
 
-def fleet_health(request):
+# What the project may hand the fleet page to mark on its time charts: (start=, end=, filters=) -> events. Telemetry
+# cannot import the apps above it (rollouts), so the project passes their events in through the URLconf.
+ChartEvents = Callable[..., Sequence[ChartEvent]]
+TIME_CHARTS = ("chart-latency", "chart-crash-free", "chart-errors", "chart-accelerator", "chart-adoption")
+
+
+def _events_for(chart_events: ChartEvents | None, *, start: datetime, end: datetime, filters: dict) -> list:
+    return list(chart_events(start=start, end=end, filters=filters)) if chart_events else []
+
+
+def fleet_health(request, *, chart_events: ChartEvents | None = None):
     scope = scope_parse(request.GET)
     dimension = request.GET.get("by", "device_model")
     dimension = dimension if dimension in dict(DIMENSION_CHOICES) else "device_model"
@@ -111,6 +123,7 @@ def fleet_health(request):
         budget_mb = (
             DeviceModel.objects.filter(slug=filters["device_model"]).values_list("memory_budget_mb", flat=True).first()
         )
+    events = _events_for(chart_events, start=start, end=end, filters=filters)
     context = {
         "scope": scope,
         "query_string": scope.query_string,
@@ -141,6 +154,7 @@ def fleet_health(request):
             charts.adoption_chart(x=days, series={v: [d.get(day, 0) for day in days] for v, d in per_version.items()}),
         ],  # fmt: skip
         "fallback_sampled": sampled,
+        "chart_events": events,
         "dimension": dimension,
         "dimension_choices": DIMENSION_CHOICES,
         "dimension_label": dict(DIMENSION_CHOICES)[dimension],
@@ -148,6 +162,9 @@ def fleet_health(request):
         "rows": rows,
         **filter_choices(),
     }
+    context["charts"] = [
+        events_mark(chart, events) if chart.chart_id in TIME_CHARTS else chart for chart in context["charts"]
+    ]
     return render(request, "telemetry/fleet_health.html", context)
 
 

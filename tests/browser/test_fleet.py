@@ -77,3 +77,22 @@ def test_filters_are_labelled_and_keyboard_reachable_and_status_is_not_colour_on
     badges = page.locator("#kpi-cards .badge").all_inner_texts()
     assert badges and all(any(word in text for word in ("met", "at risk", "missed", "no target")) for text in badges)
     screenshot(page, "home-kpis")
+
+
+def test_the_fleet_charts_draw_the_rollout_markers(logged_in_page, viewer_user, fleet):
+    from rollouts.models import Rollout, RolloutDecision
+
+    rollout = Rollout.objects.create(
+        name="yolo 1.5", ml_model=fleet.yolo, baseline_version=fleet.v1, candidate_version=fleet.v2,
+        stages=[{"percent": 5}, {"percent": 100}], status="rolled_back",
+    )  # fmt: skip
+    now = timezone.now()
+    for hours, action in ((20, "start"), (12, "pause"), (6, "rollback")):
+        RolloutDecision.objects.create(rollout=rollout, action=action, actor="x", at=now - timedelta(hours=hours))
+    page = logged_in_page("pm-paula")
+    page.goto("/fleet/?range=7d&model=yolov8n")
+    latency = page.locator("#chart-latency")
+    latency.locator(".shapelayer path").first.wait_for(state="attached")  # drawn (a locator wait: no eval)
+    labels = latency.locator(".shapelayer text").all_text_contents()  # SVG text has no innerText
+    assert {"yolo 1.5: start", "yolo 1.5: pause", "yolo 1.5: rollback"} <= set(labels)
+    screenshot(page, "fleet-rollout-markers")

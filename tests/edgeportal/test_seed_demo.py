@@ -27,6 +27,8 @@ def test_seed_demo_creates_one_user_per_role_with_the_printed_passwords(capsys):
     assert HourlyRollup.objects.exists()
     assert BenchmarkRun.objects.exists()
     # Each step says what it is doing, with a progress bar that reaches its end.
-    assert re.findall(r"== step (\d)/3", out) == ["1", "2", "3"]
+    assert re.findall(r"== step (\d)/4", out) == ["1", "2", "3", "4"]
+    # The rollout simulation (~40 s) runs at SIZE=full only, and says so.
+    assert "skipped at SIZE=small" in out and "simulate_rollout" in out
     for label in ("devices posting", "rollups", "nightly lab runs", "regression detection"):
         assert re.search(rf"{label} +\[#{{30}}\] 100%", out), label

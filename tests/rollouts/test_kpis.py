@@ -28,7 +28,9 @@ def test_rollout_success_rate_counts_completed_over_ended_in_range(catalog):
         rollout(catalog, status=status, started=at, ended=at + timedelta(days=1))
     rollout(catalog, status="running", started=at)
     rollout(catalog, status="completed", started=START - timedelta(days=9), ended=START - timedelta(days=8))
-    assert kpis.rollout_success_rate(start=START, end=END) == {"value": 0.75, "completed": 3, "ended": 4}
+    result = kpis.rollout_success_rate(start=START, end=END)
+    assert (result["value"], result["completed"], result["ended"]) == (0.75, 3, 4)
+    assert [row["status"] for row in result["rows"]] == ["completed", "completed", "completed", "rolled_back"]
     assert kpis.rollout_success_rate(start=END, end=END + timedelta(days=1))["value"] is None
 
 

@@ -9,12 +9,13 @@ from benchmarks import demo as benchmarks_demo
 from compat import demo as compat_demo
 from core.progress import ProgressBar
 from core.roles import ADMIN, ROLES, SUPPORT, VIEWER, roles_sync
+from rollouts import demo as rollouts_demo
 from telemetry import demo as telemetry_demo
 
 DEMO_USERS = (("admin", ADMIN), ("support", SUPPORT), ("pm", VIEWER))
 SIZES = ("small", "standard", "full")
 # Each app seeds its own rooms; the order follows the dependencies (catalog first).
-STEPS = (compat_demo.step, telemetry_demo.step, benchmarks_demo.step)
+STEPS = (compat_demo.step, telemetry_demo.step, benchmarks_demo.step, rollouts_demo.step)
 
 
 class Command(BaseCommand):
@@ -25,7 +26,8 @@ class Command(BaseCommand):
             "--size",
             choices=SIZES,
             default="standard",
-            help="small: 40 devices × 3 days (tests); standard: 120 devices × 7 days (make demo); full: 300 × 14",
+            help="small: 40 devices × 3 days (tests); standard: 120 devices × 7 days (make demo); full: 300 × 14 and "
+            "two simulated rollouts",
         )
         parser.add_argument("--small", action="store_true", help="Same as --size small")
 
