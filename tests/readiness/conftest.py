@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from benchmarks.models import BenchmarkRun, BenchmarkSeries, Regression
-from compat.models import CompatEntry
+from compat.models import CompatEntry, ModelVersion
 from readiness.selectors import window_get
 from telemetry.models import CrashGroup, CrashReport, InferenceSession
 from telemetry.rollups.compute import rollup_hours_compute
@@ -81,7 +81,7 @@ def release_make(*, scale: int = 1, seed: int = 3) -> Release:
     seen = now - timedelta(hours=3)
     open_group = CrashGroup.objects.create(fingerprint="a" * 64, title="SIGSEGV in gpu delegate", kind="native",
                                            first_seen_at=now - timedelta(hours=OLD_HOURS), last_seen_at=seen)  # fmt: skip
-    for device in pixels[:2]:
+    for device in pixels[: 2 * scale]:
         _crash(c, group=open_group, device=device, at=seen)
         _crash(c, group=open_group, device=device, at=seen + timedelta(minutes=1))
     _crash(c, group=open_group, device=pixels[2], at=now - timedelta(hours=OLD_HOURS))  # before the window
@@ -102,6 +102,12 @@ def release_make(*, scale: int = 1, seed: int = 3) -> Release:
     run = BenchmarkRun.objects.create(**ident, ran_at=now - timedelta(days=2), latency_p95_ms=31.0,
                                       peak_memory_mb=90.0)  # fmt: skip
     BenchmarkRun.objects.create(**ident, ran_at=now - timedelta(days=400), latency_p95_ms=999.0)  # outside lab window
+    for day in range(scale - 1):  # more runs before the newest one
+        BenchmarkRun.objects.create(**ident, ran_at=now - timedelta(days=5 + day), latency_p95_ms=30.0)
+    for i in range(scale - 1):  # more versions, each with one cell
+        extra = ModelVersion.objects.create(ml_model=c.yolo, version=f"2.{i}")
+        CompatEntry.objects.create(model_version=extra, runtime_version=c.tflite_216, delegate=c.gpu,
+                                   device_model=c.pixel)  # fmt: skip
     regression = Regression.objects.create(
         series=series, metric="latency_p95_ms", change_run=run, before_value=24, after_value=31, change_pct=29.2,
         statistic=5, p_value=0.001, confidence=0.99, method="test",
