@@ -8,14 +8,14 @@ from ..selectors import PathRow, VersionReadiness
 VERDICTS = list(rules.VERDICT_LABELS)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReadinessReasonSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=[rules.BLOCKER, rules.CAVEAT, rules.GAP])
     code = serializers.CharField()
     text = serializers.CharField()
     link = serializers.CharField(help_text="The fleet view, run, regression list or crash group behind it; may be ''")
 
 
-class KpiSerializer(serializers.Serializer):
+class ReadinessKpiSerializer(serializers.Serializer):
     kpi = serializers.CharField()
     value = serializers.FloatField()
     target = serializers.FloatField()
@@ -24,7 +24,7 @@ class KpiSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=["field", "lab"])
 
 
-class CrashGroupSerializer(serializers.Serializer):
+class ReadinessCrashGroupSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     status = serializers.CharField()
@@ -33,36 +33,36 @@ class CrashGroupSerializer(serializers.Serializer):
     events = serializers.IntegerField()
 
 
-class PathSerializer(serializers.Serializer):
+class PathReadinessSerializer(serializers.Serializer):
     entry_id = serializers.IntegerField()
     device_model = serializers.CharField()
     runtime = serializers.CharField()
     runtime_version = serializers.CharField()
     delegate = serializers.CharField()
     verdict = serializers.ChoiceField(choices=VERDICTS)
-    reasons = ReasonSerializer(many=True)
-    kpis = KpiSerializer(many=True)
+    reasons = ReadinessReasonSerializer(many=True)
+    kpis = ReadinessKpiSerializer(many=True)
     sessions = serializers.IntegerField()
     devices = serializers.IntegerField()
     lab_runs = serializers.IntegerField()
-    crash_groups = CrashGroupSerializer(many=True)
+    crash_groups = ReadinessCrashGroupSerializer(many=True)
 
 
-class DeviceModelSerializer(serializers.Serializer):
+class DeviceModelReadinessSerializer(serializers.Serializer):
     device_model = serializers.CharField()
     verdict = serializers.ChoiceField(choices=VERDICTS, help_text="its best path's")
-    paths = PathSerializer(many=True)
+    paths = PathReadinessSerializer(many=True)
 
 
-class ReleaseSerializer(serializers.Serializer):
+class ReleaseReadinessSerializer(serializers.Serializer):
     model = serializers.CharField()
     model_version = serializers.CharField()
     verdict = serializers.ChoiceField(choices=VERDICTS)
-    reasons = ReasonSerializer(many=True)
+    reasons = ReadinessReasonSerializer(many=True)
     field_from = serializers.DateTimeField()
     field_to = serializers.DateTimeField()
     lab_window_days = serializers.IntegerField()
-    device_models = DeviceModelSerializer(many=True)
+    device_models = DeviceModelReadinessSerializer(many=True)
 
 
 def _reasons(readiness: rules.Readiness) -> list[dict]:

@@ -10,7 +10,7 @@ from compat.models import CompatEntry, ModelVersion
 from core.permissions import CanRead
 
 from .. import selectors
-from .serializers import PathSerializer, ReleaseSerializer, path_body, release_body
+from .serializers import PathReadinessSerializer, ReleaseReadinessSerializer, path_body, release_body
 
 
 class ReleaseReadinessView(APIView):
@@ -18,10 +18,12 @@ class ReleaseReadinessView(APIView):
 
     permission_classes = [CanRead]
 
-    @extend_schema(responses=ReleaseSerializer, operation_id="release_readiness")
+    @extend_schema(responses=ReleaseReadinessSerializer, operation_id="release_readiness")
     def get(self, request, model: str, version: str):
         mv = get_object_or_404(ModelVersion.objects.select_related("ml_model"), ml_model__slug=model, version=version)
-        return Response(ReleaseSerializer(release_body(selectors.version_readiness_get(model_version=mv))).data)
+        return Response(
+            ReleaseReadinessSerializer(release_body(selectors.version_readiness_get(model_version=mv))).data
+        )
 
 
 class CellReadinessView(APIView):
@@ -29,10 +31,10 @@ class CellReadinessView(APIView):
 
     permission_classes = [CanRead]
 
-    @extend_schema(responses=PathSerializer, operation_id="cell_readiness")
+    @extend_schema(responses=PathReadinessSerializer, operation_id="cell_readiness")
     def get(self, request, entry_id: int):
         try:
             path = selectors.path_readiness_get(entry_id=entry_id)
         except CompatEntry.DoesNotExist:
             raise NotFound("No such compat cell.") from None
-        return Response(PathSerializer(path_body(path)).data)
+        return Response(PathReadinessSerializer(path_body(path)).data)
