@@ -87,6 +87,7 @@ def test_the_cell_page_links_to_its_verdict_card_and_the_card_renders_it(viewer_
     html = viewer_client.get(f"/compat/cell/{entry.pk}/").content.decode()
     assert f'data-fragment-src="/releases/cells/{entry.pk}/card/"' in html
     assert f'href="/releases/yolov8n/1.5.0/#cell-{entry.pk}"' in html
+    assert "{#" not in html and "{% comment" not in html  # template comments stay comments
     card = viewer_client.get(f"/releases/cells/{entry.pk}/card/")
     assert card.status_code == 200
     text = card.content.decode()
