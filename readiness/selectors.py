@@ -26,14 +26,13 @@ from telemetry.kpi.grains import DIMENSIONS, daily_model
 from telemetry.kpi.kpis import Kpis
 from telemetry.kpi.reads import grouped_devices, grouped_totals
 from telemetry.models import CrashGroupStatus, CrashReport
-from telemetry.rollups.evidence import EVIDENCE_WINDOW
+from telemetry.rollups.evidence import EVIDENCE_WINDOW, field_evidence_link
 
 from . import rules
 
 CELL = DIMENSIONS["cell"]  # (model_version_id, runtime_version_id, delegate_id, device_model_id)
 OPEN_CRASH_STATUSES = (CrashGroupStatus.NEW, CrashGroupStatus.TRIAGED, CrashGroupStatus.REGRESSED)
 LIVE_REGRESSION_STATUSES = (RegressionStatus.OPEN, RegressionStatus.ACKNOWLEDGED)
-FLEET_RANGE = "7d"  # the fleet page's name for EVIDENCE_WINDOW
 
 
 @dataclass
@@ -76,13 +75,6 @@ def window_get(now: datetime | None = None) -> tuple[datetime, datetime]:
     return end - EVIDENCE_WINDOW, end
 
 
-def fleet_link(cell: tuple[int, int, int, int]) -> str:
-    mv, rv, delegate, dm = cell
-    query = {"range": FLEET_RANGE, "model_version_id": mv, "runtime_version_id": rv, "delegate_id": delegate,
-             "device_model_id": dm}  # fmt: skip
-    return f"{reverse('fleet:health')}?{urlencode(query)}"
-
-
 def _field_facts(*, cells: set[tuple], q: Q, start: datetime, end: datetime) -> dict[tuple, rules.FieldFacts]:
     daily = daily_model(fields=CELL)
     totals = grouped_totals(start=start, end=end, q=q, fields=CELL, daily=daily)
@@ -96,7 +88,7 @@ def _field_facts(*, cells: set[tuple], q: Q, start: datetime, end: datetime) -> 
             sessions=kpis.sessions, devices=devices.get(cell, 0), p95_latency_ms=kpis.p95_latency_ms,
             crash_free_sessions=kpis.crash_free_sessions, errors_per_1k=kpis.errors_per_1k,
             accelerator_utilization=kpis.accelerator_utilization, peak_rss_mb_p95=kpis.peak_rss_mb_p95,
-            link=fleet_link(cell),
+            link=field_evidence_link(cell, start=start, end=end),
         )  # fmt: skip
     return facts
 

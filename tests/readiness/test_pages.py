@@ -34,8 +34,10 @@ def test_a_viewer_reads_the_release_page_with_every_path_and_its_figures(viewer_
     assert f'href="/crashes/{release.open_group.pk}/"' in html
     assert f"/benchmarks/regressions/?series={release.regression.series_id}&amp;status=open" in html
     c = release.c
+    moment = "%Y-%m-%dT%H%%3A%M%%3A%SZ"
     fleet_link = (
-        f"/fleet/?range=7d&amp;model_version_id={c.v2.pk}&amp;runtime_version_id={c.tflite_216.pk}"
+        f"/fleet/?range=custom&amp;from={release.start.strftime(moment)}&amp;to={release.end.strftime(moment)}"
+        f"&amp;model_version_id={c.v2.pk}&amp;runtime_version_id={c.tflite_216.pk}"
         f"&amp;delegate_id={c.gpu.pk}&amp;device_model_id={c.galaxy.pk}"
     )
     assert fleet_link in html
@@ -127,3 +129,12 @@ def test_query_count_is_pinned_whatever_the_number_of_rows(client, viewer_user, 
     }[page]  # fmt: skip
     with django_assert_num_queries(PINNED[page]):
         assert client.get(path).status_code == 200
+
+
+def test_the_cell_pages_field_evidence_links_to_the_fleet_view_of_exactly_its_sessions(viewer_client, release):
+    from compat.models import CompatEvidence
+
+    evidence = CompatEvidence.objects.get(entry=release.galaxy_gpu, source_ref="field:7d")
+    html = viewer_client.get(f"/compat/cell/{release.galaxy_gpu.pk}/").content.decode()
+    assert f'<a href="{evidence.link.replace("&", "&amp;")}">field:7d</a>' in html
+    assert viewer_client.get(evidence.link).context["kpis"].sessions == evidence.sample_size
