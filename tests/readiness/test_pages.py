@@ -138,3 +138,10 @@ def test_the_cell_pages_field_evidence_links_to_the_fleet_view_of_exactly_its_se
     html = viewer_client.get(f"/compat/cell/{release.galaxy_gpu.pk}/").content.decode()
     assert f'<a href="{evidence.link.replace("&", "&amp;")}">field:7d</a>' in html
     assert viewer_client.get(evidence.link).context["kpis"].sessions == evidence.sample_size
+
+
+def test_the_release_page_links_to_the_matrix_of_its_version_by_runtime(viewer_client, release):
+    html = viewer_client.get("/releases/yolov8n/1.5.0/").content.decode()
+    link = re.search(r'<a href="(/compat/\?model_version=[^"]+)">Matrix of this version', html).group(1)
+    response = viewer_client.get(link.replace("&amp;", "&"))
+    assert response.status_code == 200 and response.context["pivot_version"] == release.c.v2
