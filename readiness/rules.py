@@ -94,7 +94,7 @@ class LabFacts:
 @dataclass(frozen=True)
 class RegressionFacts:
     id: int
-    metric: str
+    metric: str  # its label ("Latency p95")
     change_pct: float
     status: str  # open or acknowledged (fixed and false positives are not facts)
     link: str = ""

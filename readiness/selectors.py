@@ -18,7 +18,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from benchmarks.models import BenchmarkRun, Regression, RegressionStatus, RunStatus
+from benchmarks.models import METRIC_LABELS, BenchmarkRun, Regression, RegressionStatus, RunStatus
 from compat.models import CompatEntry, DeviceModel, ModelVersion
 from core.slo import SloTargets, slo_targets_get
 from telemetry.kpi.buckets import hour_ceil
@@ -142,7 +142,8 @@ def _regressions(*, cells: set[tuple], q: Q) -> dict[tuple, list[rules.Regressio
     for *cell, pk, metric, change_pct, status, series_id in rows:
         if tuple(cell) in cells:
             link = f"{reverse('benchmarks:regressions')}?{urlencode({'series': series_id, 'status': status})}"
-            found[tuple(cell)].append(rules.RegressionFacts(pk, metric, change_pct, status, link))
+            label = METRIC_LABELS.get(metric, metric)
+            found[tuple(cell)].append(rules.RegressionFacts(pk, label, change_pct, status, link))
     return found
 
 
