@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -176,9 +177,12 @@ def matrix_get(
         row_cells = [best.get((version.id, column_id)) for column_id in column_ids]
         for cell in row_cells:
             status_counts[(cell[6] or cell[5]) if cell else CompatStatus.UNTESTED] += 1
+        # The version links to its release-readiness page by URL (compat never imports the readiness app).
+        release_url = f"/releases/{quote(version.ml_model.slug)}/{quote(version.version, safe='')}/"
         header = (
             f'<th class="rh" scope="row" title="{escape(version.ml_model.name)} {escape(version.version)}">'
-            f"{escape(version.version)} <small>{version.precision}</small></th>"
+            f'<a href="{escape(release_url)}" aria-label="Release readiness of {escape(version.ml_model.name)} '
+            f'{escape(version.version)}">{escape(version.version)}</a> <small>{version.precision}</small></th>'
         )
         html = "".join(
             _cell_html(cell, paths.get((version.id, cid), 0), path_names, cell_url)

@@ -9,6 +9,7 @@ NAVIGATION = (
     ("crashes", "Crashes", "/crashes/"),
     ("benchmarks", "Benchmarks", "/benchmarks/"),
     ("rollouts", "Rollouts", "/rollouts/"),
+    ("releases", "Releases", "/releases/"),
 )
 
 

@@ -1,10 +1,7 @@
 """Reads of the edgeportal app: the KPI home composes the other apps' selectors here.
 
-Status of a KPI card ("met" / "at_risk" / "missed"): a KPI is *at risk* when it still meets its target but uses
-more than 90 % of its allowance. For upper bounds (latency, errors per 1k, memory, benchmark CV) the allowance is
-the target itself: met ≤ 0.9·T < at risk ≤ T < missed. For shares that must stay high (crash-free sessions,
-accelerator utilization) the allowance is the permitted shortfall 1 − T: e.g. crash-free target 99.5 % allows
-0.5 % crashed sessions, so 99.55 %–99.5 % is at risk and below 99.5 % is missed.
+Status of a KPI card ("met" / "at_risk" / "missed"): `core.kpi_status`, the one definition (at risk: more than
+90 % of the allowance used).
 """
 
 from dataclasses import dataclass
@@ -16,6 +13,7 @@ from django.db.models import Count
 
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
 from compat.models import DeviceModel
+from core.kpi_status import kpi_status
 from core.slo import SloTargets, slo_targets_get
 from telemetry.kpi import selectors as telemetry_selectors
 from telemetry.kpi.scope import TimeRange
@@ -25,8 +23,6 @@ from telemetry.support.selectors import crash_groups_new_and_regressed
 from .cards import KpiCard, Trend, Worst
 from .coverage import lab_coverage
 from .release_kpis import release_cards_get
-
-AT_RISK_SHARE = 0.9  # "at risk": more than 90 % of the allowance used (module docstring)
 
 
 def catalog_counts() -> dict[str, int]:
@@ -45,20 +41,6 @@ def catalog_counts() -> dict[str, int]:
             continue
         counts[key] = model.objects.count()
     return counts
-
-
-def kpi_status(*, value: float | None, target: float | None, higher_is_better: bool) -> str:
-    """met / at_risk / missed (see the module docstring), or unknown without a value or target."""
-    if value is None or target is None:
-        return "unknown"
-    if higher_is_better:
-        shortfall, allowance = 1 - value, 1 - target
-        if shortfall > allowance:
-            return "missed"
-        return "at_risk" if shortfall > AT_RISK_SHARE * allowance else "met"
-    if value > target:
-        return "missed"
-    return "at_risk" if value > AT_RISK_SHARE * target else "met"
 
 
 STATUS_RANK = {"missed": 3, "at_risk": 2, "met": 1, "unknown": 0}

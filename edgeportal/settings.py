@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "benchmarks",
     "protocols",
     "rollouts",
+    "readiness",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ LAYERS = {
     "benchmarks": 3,  # lab runs, importers, regressions
     "protocols": 4,  # Sentry, OpenTelemetry, MQTT in and Prometheus out: adapters onto the telemetry ingest service
     "rollouts": 4,  # staged model rollouts: field arms from telemetry, lab regressions from benchmarks
+    "readiness": 4,  # ship-readiness verdicts: compat cells judged on field KPIs, lab runs, regressions, crash groups
     "edgeportal": 5,  # the project: settings, URLs, celery app, KPI home (composes the apps)
 }
 # Inside telemetry, rooms from the ground up; a room imports only rooms on its own floor or below.

@@ -1,9 +1,11 @@
 """Field evidence: after a rollup, each touched compat cell's trailing-7-day KPIs go to compat in one call."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from compat.services import EvidenceInput, compat_evidence_record
@@ -15,6 +17,18 @@ from ..kpi.reads import grouped_totals
 
 EVIDENCE_WINDOW = timedelta(days=7)
 EVIDENCE_SOURCE_REF = "field:7d"
+
+
+def field_evidence_link(cell: tuple[int, int, int, int], *, start: datetime, end: datetime) -> str:
+    """The fleet view behind a cell's field figures: its cohort over exactly [start, end), so the page opened later
+    still shows the figures the evidence (or a verdict built on it) was computed from."""
+    mv, rv, delegate, dm = cell
+    moment = "%Y-%m-%dT%H:%M:%SZ"
+    query = {
+        "range": "custom", "from": start.astimezone(UTC).strftime(moment), "to": end.astimezone(UTC).strftime(moment),
+        "model_version_id": mv, "runtime_version_id": rv, "delegate_id": delegate, "device_model_id": dm,
+    }  # fmt: skip
+    return f"{reverse('fleet:health')}?{urlencode(query)}"
 
 
 def field_evidence_push(*, cells: Iterable[tuple[int, int, int, int]], now: datetime | None = None) -> int:
@@ -46,6 +60,7 @@ def field_evidence_push(*, cells: Iterable[tuple[int, int, int, int]], now: date
                 device_model_id=cell[3],
                 source="field",
                 source_ref=EVIDENCE_SOURCE_REF,
+                link=field_evidence_link(cell, start=start, end=end),
                 sample_size=kpis.sessions,
                 period_start=start,
                 period_end=end,

@@ -6,7 +6,7 @@ from .test_fleet import fleet  # noqa: F401  (a small fleet with a crash group, 
 
 PAGES = [
     "/", "/fleet/", "/fleet/devices/", "/crashes/", "/compat/", "/benchmarks/", "/benchmarks/regressions/",
-    "/search/?q=pixel8",
+    "/search/?q=pixel8", "/releases/", "/releases/yolov8n/1.4.0/",
 ]  # fmt: skip
 
 
