@@ -16,6 +16,7 @@ urlpatterns = [
     path("crashes/", include("telemetry.crash_urls")),
     path("benchmarks/", include("benchmarks.urls")),
     path("rollouts/", include("rollouts.urls")),
+    path("lab-field/", include("labfield.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/v1/benchmarks/", include("benchmarks.api.urls")),
     path("", include("protocols.urls")),
     path("api/v1/rollouts/", include("rollouts.api.urls")),
+    path("api/v1/lab-field/", include("labfield.api.urls")),
 ]
 
 # JSON under /api/, the site layout elsewhere (core/errors.py).

@@ -24,6 +24,7 @@ LAYERS = {
     "benchmarks": 3,  # lab runs, importers, regressions
     "protocols": 4,  # Sentry, OpenTelemetry, MQTT in and Prometheus out: adapters onto the telemetry ingest service
     "rollouts": 4,  # staged model rollouts: field arms from telemetry, lab regressions from benchmarks
+    "labfield": 4,  # lab meets field: the lab-vs-field gap per cell, regressions weighted by their field population
     "edgeportal": 5,  # the project: settings, URLs, celery app, KPI home (composes the apps)
 }
 # Inside telemetry, rooms from the ground up; a room imports only rooms on its own floor or below.
