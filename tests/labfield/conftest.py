@@ -173,3 +173,19 @@ def expected_population(planted, name):
     fleet = len(set(recent.values_list("device_id", flat=True)))
     devices = len(set(cell.values_list("device_id", flat=True)))
     return devices, cell.count() / 7, devices / fleet
+
+
+def more_cells(planted, *, count=3):
+    """``count`` more cells with a lab run and field sessions (new device models): list reads must not grow."""
+    from compat.models import DeviceModel, OsFamily
+
+    c = planted.c
+    for i in range(count):
+        device_model = DeviceModel.objects.create(
+            slug=f"extra-{i}", vendor="Extra", name=f"Extra {i}", os_family=OsFamily.ANDROID, tier=2
+        )
+        name = f"extra-{i}"
+        planted.cells[name] = (c.v1, c.tflite_216, c.gpu, device_model)
+        lab_run(planted, name, p50=5.0, p95=10.0, days_ago=1)
+        field_sessions(planted, name, devices=[device_make(c, device_model=device_model)], per_device=2, samples=[9.0])
+    rollup_hours_compute(hours=hour_floors(InferenceSession.objects.values_list("started_at", flat=True)))
