@@ -6,7 +6,8 @@ class LabFieldConfig(AppConfig):
     verbose_name = "Lab vs field"
 
     def ready(self) -> None:
-        # compat and benchmarks sit below this app and may not import it: it hands them its figures here.
+        # compat and benchmarks sit below this app and may not import it: it hands them its figures here (imported
+        # inside ready(): app modules load before the models registry is ready).
         from benchmarks.field_impact import regression_impact_register
         from compat.panels import cell_panel_register
 

@@ -61,6 +61,7 @@ def test_a_viewer_may_read_and_a_stranger_may_not(planted, client, viewer_user, 
 
 def test_the_list_query_count_does_not_grow_with_cells(planted, read_client):
     def queries():
+        read_client.get(LIST)  # the key's first use of a minute records its last use: one more write
         with CaptureQueriesContext(connection) as captured:
             assert read_client.get(LIST).status_code == 200
         return len(captured)
