@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from core.redirects import redirect_back
 
-from . import charts, selectors
+from . import charts, field_impact, selectors
 from .filtersets import BenchmarkRunFilterSet, RegressionFilterSet
 from .forms import RunUploadForm, TriageForm
 from .models import BenchmarkSeries, Regression, RegressionStatus
@@ -146,6 +146,10 @@ def regressions(request):
         params.setlist("status", [RegressionStatus.OPEN])
     filterset = RegressionFilterSet(params, queryset=selectors.regressions_list())
     rows = filterset.qs if filterset.is_valid() else selectors.regressions_list().none()
+    rows = field_impact.regressions_with_impact(rows)
+    by_impact = request.GET.get("order") == field_impact.IMPACT_ORDER
+    if by_impact:
+        rows = field_impact.regressions_by_impact(rows)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     regressions_on_page = list(page.object_list)
     trends = selectors.open_series_trends(regressions=regressions_on_page)
@@ -163,6 +167,8 @@ def regressions(request):
             "statuses": RegressionStatus.choices,
             "can_triage": request.user.has_perm(MANAGE_PERMISSION),
             "query": query.urlencode(),
+            "impact_known": field_impact.impact_known(),
+            "by_impact": by_impact,
         },
     )
 

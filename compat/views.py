@@ -15,6 +15,7 @@ from . import selectors, services
 from .filtersets import CompatEntryFilterSet
 from .forms import ChangesForm, ClearOverrideForm, KnownIssuesForm, MatrixViewForm, OverrideForm
 from .models import CompatEntry, DeviceModel, ModelVersion
+from .panels import cell_panels_get
 
 # The filters the page shows (the API takes every filter, ids included).
 PAGE_FILTERS = (
@@ -162,6 +163,7 @@ def cell(request, pk: int):
         "can_override": request.user.has_perm("compat.override_compatentry"),
         "can_edit_notes": request.user.has_perm("compat.edit_compat_notes"),
         "glyphs": selectors.STATUS_GLYPHS,
+        "panels": cell_panels_get(entry=entry),  # sections of apps above compat (compat/panels.py)
     }
     return render(request, "compat/cell.html", context, status=status)
 

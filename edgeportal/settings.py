@@ -41,6 +41,19 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return number
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if not number >= minimum or number == float("inf"):  # `not >=` also refuses NaN
+        raise ImproperlyConfigured(f"{name}={number} is not a finite number of at least {minimum}")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = env_str(name)
     if value is None:
@@ -83,6 +96,7 @@ INSTALLED_APPS = [
     "protocols",
     "rollouts",
     "readiness",
+    "labfield",
 ]
 
 MIDDLEWARE = [
@@ -307,6 +321,21 @@ CELERY_TASK_PUBLISH_RETRY = False
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
 # Lab coverage counts a lab run this recent (days) as covering the fleet pairs it matches.
 LAB_COVERAGE_DAYS = env_int("LAB_COVERAGE_DAYS", 90, minimum=1)
+# Lab-vs-field gap (docs/lab-field.md): a cell is flagged when its field p95 over the last 7 days is more than
+# LAB_FIELD_GAP_RATIO × the lab's p95, over at least LAB_FIELD_MIN_SESSIONS field sessions (fewer are noise). The
+# lab's figure is the median of the cell's latest LAB_FIELD_LAB_RUNS successful runs of the last LAB_FIELD_LAB_DAYS.
+LAB_FIELD_GAP_RATIO = env_float("LAB_FIELD_GAP_RATIO", 1.5, minimum=1.0)
+LAB_FIELD_MIN_SESSIONS = env_int("LAB_FIELD_MIN_SESSIONS", 100, minimum=1)
+LAB_FIELD_LAB_RUNS = env_int("LAB_FIELD_LAB_RUNS", 5, minimum=1)
+LAB_FIELD_LAB_DAYS = env_int("LAB_FIELD_LAB_DAYS", 90, minimum=1)
+# Session thermal states that count as throttled: iOS ProcessInfo.ThermalState (serious, critical) and Android
+# PowerManager's thermal status (moderate and worse); "nominal", "fair", "none", "light" run at full speed.
+LAB_FIELD_THROTTLED_STATES = [
+    state.lower()
+    for state in env_list(
+        "LAB_FIELD_THROTTLED_STATES", ["serious", "critical", "moderate", "severe", "emergency", "shutdown"]
+    )
+]
 # The largest benchmark artifact an upload may carry (bytes); larger files are a 400 and nothing is stored.
 BENCHMARK_ARTIFACT_MAX_BYTES = env_int("BENCHMARK_ARTIFACT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 # An hour that keeps receiving events is recomputed at most this often (rollup lag target: < 60 s).

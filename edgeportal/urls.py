@@ -22,6 +22,7 @@ urlpatterns = [
     path("benchmarks/", include("benchmarks.urls")),
     path("rollouts/", include("rollouts.urls")),
     path("releases/", include("readiness.urls")),
+    path("lab-field/", include("labfield.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
@@ -34,6 +35,7 @@ urlpatterns = [
     path("", include("protocols.urls")),
     path("api/v1/rollouts/", include("rollouts.api.urls")),
     path("api/v1/releases/", include("readiness.api.urls")),
+    path("api/v1/lab-field/", include("labfield.api.urls")),
 ]
 
 # JSON under /api/, the site layout elsewhere (core/errors.py).

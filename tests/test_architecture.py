@@ -25,6 +25,7 @@ LAYERS = {
     "protocols": 4,  # Sentry, OpenTelemetry, MQTT in and Prometheus out: adapters onto the telemetry ingest service
     "rollouts": 4,  # staged model rollouts: field arms from telemetry, lab regressions from benchmarks
     "readiness": 4,  # ship-readiness verdicts: compat cells judged on field KPIs, lab runs, regressions, crash groups
+    "labfield": 4,  # lab meets field: the lab-vs-field gap per cell, regressions weighted by their field population
     "edgeportal": 5,  # the project: settings, URLs, celery app, KPI home (composes the apps)
 }
 # Inside telemetry, rooms from the ground up; a room imports only rooms on its own floor or below.

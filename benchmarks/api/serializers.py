@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from benchmarks.importers.base import AUTO
@@ -182,6 +183,16 @@ class RunArtifactInputSerializer(RunIdentityInputSerializer):
         return upload
 
 
+class FieldPopulationSerializer(serializers.Serializer):
+    """The field population of a regression's cell over the last 7 days (docs/lab-field.md)."""
+
+    in_field = serializers.BooleanField(help_text="False: no device ran the cell in the last 7 days")
+    active_devices = serializers.IntegerField()
+    sessions_per_day = serializers.FloatField()
+    fleet_share = serializers.FloatField(allow_null=True, help_text="active_devices ÷ the fleet's active devices")
+    fleet_devices = serializers.IntegerField()
+
+
 class RegressionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="series.ml_model.slug", read_only=True)
     precision = serializers.CharField(source="series.precision", read_only=True)
@@ -190,6 +201,7 @@ class RegressionSerializer(serializers.ModelSerializer):
     device_model = serializers.CharField(source="series.device_model.slug", read_only=True)
     config = serializers.JSONField(source="series.config", read_only=True)
     triaged_by = serializers.CharField(source="triaged_by.username", read_only=True, default=None)
+    field_population = serializers.SerializerMethodField()
 
     class Meta:
         model = Regression
@@ -216,8 +228,23 @@ class RegressionSerializer(serializers.ModelSerializer):
             "detected_at",
             "triaged_by",
             "triaged_at",
+            "field_population",
         ]
         read_only_fields = [name for name in fields if name != "status"]
+
+    @extend_schema_field(FieldPopulationSerializer(allow_null=True))
+    def get_field_population(self, regression) -> dict | None:
+        """From benchmarks.field_impact's annotations; null when no app supplies them."""
+        if not hasattr(regression, "field_devices"):
+            return None
+        share = regression.fleet_share
+        return {
+            "in_field": regression.field_devices > 0,
+            "active_devices": regression.field_devices,
+            "sessions_per_day": round(regression.field_sessions_per_day, 3),
+            "fleet_share": None if share is None else round(share, 6),
+            "fleet_devices": regression.field_fleet_devices,
+        }
 
 
 class RegressionStatusSerializer(serializers.Serializer):

@@ -1,10 +1,10 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from benchmarks import selectors
+from benchmarks import field_impact, selectors
 from benchmarks.filtersets import BenchmarkRunFilterSet, RegressionFilterSet
 from benchmarks.importers.base import ArtifactError, FormatNotRecognised
 from benchmarks.services import (
@@ -136,12 +136,26 @@ class RegressionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             return [user_permission_required("benchmarks.triage_regression")()]
         return [CanRead()]
 
+    def get_queryset(self):
+        rows = field_impact.regressions_with_impact(super().get_queryset())
+        if self.action == "list" and self.request.query_params.get("order") == field_impact.IMPACT_ORDER:
+            rows = field_impact.regressions_by_impact(rows)
+        return rows
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "order", str, enum=[field_impact.IMPACT_ORDER], description="impact: most field devices first"
+            )
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     @extend_schema(request=RegressionStatusSerializer, responses={200: RegressionSerializer})
     def partial_update(self, request, pk=None):
         regression = self.get_object()
         serializer = RegressionStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        regression = regression_triage(
-            regression=regression, status=serializer.validated_data["status"], user=request.user
-        )
-        return Response(RegressionSerializer(regression).data)
+        regression_triage(regression=regression, status=serializer.validated_data["status"], user=request.user)
+        return Response(RegressionSerializer(self.get_queryset().get(pk=regression.pk)).data)

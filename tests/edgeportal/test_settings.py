@@ -41,6 +41,11 @@ def _manage(*args, env):
         ({"DEBUG": "0", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
         ({"DEBUG": "1", "DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL is not a usable database URL"),
         ({"DEBUG": "1", "RAW_RETENTION_DAYS": "soon"}, "RAW_RETENTION_DAYS='soon' is not an integer"),
+        ({"DEBUG": "1", "LAB_FIELD_GAP_RATIO": "wide"}, "LAB_FIELD_GAP_RATIO='wide' is not a number"),
+        (
+            {"DEBUG": "1", "LAB_FIELD_GAP_RATIO": "nan"},
+            "LAB_FIELD_GAP_RATIO=nan is not a finite number of at least 1.0",
+        ),
     ],
 )
 def test_bad_setting_is_a_clear_startup_error(env, message):

@@ -1,0 +1,62 @@
+"""Output shapes of the gap API, read off the selectors' dataclasses (numbers rounded as export.rounded rounds)."""
+
+from rest_framework import serializers
+
+
+class RoundedFloat(serializers.FloatField):
+    def __init__(self, *, digits: int = 3, **kwargs):
+        self.digits = digits
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else round(float(value), self.digits)
+
+
+class LabFigureSerializer(serializers.Serializer):
+    runs = serializers.IntegerField(read_only=True)
+    p50_ms = RoundedFloat(help_text="Median of the runs' p50")
+    p95_ms = RoundedFloat(help_text="Median of the runs' p95")
+    last_run_id = serializers.IntegerField(read_only=True)
+    last_ran_at = serializers.DateTimeField(read_only=True)
+
+
+class FieldFigureSerializer(serializers.Serializer):
+    sessions = serializers.IntegerField(read_only=True)
+    devices = serializers.IntegerField(read_only=True, help_text="Distinct devices (exact)")
+    p50_ms = RoundedFloat(help_text="p50 of the merged latency histograms")
+    p95_ms = RoundedFloat(help_text="p95 of the merged latency histograms")
+
+
+class RatioSerializer(serializers.Serializer):
+    p50 = RoundedFloat(help_text="field p50 ÷ lab p50")
+    p95 = RoundedFloat(help_text="field p95 ÷ lab p95")
+
+
+class SplitRowSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True, help_text="Thermal group, or the OS version")
+    label = serializers.CharField(read_only=True)
+    field = FieldFigureSerializer(read_only=True)
+    ratio = RatioSerializer(read_only=True)
+    flagged = serializers.BooleanField(read_only=True)
+
+
+class CellGapSerializer(serializers.Serializer):
+    cell_id = serializers.IntegerField(source="entry_id", read_only=True, allow_null=True, help_text="Compat cell")
+    model = serializers.CharField(source="labels.model", read_only=True)
+    model_version = serializers.CharField(source="labels.model_version", read_only=True)
+    runtime = serializers.CharField(source="labels.runtime", read_only=True)
+    runtime_version = serializers.CharField(source="labels.runtime_version", read_only=True)
+    delegate = serializers.CharField(source="labels.delegate", read_only=True)
+    device_model = serializers.CharField(source="labels.device_model", read_only=True)
+    lab = LabFigureSerializer(read_only=True, allow_null=True)
+    field_7d = FieldFigureSerializer(read_only=True)
+    field_30d = FieldFigureSerializer(read_only=True)
+    ratio_7d = RatioSerializer(read_only=True)
+    ratio_30d = RatioSerializer(read_only=True)
+    flagged = serializers.BooleanField(read_only=True, help_text="7-day p95 ratio above LAB_FIELD_GAP_RATIO")
+
+
+class CellGapDetailSerializer(CellGapSerializer):
+    thermal = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by thermal group (raw sessions)")
+    os_versions = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by OS version")
+    flagged_parts = serializers.ListField(child=serializers.CharField(), read_only=True)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from .views import GapDetailView, GapListView
+
+app_name = "labfield-api"
+urlpatterns = [
+    path("gaps/", GapListView.as_view(), name="gaps"),
+    path("gaps/<int:cell_id>/", GapDetailView.as_view(), name="gap"),
+]

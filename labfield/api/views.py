@@ -1,0 +1,49 @@
+"""Gap API: the ranked list (paged, filtered) and one cell with its splits; thin over labfield.selectors."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from compat.models import CompatEntry
+
+from ..params import gap_query_parse
+from ..selectors import CELL_FILTERS, ENTRY_RELATED, ORDERS, cell_gap_get, gaps_list
+from .serializers import CellGapDetailSerializer, CellGapSerializer
+
+GAP_PARAMETERS = [
+    *[OpenApiParameter(name, str, description="Catalog slug / version / id of the cell") for name in CELL_FILTERS],
+    OpenApiParameter("flagged", bool, description="Only flagged (true) or only unflagged (false) cells"),
+    OpenApiParameter("order", str, enum=list(ORDERS), description="devices (default): flagged first, most devices"),
+]
+
+
+class GapListView(generics.ListAPIView):
+    """Cells with a lab figure and field sessions in the last 30 days, ranked; the same rows as /lab-field/gaps/."""
+
+    serializer_class = CellGapSerializer
+    filter_backends: list = []  # the one parser below reads the filters
+
+    def get_queryset(self):
+        try:
+            query = gap_query_parse(self.request.query_params)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return gaps_list(filters=query.filters, flagged=query.flagged, order=query.order)
+
+    @extend_schema(parameters=GAP_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class GapDetailView(generics.GenericAPIView):
+    """One compat cell's gap, with its 7-day thermal and OS-version splits."""
+
+    serializer_class = CellGapDetailSerializer
+    queryset = CompatEntry.objects.all()
+
+    def get(self, request, cell_id: int):
+        entry = get_object_or_404(CompatEntry.objects.select_related(*ENTRY_RELATED), pk=cell_id)
+        return Response(CellGapDetailSerializer(cell_gap_get(entry=entry)).data)

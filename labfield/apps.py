@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class LabFieldConfig(AppConfig):
+    name = "labfield"
+    verbose_name = "Lab vs field"
+
+    def ready(self) -> None:
+        # compat and benchmarks sit below this app and may not import it: it hands them its figures here (imported
+        # inside ready(): app modules load before the models registry is ready).
+        from benchmarks.field_impact import regression_impact_register
+        from compat.panels import cell_panel_register
+
+        from .field import regressions_impact_annotate
+        from .panels import cell_gap_panel
+
+        cell_panel_register(cell_gap_panel)
+        regression_impact_register(regressions_impact_annotate)

@@ -1,0 +1,177 @@
+"""Every read of field telemetry for the lab-vs-field figures, in one module (docs/lab-field.md).
+
+Windows are whole UTC days, today (so far) included, so every read is of daily rollups and per-day device activity:
+no hourly rows, and raw sessions only for the thermal split, which the rollups do not keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.utils import timezone
+
+from telemetry.kpi.buckets import DAY, day_floor
+from telemetry.kpi.histogram_sql import histogram_sums
+from telemetry.kpi.reads import grouped_devices, grouped_totals
+from telemetry.kpi.totals import Totals
+from telemetry.models import DailyCoarseRollup, DailyRollup, DeviceActivityDay, HourlyRollup, InferenceSession
+
+# A compat cell, as the rollups, the activity rows, the raw sessions and the lab runs all name its columns.
+CELL = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
+Cell = tuple[int, int, int, int]
+IMPACT_DAYS = 7
+
+
+class Thermal:
+    """How a session's thermal state is grouped (LAB_FIELD_THROTTLED_STATES says which states throttle)."""
+
+    NOT_THROTTLED = "not_throttled"
+    THROTTLED = "throttled"
+    UNREPORTED = "unreported"
+    ORDER = (NOT_THROTTLED, THROTTLED, UNREPORTED)
+    LABELS = {NOT_THROTTLED: "not throttled", THROTTLED: "throttled", UNREPORTED: "not reported"}
+
+
+def days_window(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The last ``days`` UTC days, today included: [today − (days − 1) days, tomorrow)."""
+    today = day_floor(now or timezone.now())
+    return today - (days - 1) * DAY, today + DAY
+
+
+def cell_q(cells: Iterable[Cell]) -> Q:
+    """Rows of these cells: one IN per column (a superset when cells differ in two columns) — callers key by cell."""
+    cells = list(cells)
+    if not cells:
+        return Q(pk__in=[])
+    return Q(**{f"{column}__in": sorted({cell[i] for cell in cells}) for i, column in enumerate(CELL)})
+
+
+def _key(row: dict) -> Cell:
+    return tuple(row[column] for column in CELL)
+
+
+def cells_totals(*, days: int, q: Q, now: datetime | None = None) -> dict[Cell, Totals]:
+    """Field Totals per cell over the last ``days`` days, devices exact (DailyCoarseRollup + DeviceActivityDay)."""
+    start, end = days_window(days, now=now)
+    totals = grouped_totals(start=start, end=end, q=q, fields=CELL, key=_key, daily=DailyCoarseRollup)
+    devices = grouped_devices(start=start, end=end, q=q, fields=CELL, key=_key)
+    for cell, cell_totals in totals.items():
+        cell_totals.devices = devices.get(cell, 0)
+    return dict(totals)
+
+
+def os_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str, Totals]:
+    """One cell's field Totals per OS version over the last ``days`` days (DailyRollup keeps the OS version)."""
+    start, end = days_window(days, now=now)
+    q = Q(**dict(zip(CELL, cell, strict=True)))
+    fields = ("os_version",)
+    totals = grouped_totals(
+        start=start, end=end, q=q, fields=fields, key=lambda row: row["os_version"], daily=DailyRollup,
+        hourly=HourlyRollup,
+    )  # fmt: skip
+    devices = grouped_devices(start=start, end=end, q=q, fields=fields, key=lambda row: row["os_version"])
+    for os_version, os_totals in totals.items():
+        os_totals.devices = devices.get(os_version, 0)
+    return dict(totals)
+
+
+def thermal_window(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The thermal split's window: the last ``days`` days, cut to the raw rows retention still keeps."""
+    start, end = days_window(days, now=now)
+    kept_since = (now or timezone.now()) - timedelta(days=settings.RAW_RETENTION_DAYS)
+    return max(start, kept_since), end
+
+
+def thermal_group():
+    """The session's thermal group (Thermal), as a SQL expression."""
+    return Case(
+        When(thermal_state_lower__in=settings.LAB_FIELD_THROTTLED_STATES, then=Value(Thermal.THROTTLED)),
+        When(thermal_state_lower="", then=Value(Thermal.UNREPORTED)),
+        default=Value(Thermal.NOT_THROTTLED),
+        output_field=CharField(),
+    )
+
+
+def thermal_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str, Totals]:
+    """One cell's field Totals per thermal group over the thermal window, from raw sessions: two aggregate queries
+    (sessions, inferences and distinct devices; histogram buckets summed in SQL), never a row per session."""
+    start, end = thermal_window(days, now=now)
+    sessions = InferenceSession.objects.filter(
+        started_at__gte=start, started_at__lt=end, **dict(zip(CELL, cell, strict=True))
+    ).annotate(thermal_state_lower=Lower("thermal_state"), thermal=thermal_group())
+    groups: dict[str, Totals] = {}
+    counts = (
+        sessions.order_by()
+        .values("thermal")
+        .annotate(n=Count("id"), inference_sum=Sum("inferences"), device_count=Count("device_id", distinct=True))
+    )
+    for row in counts:
+        groups[row["thermal"]] = Totals(sessions=row["n"], inferences=row["inference_sum"], devices=row["device_count"])
+    if not groups:
+        return {}
+    for (group,), columns in histogram_sums(
+        sessions, group_fields=("thermal",), columns=("latency_histogram",)
+    ).items():
+        latency_counts, zero = columns["latency_histogram"]
+        groups[group].add_histogram({"counts": latency_counts, "zero_count": zero})
+    return {group: groups[group] for group in Thermal.ORDER if group in groups}
+
+
+def fleet_devices(*, days: int, now: datetime | None = None) -> int:
+    """Distinct devices active anywhere in the fleet over the last ``days`` days (one probe per device)."""
+    start, end = days_window(days, now=now)
+    return grouped_devices(start=start, end=end, q=Q(), fields=(), key=lambda row: (), by_device_model=True).get((), 0)
+
+
+def regressions_impact_annotate(queryset: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Regressions annotated with their cell's field population over the last IMPACT_DAYS days.
+
+    The cell is the change run's (model version × runtime version × delegate × device model): who runs what the
+    regression was measured on. One correlated subquery per column, so ordering and paging stay in SQL; the fleet's
+    device count is read once (one query) and carried as a constant.
+    """
+    start, end = days_window(IMPACT_DAYS, now=now)
+    same_cell = {column: OuterRef(f"change_run__{column}") for column in CELL}
+    devices = (
+        DeviceActivityDay.objects.filter(day__gte=start.date(), day__lt=end.date(), **same_cell)
+        .order_by()
+        .values("device_model_id")  # one group: the cell's device model
+        .annotate(n=Count("device_id", distinct=True))
+        .values("n")
+    )
+    sessions = (
+        DailyCoarseRollup.objects.filter(bucket_start__gte=start, bucket_start__lt=end, **same_cell)
+        .order_by()
+        .values("device_model_id")
+        .annotate(n=Sum("sessions"))
+        .values("n")
+    )
+    fleet = fleet_devices(days=IMPACT_DAYS, now=now)
+    annotated = queryset.annotate(
+        field_devices=Coalesce(Subquery(devices[:1]), 0),
+        field_sessions=Coalesce(Subquery(sessions[:1]), 0),
+        field_fleet_devices=Value(fleet),
+    )
+    share = Cast("field_devices", FloatField()) / fleet if fleet else Value(None, FloatField())
+    return annotated.annotate(
+        field_sessions_per_day=ExpressionWrapper(Cast("field_sessions", FloatField()) / IMPACT_DAYS, FloatField()),
+        fleet_share=ExpressionWrapper(share, FloatField()),
+        fleet_share_pct=ExpressionWrapper(share * 100, FloatField()),  # for pages (templates cannot multiply)
+    )

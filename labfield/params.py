@@ -1,0 +1,38 @@
+"""The one parser of the gap list's parameters (page, CSV and API): cell filters, `flagged`, `order`."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from telemetry.kpi.scope import kpi_filters_clean
+
+from .selectors import CELL_FILTERS, ORDERS
+
+FLAGGED_VALUES = {"": None, "true": True, "1": True, "false": False, "0": False}
+
+
+@dataclass(frozen=True)
+class GapQuery:
+    filters: dict
+    flagged: bool | None
+    order: str
+
+
+def gap_query_parse(params: Mapping[str, str]) -> GapQuery:
+    """Raises ValidationError naming each bad parameter."""
+    errors: dict[str, list[str]] = {}
+    try:
+        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        filters = {}
+    flagged_text = (params.get("flagged") or "").lower()
+    if flagged_text not in FLAGGED_VALUES:
+        errors["flagged"] = ["flagged must be true or false."]
+    order = params.get("order") or "devices"
+    if order not in ORDERS:
+        errors["order"] = [f"order must be one of {', '.join(ORDERS)}."]
+    if errors:
+        raise ValidationError(errors)
+    return GapQuery(filters=filters, flagged=FLAGGED_VALUES[flagged_text], order=order)
