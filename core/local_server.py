@@ -16,10 +16,11 @@ class _QuietHandler(WSGIRequestHandler):
 
 @contextlib.contextmanager
 def local_wsgi_server(*, name: str = "local-wsgi") -> Iterator[str]:
-    """Serves the Django WSGI app on 127.0.0.1:<free port> in a thread; yields its base URL."""
-    from django.core.wsgi import get_wsgi_application
+    """Serves the project's WSGI app (settings.WSGI_APPLICATION, as runserver does: its WSGI middleware included) on
+    127.0.0.1:<free port> in a thread; yields its base URL."""
+    from django.core.servers.basehttp import get_internal_wsgi_application
 
-    server: WSGIServer = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_QuietHandler)
+    server: WSGIServer = make_server("127.0.0.1", 0, get_internal_wsgi_application(), handler_class=_QuietHandler)
 
     def serve() -> None:
         try:

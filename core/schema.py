@@ -30,7 +30,7 @@ ERROR_STATUSES = {
     "400": "The request is invalid: `detail` names each bad field or parameter.",
     "401": "No valid credentials (an API key as `Authorization: Bearer <key>`, or a session).",
     "403": "The key's scope, the user's role or the key's device/fleet binding does not allow this.",
-    "404": "No such object (or not visible to this key).",
+    "404": "No such object (or not visible to this caller), or a page number past the last page.",
     "409": "The request conflicts with the object's state (a referenced row, an action that does not apply now).",
     "429": "Rate limited: retry after `Retry-After` seconds.",
 }
@@ -50,7 +50,8 @@ def _statuses(*, path: str, method: str, operation: dict, view_class) -> set[str
     permissions = getattr(view_class, "permission_classes", ())
     if operation.get("security") and not all(p is AllowAny for p in permissions):
         statuses |= {"401", "403"}
-    if "{" in path:
+    query = {p.get("name") for p in operation.get("parameters", ()) if p.get("in") == "query"}
+    if "{" in path or "page" in query:
         statuses.add("404")
     if (
         method in WRITE_METHODS

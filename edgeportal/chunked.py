@@ -13,9 +13,11 @@ import json
 REASONS = {411: "Length Required", 413: "Content Too Large"}
 
 
-def _json_error(start_response, status: int, error: str, detail: str):
+def _json_error(start_response, status: int, error: str, detail: str, *, close: bool = False):
     body = json.dumps({"error": error, "detail": detail}).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if close:  # gunicorn honours it (the unread rest of the body must not be parsed as a request); PEP 3333
+        headers.append(("Connection", "close"))  # servers such as wsgiref refuse hop-by-hop headers outright
     start_response(f"{status} {REASONS[status]}", headers)
     return [body]
 
@@ -33,7 +35,7 @@ class ChunkedBodyMiddleware:
             return _json_error(start_response, 411, "length_required", "this server needs a Content-Length")
         body = environ["wsgi.input"].read(self.max_bytes + 1)
         if len(body) > self.max_bytes:
-            return _json_error(start_response, 413, "too_large", f"body is over {self.max_bytes} bytes")
+            return _json_error(start_response, 413, "too_large", f"body is over {self.max_bytes} bytes", close=True)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
         return self.app(environ, start_response)

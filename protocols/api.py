@@ -1,14 +1,13 @@
 """GET /api/v1/protocols/release-health/: Sentry release health beside the inference-session KPIs (scope read)."""
 
-from datetime import timedelta
-
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from telemetry.kpi.scope import api_time_range_parse
 
 from .selectors import release_health
 
@@ -17,16 +16,6 @@ RELATION = (
     "crash_free_sessions counts inference sessions. A Sentry crash tagged edge.session_id marks that inference "
     "session crashed, so both rates move together when crashes happen during inference."
 )
-
-
-def _when(request, name: str, default):
-    text = request.query_params.get(name)
-    if not text:
-        return default
-    value = parse_datetime(text)
-    if value is None or value.tzinfo is None:
-        raise ValidationError({name: ["an ISO 8601 time with a UTC offset"]})
-    return value
 
 
 class ReleaseHealthView(APIView):
@@ -44,8 +33,11 @@ class ReleaseHealthView(APIView):
         tags=["protocols"],
     )
     def get(self, request):
-        end = _when(request, "to", timezone.now())
-        start = _when(request, "from", end - timedelta(days=7))
+        try:  # the API's one strict reader of from/to (offsets within ±15:59, years PostgreSQL holds)
+            time_range = api_time_range_parse(params=request.query_params)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        start, end = time_range.start, time_range.end
         rows = release_health(start=start, end=end, release=request.query_params.get("release"),
                               device_model=request.query_params.get("device_model"))  # fmt: skip
         return Response({"from": start, "to": end, "relation": RELATION, "results": rows})

@@ -105,7 +105,7 @@ def _guardrails(raw: object, errors: dict) -> list[dict]:
         return []
     guardrails, seen = [], set()
     for index, item in enumerate(raw):
-        if not isinstance(item, Mapping) or item.get("kpi") not in KPI_SPECS:
+        if not isinstance(item, Mapping) or not isinstance(item.get("kpi"), str) or item["kpi"] not in KPI_SPECS:
             kpi = item.get("kpi") if isinstance(item, Mapping) else item
             errors.setdefault("guardrails", []).append(
                 f"guardrail {index}: unknown KPI {kpi!r}; valid: {sorted(KPI_SPECS)}"

@@ -200,7 +200,7 @@ class RegressionSerializer(serializers.ModelSerializer):
     delegate = serializers.CharField(source="series.delegate.slug", read_only=True)
     device_model = serializers.CharField(source="series.device_model.slug", read_only=True)
     config = serializers.JSONField(source="series.config", read_only=True)
-    triaged_by = serializers.CharField(source="triaged_by.username", read_only=True, default=None)
+    triaged_by = serializers.CharField(source="triaged_by.username", read_only=True, default=None, allow_null=True)
     field_population = serializers.SerializerMethodField()
 
     class Meta:

@@ -153,7 +153,10 @@ class CompatEntrySerializer(serializers.ModelSerializer):
     )
     device_model = _slug(DeviceModel)
     status = serializers.CharField(read_only=True, help_text="What the matrix shows: override if set, else derived")
-    override_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    override_status = serializers.ChoiceField(
+        choices=[("", "no override"), *CompatStatus.choices], read_only=True, help_text="'' when not overridden"
+    )
     evidence = CompatEvidenceSerializer(many=True, read_only=True)
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -77,6 +78,14 @@ class CompatEntryViewSet(viewsets.ModelViewSet):
     filterset_class = filtersets.CompatEntryFilterSet
     permission_classes = [ReadOrUserPermission]
 
+    @extend_schema(
+        methods=["POST"], request=serializers.OverrideInputSerializer, responses=serializers.CompatEntrySerializer
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=serializers.OverrideClearInputSerializer,
+        responses=serializers.CompatEntrySerializer,
+    )
     @action(
         detail=True,
         methods=["post", "delete"],

@@ -36,7 +36,7 @@ class DeviceDetailSerializer(DeviceSerializer):
 
 
 class CrashGroupSerializer(serializers.ModelSerializer):
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = CrashGroup

@@ -28,7 +28,7 @@ User = get_user_model()
 
 
 class TriageStateSerializer(serializers.ModelSerializer):
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = CrashGroup
@@ -114,7 +114,7 @@ class CrashGroupNotesView(APIView):
         notes = group.triage_notes.select_related("author")
         return Response(NoteSerializer(notes, many=True).data)
 
-    @extend_schema(request=NoteSerializer, responses=NoteSerializer)
+    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer})
     def post(self, request, pk: int):
         group = get_object_or_404(CrashGroup, pk=pk)
         body = NoteSerializer(data=request.data)

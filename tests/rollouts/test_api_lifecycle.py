@@ -46,6 +46,8 @@ def test_create_returns_the_draft_rollout_in_the_api_shape(make_rollout):
         ({"stages": []}, "stages"),
         ({"stages": [{"percent": 5, "min_hours": -1}]}, "stages"),
         ({"guardrails": [{"kpi": "happiness"}]}, "guardrails"),
+        ({"guardrails": [{"kpi": {}}]}, "guardrails"),  # unhashable: was a 500 (schema fuzzing)
+        ({"guardrails": [{"kpi": ["p95_latency_ms"]}]}, "guardrails"),
         ({"guardrails": [{"kpi": "errors_per_1k", "max_regression": -1}]}, "guardrails"),
         ({"scope": {"device_model": ["no-such-phone"]}}, "scope"),
         ({"scope": {"colour": ["red"]}}, "scope"),
