@@ -56,7 +56,7 @@ _last_state: ReplicaState | None = None
 
 
 def replica_configured() -> bool:
-    return REPLICA in connections.settings
+    return settings.DATABASE_REPLICA_URL is not None  # settings.py adds the alias exactly then
 
 
 @contextmanager
