@@ -17,10 +17,11 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 REPLICA = "replica"
-# A stale identity is a security bug, not a stale figure: a revoked key, a removed role or a logged-out session
-# must stop working at once, so these are always read from the primary.
+# A stale identity is a security bug, not a stale figure: a revoked key, a removed role, a new fleet limit or a
+# logged-out session must take effect at once, so these are always read from the primary. (A fleet limit read from
+# a lagging replica would also be cached for core.fleets.CACHE_TTL_S, right after its change cleared the cache.)
 PRIMARY_ONLY_APPS = frozenset({"auth", "sessions", "axes", "admin", "contenttypes"})
-PRIMARY_ONLY_MODELS = frozenset({"edgeportal.apikey"})
+PRIMARY_ONLY_MODELS = frozenset({"edgeportal.apikey", "edgeportal.fleetlimit"})
 # How often a process re-measures the replica's lag (the first routed read after this long pays one query).
 LAG_CHECK_INTERVAL_S = 5.0
 # Replay lag measured on the replica itself (any role may run it; pg_stat_replication on the primary needs

@@ -9,7 +9,7 @@ from django.contrib.sessions.models import Session
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 
-from core.models import ApiKey
+from core.models import ApiKey, FleetLimit
 from edgeportal import replica
 from edgeportal.middleware import PIN_COOKIE, ReplicaReadsMiddleware
 from telemetry.models import CrashGroup
@@ -48,7 +48,7 @@ def test_reads_of_a_replica_eligible_context_go_to_the_replica_but_identity_stay
     assert router.db_for_read(CrashGroup) is None  # no request context: a task, a rollup, a shell
     with replica.replica_reads():
         assert router.db_for_read(CrashGroup) == "replica"
-        assert [router.db_for_read(model) for model in (User, Session, ApiKey)] == [None, None, None]
+        assert [router.db_for_read(model) for model in (User, Session, ApiKey, FleetLimit)] == [None] * 4
     assert router.db_for_write(CrashGroup, instance=CrashGroup(pk=1)) == "default"
 
 

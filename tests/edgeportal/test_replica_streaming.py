@@ -89,7 +89,7 @@ def test_pages_exports_and_the_read_api_read_the_replica_and_identity_the_primar
     assert "telemetry_crashgroup" in replica_sql(api)
     # Who you are is decided on the primary: sessions, users, roles and API keys are never read from a copy (a
     # crash group's assignee joined in for display is a figure, not a permission).
-    for table in ("django_session", "auth_user", "auth_group", "edgeportal_apikey"):
+    for table in ("django_session", "auth_user", "auth_group", "edgeportal_apikey", "edgeportal_fleetlimit"):
         assert f'FROM "{table}"' not in replica_sql(page) + replica_sql(api)
 
 
