@@ -79,6 +79,14 @@ def _tasks_run_in_process(request):
     app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
 
 
+@pytest.fixture(autouse=True)
+def _replica_reads_only_in_replica_tests(request, monkeypatch):
+    """With DATABASE_REPLICA_URL set for a run, only the replica tests route reads: a test's rows are uncommitted
+    (invisible to a standby) unless it is transactional, and Django refuses a database a test did not declare."""
+    if settings.DATABASE_REPLICA_URL and not request.node.get_closest_marker("replica"):
+        monkeypatch.setattr(settings, "DATABASE_REPLICA_URL", None)
+
+
 @pytest.fixture
 def roles(db):
     from django.contrib.auth.models import Group

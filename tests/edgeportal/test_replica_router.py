@@ -107,7 +107,8 @@ def test_a_streamed_export_reads_the_replica_while_it_streams(usable_replica):
     assert seen == [True, True, True] and replica._reads_on_replica.get() is False
 
 
-@pytest.mark.django_db(transaction=True)  # outside a test transaction, where the router would consider the replica
+# Outside a test transaction, where the router would consider the replica; every database, as in the replica tests.
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_an_unreachable_replica_shows_on_readyz_and_pages_read_the_primary(client, viewer_user, replica_alias):
     replica_alias(UNREACHABLE)
     client.force_login(viewer_user)

@@ -18,7 +18,9 @@ from tests.conftest import REPLICA_URL
 
 from ..telemetry.fleet_factories import catalog_make, crash_group_make, device_make
 
-pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True)]
+# Every database: with DATABASE_REPLICA_URL set for the run, the `replica` alias is one Django would otherwise
+# refuse in a test that did not declare it.
+pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 
 def caught_up(replica, timeout_s: float = 15.0) -> None:

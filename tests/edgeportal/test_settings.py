@@ -17,6 +17,7 @@ PROD_ENV = {
     "SESSION_COOKIE_SECURE": "",
     "CSRF_COOKIE_SECURE": "",
     "STATIC_MANIFEST": "",
+    "DATABASE_REPLICA_URL": "",
 }
 
 
