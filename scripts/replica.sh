@@ -76,6 +76,7 @@ start() {
     echo "listen_addresses = '127.0.0.1'"
     echo "unix_socket_directories = '$REPLICA_DIR'"
     echo "hot_standby = on"
+    echo "hot_standby_feedback = on"   # a long export is not cancelled by the primary vacuuming rows it reads
     echo "shared_buffers = '64MB'"
     for setting in max_connections max_worker_processes max_prepared_transactions max_locks_per_transaction \
       max_wal_senders; do
