@@ -10,7 +10,7 @@ the last REPLICA_PIN_S seconds (read-your-own-writes). Without the alias this mo
 import contextvars
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,8 +27,7 @@ LAG_CHECK_INTERVAL_S = 5.0
 # Replay lag measured on the replica itself (any role may run it; pg_stat_replication on the primary needs
 # pg_monitor). With nothing left to replay the replica is current however old its last replayed commit is.
 LAG_SQL = """
-    SELECT pg_is_in_recovery(),
-           CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
+    SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
                 ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 END
 """
 
@@ -94,9 +93,10 @@ def replica_state_measure() -> ReplicaState:
     try:
         with replica.cursor() as cursor:
             cursor.execute(LAG_SQL)
-            in_recovery, lag_s = cursor.fetchone()
+            (lag_s,) = cursor.fetchone()
     except DatabaseError as exc:
-        replica.close()  # the next measurement reconnects instead of reusing a broken connection
+        with suppress(DatabaseError):  # closing a broken connection may fail the same way; it is dropped anyway
+            replica.close()  # the next measurement reconnects instead of reusing a broken connection
         state = ReplicaState(False, "unreachable", error=f"{type(exc).__name__}: {exc}".strip()[:200], measured_at=now)
     else:
         if lag_s is None:  # still receiving but nothing replayed since it started: how far behind is unknown
