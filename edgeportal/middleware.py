@@ -8,6 +8,8 @@ from django.http import HttpResponseBadRequest, JsonResponse
 
 from core.fleets import FLEET_LIMITED_MESSAGE, FLEET_SCOPED_PAGES, fleets_allowed
 
+from .replica import replica_configured, replica_reads, streamed_with_replica_reads
+
 # Pages load scripts and styles only from this site; no plugin, no framing, forms post only here.
 # style-src keeps 'unsafe-inline': Plotly sizes and positions its SVG through style attributes it writes at run
 # time, and a chart's height is a style attribute (templates/includes/chart.html). Styles cannot run code;
@@ -142,3 +144,45 @@ class NulQueryValueMiddleware:
             return JsonResponse({"error": "query parameter " + message, "detail": detail}, status=400)
         names = ", ".join(name.replace("\x00", "\\u0000") for name in bad)
         return HttpResponseBadRequest(f"Bad request: the query parameter {names} {message}.", content_type="text/plain")
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# GETs that must see the primary's rows: an admin change form saves back what it shows (a stale row would undo a
+# recent change), and a device's assignment must stop naming a rolled-back candidate at once.
+PRIMARY_READ_PREFIXES = ("/admin/", "/api/v1/rollouts/assignment/")
+PIN_COOKIE = "edgeportal_primary"
+
+
+class ReplicaReadsMiddleware:
+    """Pages, exports and read API calls read from the replica; a client that just wrote reads the primary.
+
+    Read-your-own-writes is a signed cookie set on the response to any write and honoured for REPLICA_PIN_S: the
+    user who just triaged is redirected to a page that shows the triage, whatever the replica's lag. Signed, with
+    the age checked on read, so a client cannot pin itself to the primary for longer than its last write allows.
+    No cookie jar (a device, a script with a bare key): reads lag by at most REPLICA_MAX_LAG_S.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not replica_configured():
+            return self.get_response(request)
+        if request.method not in READ_METHODS:
+            response = self.get_response(request)
+            response.set_signed_cookie(
+                PIN_COOKIE, "1", salt=PIN_COOKIE, max_age=settings.REPLICA_PIN_S,
+                secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",
+            )  # fmt: skip
+            return response
+        if request.path.startswith(PRIMARY_READ_PREFIXES) or self.pinned(request):
+            return self.get_response(request)
+        with replica_reads():
+            response = self.get_response(request)
+        if response.streaming and not response.is_async:
+            response.streaming_content = streamed_with_replica_reads(response.streaming_content)
+        return response
+
+    @staticmethod
+    def pinned(request) -> bool:
+        return request.get_signed_cookie(PIN_COOKIE, None, salt=PIN_COOKIE, max_age=settings.REPLICA_PIN_S) is not None

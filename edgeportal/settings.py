@@ -102,6 +102,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Around everything that reads: decides, per request, whether its reads may use the read replica.
+    "edgeportal.middleware.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "edgeportal.middleware.NulQueryValueMiddleware",
@@ -155,6 +157,30 @@ else:
     options["prepare_threshold"] = 0
     options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# A streaming read replica for dashboards, exports and the read API (edgeportal/replica.py says which reads).
+# Unset: no `replica` alias, and the router routes nothing.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    if not IS_POSTGRES:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL (SQLite has no replica)")
+    try:
+        replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a usable database URL: {exc}") from None
+    if replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a PostgreSQL URL (a streaming standby)")
+    replica["CONN_HEALTH_CHECKS"] = True
+    # A dead replica costs a page at most this long once per lag check, then pages read the primary.
+    replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # Tests run on the primary's test database through this alias (pytest-django never creates or migrates it).
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = replica
+DATABASE_ROUTERS = ["edgeportal.replica.ReplicaRouter"]
+# Read-your-own-writes: after a POST/PUT/PATCH/DELETE a client reads the primary for this long (a signed cookie).
+REPLICA_PIN_S = env_int("REPLICA_PIN_S", 10, minimum=1)
+# A replica further behind than this is skipped (reads go to the primary) until it catches up.
+REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 30, minimum=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

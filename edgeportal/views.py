@@ -13,6 +13,7 @@ from telemetry.kpi.scope import filter_choices, scope_parse
 
 from . import selectors
 from .release_kpis import release_kpi_rows
+from .replica import replica_configured, replica_state_measure
 from .search import PER_KIND, search_everything
 
 
@@ -83,13 +84,19 @@ def _broker_ready() -> str | None:
 @require_GET
 @never_cache
 def readyz(request):
-    """Readiness: the database and (when configured) the broker are reachable; 503 otherwise."""
+    """Readiness: the database and (when configured) the broker are reachable; 503 otherwise.
+
+    With a read replica, its state and replay lag are shown too, measured now; they never make the node unready:
+    a replica that is down or behind only sends the pages' reads to the primary.
+    """
     checks = {"database": _database_ready(), "broker": _broker_ready()}
     ready = all(error is None for error in checks.values())
     body = {
         "status": "ok" if ready else "unavailable",
         "checks": {name: ("ok" if error is None else error) for name, error in checks.items()},
     }
+    if replica_configured():
+        body["replica"] = replica_state_measure().as_json()
     return JsonResponse(body, status=200 if ready else 503)
 
 

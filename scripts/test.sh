@@ -17,9 +17,13 @@ fi
 if [ -z "${CELERY_BROKER_URL+set}" ] && port_open 127.0.0.1 6379; then
   export CELERY_BROKER_URL="redis://127.0.0.1:6379/1"
 fi
+if [ -z "${EDGEPORTAL_TEST_REPLICA_URL+set}" ] && [ -f /tmp/edgeportal-replica-5433/standby.signal ] && port_open 127.0.0.1 5433; then
+  export EDGEPORTAL_TEST_REPLICA_URL="postgres://postgres@127.0.0.1:5433/postgres"   # scripts/replica.sh start
+fi
 if [ -n "${CELERY_BROKER_URL:-}" ] && [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL="$CELERY_BROKER_URL"
 fi
 echo "== database: ${DATABASE_URL:-SQLite (no PostgreSQL found)}"
 echo "== broker:   ${CELERY_BROKER_URL:-none (tasks in process; worker tests skipped)}"
+echo "== replica:  ${EDGEPORTAL_TEST_REPLICA_URL:-none (replica tests skipped; scripts/replica.sh start)}"
 exec "$PY" -m pytest --create-db "$@"

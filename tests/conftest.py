@@ -19,6 +19,9 @@ REQUIRE_SERVICES = os.environ.get("EDGEPORTAL_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 MQTT_BROKER_URL = os.environ.get("MQTT_BROKER_URL", "mqtt://127.0.0.1:1883")
 PROMETHEUS = os.environ.get("PROMETHEUS", "/usr/bin/prometheus")
+# A streaming replica of the test PostgreSQL cluster (scripts/replica.sh start); the database name is ignored:
+# the replica tests read the replica's copy of the test database.
+REPLICA_URL = os.environ.get("EDGEPORTAL_TEST_REPLICA_URL")
 
 
 def _reachable(url: str | None, default_port: int) -> bool:
@@ -40,6 +43,14 @@ def _missing_service(item) -> str | None:
         if not _reachable(settings.CELERY_BROKER_URL or os.environ.get("REDIS_URL"), 6379):
             return (
                 "needs Redis: set CELERY_BROKER_URL/REDIS_URL=redis://127.0.0.1:6379/N (not configured or unreachable)"
+            )
+    if item.get_closest_marker("replica"):
+        if not settings.IS_POSTGRES:
+            return "needs PostgreSQL and a streaming replica of it (running on SQLite)"
+        if not _reachable(REPLICA_URL, 5432):
+            return (
+                "needs a streaming replica: scripts/replica.sh start, then "
+                "EDGEPORTAL_TEST_REPLICA_URL=postgres://postgres@127.0.0.1:5433/postgres (not set or unreachable)"
             )
     if item.get_closest_marker("mqtt") and not _reachable(MQTT_BROKER_URL, 1883):
         return f"needs an MQTT broker at {MQTT_BROKER_URL} (apt-get install mosquitto; set MQTT_BROKER_URL)"
@@ -66,6 +77,14 @@ def _tasks_run_in_process(request):
     app.conf.task_always_eager = not request.node.get_closest_marker("celery_worker")
     yield
     app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@pytest.fixture(autouse=True)
+def _replica_reads_only_in_replica_tests(request, monkeypatch):
+    """With DATABASE_REPLICA_URL set for a run, only the replica tests route reads: a test's rows are uncommitted
+    (invisible to a standby) unless it is transactional, and Django refuses a database a test did not declare."""
+    if settings.DATABASE_REPLICA_URL and not request.node.get_closest_marker("replica"):
+        monkeypatch.setattr(settings, "DATABASE_REPLICA_URL", None)
 
 
 @pytest.fixture

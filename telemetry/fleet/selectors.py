@@ -4,7 +4,7 @@ import math
 from collections import Counter
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, connections
 
 from edgeportal_client.histogram import bucket_value
 
@@ -39,7 +39,7 @@ def _histogram_counts_merge(queryset, *, column: str) -> dict[int, int]:
     """Sums a histogram column's counts over the rows: in SQL on PostgreSQL (rows never reach Python), else here."""
     if connection.vendor == "postgresql":
         sql, params = queryset.query.sql_with_params()
-        with connection.cursor() as cursor:
+        with connections[queryset.db].cursor() as cursor:  # where the queryset reads: the replica on a page
             cursor.execute(
                 f"SELECT kv.key, SUM(kv.value::bigint) FROM ({sql}) r "  # noqa: S608 -- our own compiled queryset
                 f"CROSS JOIN LATERAL jsonb_each_text(r.{column} -> 'counts') kv GROUP BY kv.key",

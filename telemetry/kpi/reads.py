@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -102,7 +102,8 @@ def merge_rows_fast(rows, *, fields: tuple[str, ...], key: Callable[[dict], obje
         f"(r.h1 -> 'counts')::text, COALESCE((r.h1 ->> 'zero_count')::bigint, 0) FROM ({sql}) r"
     )
     width = len(fields)
-    with connection.cursor() as cursor:
+    # The connection the queryset itself would use: on a dashboard request that is the read replica.
+    with connections[rows.db].cursor() as cursor:
         cursor.execute(query, params)
         for row in cursor.fetchall():
             totals = groups[key(dict(zip(fields, row[:width], strict=True)))]

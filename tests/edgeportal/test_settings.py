@@ -17,6 +17,7 @@ PROD_ENV = {
     "SESSION_COOKIE_SECURE": "",
     "CSRF_COOKIE_SECURE": "",
     "STATIC_MANIFEST": "",
+    "DATABASE_REPLICA_URL": "",
 }
 
 
@@ -46,6 +47,7 @@ def _manage(*args, env):
             {"DEBUG": "1", "LAB_FIELD_GAP_RATIO": "nan"},
             "LAB_FIELD_GAP_RATIO=nan is not a finite number of at least 1.0",
         ),
+        ({"DEBUG": "1", "DATABASE_REPLICA_URL": "postgres://r@replica/portal"}, "needs a PostgreSQL DATABASE_URL"),
     ],
 )
 def test_bad_setting_is_a_clear_startup_error(env, message):
@@ -70,4 +72,25 @@ def test_postgresql_options_from_the_url_are_kept_beside_the_prepared_statement_
         "sslmode": "verify-full",
         "prepare_threshold": 0,
         "options": "-c plan_cache_mode=force_generic_plan",
+    }
+
+
+def test_a_replica_url_adds_the_replica_alias_mirrored_in_tests_and_nothing_without_it():
+    env = {**PROD_ENV, "DATABASE_URL": "postgres://portal@db.example.com:5432/portal"}
+    show = (
+        "from django.conf import settings as s; r = s.DATABASES.get('replica'); "
+        "print(r and {'HOST': r['HOST'], 'PORT': r['PORT'], 'OPTIONS': r['OPTIONS'], 'MIRROR': r['TEST']['MIRROR']})"
+    )
+    without = _manage("shell", "-c", show, env=env)
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.strip().splitlines()[-1] == "None"
+    result = _manage(
+        "shell", "-c", show, env={**env, "DATABASE_REPLICA_URL": "postgres://portal@replica.example.com:5433/portal"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert eval(result.stdout.strip().splitlines()[-1]) == {  # noqa: S307 -- the repr of a dict printed just above
+        "HOST": "replica.example.com",
+        "PORT": 5433,
+        "OPTIONS": {"connect_timeout": 2},
+        "MIRROR": "default",
     }
