@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import Q
 
+from core.filters import IdFilter
+
 from .models import BenchmarkRun, Regression, RegressionStatus, RunStatus, SourceFormat
 
 
@@ -9,17 +11,17 @@ class BenchmarkRunFilterSet(django_filters.FilterSet):
 
     model = django_filters.CharFilter(label="Model", field_name="model_version__ml_model__slug")
     model_version = django_filters.CharFilter(label="Model version", field_name="model_version__version")
-    model_version_id = django_filters.NumberFilter(label="Model version id")
+    model_version_id = IdFilter(label="Model version id")
     runtime = django_filters.CharFilter(label="Runtime", field_name="runtime_version__runtime__slug")
     runtime_version = django_filters.CharFilter(label="Runtime version", field_name="runtime_version__version")
-    runtime_version_id = django_filters.NumberFilter(label="Runtime version id")
+    runtime_version_id = IdFilter(label="Runtime version id")
     delegate = django_filters.CharFilter(label="Delegate", field_name="delegate__slug")
-    delegate_id = django_filters.NumberFilter(label="Delegate id")
+    delegate_id = IdFilter(label="Delegate id")
     device_model = django_filters.CharFilter(label="Device model", field_name="device_model__slug")
-    device_model_id = django_filters.NumberFilter(label="Device model id")
+    device_model_id = IdFilter(label="Device model id")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices, label="Status")
     source_format = django_filters.ChoiceFilter(choices=SourceFormat.choices, label="Format")
-    series = django_filters.NumberFilter(field_name="series_id", label="Series id")
+    series = IdFilter(field_name="series_id", label="Series id")
     from_ = django_filters.IsoDateTimeFilter(field_name="ran_at", lookup_expr="gte", label="From")
     to = django_filters.IsoDateTimeFilter(field_name="ran_at", lookup_expr="lt", label="To")
     q = django_filters.CharFilter(method="search", label="Search")
@@ -52,8 +54,8 @@ class RegressionFilterSet(django_filters.FilterSet):
     runtime = django_filters.CharFilter(field_name="series__runtime__slug", label="Runtime")
     delegate = django_filters.CharFilter(field_name="series__delegate__slug", label="Delegate")
     device_model = django_filters.CharFilter(field_name="series__device_model__slug", label="Device model")
-    device_model_id = django_filters.NumberFilter(field_name="series__device_model_id", label="Device model id")
-    series = django_filters.NumberFilter(field_name="series_id", label="Series id")
+    device_model_id = IdFilter(field_name="series__device_model_id", label="Device model id")
+    series = IdFilter(field_name="series_id", label="Series id")
     from_ = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label="From")
     to = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label="To")
 

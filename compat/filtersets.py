@@ -12,6 +12,8 @@ from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from core.filters import IdFilter
+
 from .models import (
     CompatEntry,
     CompatStatus,
@@ -123,7 +125,7 @@ class CompatEntryFilterSet(filters.FilterSet):
 
     q = filters.CharFilter(method="filter_q", label="Search")
     model = _slugs("model_version__ml_model", MLModel, "Model")
-    model_id = filters.NumberFilter(field_name="model_version__ml_model_id", label="Model id")
+    model_id = IdFilter(field_name="model_version__ml_model_id", label="Model id")
     model_version = NaturalKeyFilter(
         field_name="model_version",
         model=ModelVersion,
@@ -131,7 +133,7 @@ class CompatEntryFilterSet(filters.FilterSet):
         lookups=("ml_model__slug", "version"),
         label="Model version",
     )
-    model_version_id = filters.NumberFilter(label="Model version id")
+    model_version_id = IdFilter(label="Model version id")
     task = filters.MultipleChoiceFilter(
         field_name="model_version__ml_model__task", choices=ModelTask.choices, label="Task"
     )
@@ -142,7 +144,7 @@ class CompatEntryFilterSet(filters.FilterSet):
         field_name="model_version__format", choices=ModelFormat.choices, label="Format"
     )
     runtime = _slugs("runtime_version__runtime", Runtime, "Runtime")
-    runtime_id = filters.NumberFilter(field_name="runtime_version__runtime_id", label="Runtime id")
+    runtime_id = IdFilter(field_name="runtime_version__runtime_id", label="Runtime id")
     runtime_version = NaturalKeyFilter(
         field_name="runtime_version",
         model=RuntimeVersion,
@@ -150,16 +152,16 @@ class CompatEntryFilterSet(filters.FilterSet):
         lookups=("runtime__slug", "version"),
         label="Runtime version",
     )
-    runtime_version_id = filters.NumberFilter(label="Runtime version id")
+    runtime_version_id = IdFilter(label="Runtime version id")
     delegate = NaturalKeyFilter(
         field_name="delegate", model=Delegate, separator="/", lookups=("runtime__slug", "slug"), label="Delegate"
     )
-    delegate_id = filters.NumberFilter(label="Delegate id")
+    delegate_id = IdFilter(label="Delegate id")
     delegate_kind = filters.MultipleChoiceFilter(
         field_name="delegate__kind", choices=DelegateKind.choices, label="Delegate kind"
     )
     device_model = _slugs("device_model", DeviceModel, "Device model")
-    device_model_id = filters.NumberFilter(label="Device model id")
+    device_model_id = IdFilter(label="Device model id")
     vendor = VendorFilter(method="filter_vendor", choices=_vendor_choices, label="Vendor")
     tier = filters.MultipleChoiceFilter(field_name="device_model__tier", choices=Tier.choices, label="Tier")
     os = filters.MultipleChoiceFilter(field_name="device_model__os_family", choices=OsFamily.choices, label="OS")
@@ -238,7 +240,7 @@ class RuntimeFilterSet(filters.FilterSet):
 class RuntimeVersionFilterSet(filters.FilterSet):
     q = filters.CharFilter(field_name="version", lookup_expr="icontains", label="Search")
     runtime = _slugs("runtime", Runtime, "Runtime")
-    runtime_id = filters.NumberFilter()
+    runtime_id = IdFilter()
 
     class Meta:
         model = RuntimeVersion
@@ -248,7 +250,7 @@ class RuntimeVersionFilterSet(filters.FilterSet):
 class DelegateFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="Search")
     runtime = _slugs("runtime", Runtime, "Runtime")
-    runtime_id = filters.NumberFilter()
+    runtime_id = IdFilter()
     kind = filters.MultipleChoiceFilter(choices=DelegateKind.choices)
 
     class Meta:
@@ -280,7 +282,7 @@ class MLModelFilterSet(filters.FilterSet):
 class ModelVersionFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="Search")
     model = _slugs("ml_model", MLModel, "Model")
-    model_id = filters.NumberFilter(field_name="ml_model_id")
+    model_id = IdFilter(field_name="ml_model_id")
     task = filters.MultipleChoiceFilter(field_name="ml_model__task", choices=ModelTask.choices)
     precision = filters.MultipleChoiceFilter(choices=Precision.choices)
     format = filters.MultipleChoiceFilter(choices=ModelFormat.choices)

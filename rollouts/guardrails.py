@@ -46,6 +46,7 @@ class Comparison:
     variance: float
     tau: float  # mixture scale of the mSPRT on the test's scale
     practical: bool  # the estimate is large enough to be worth calling
+    driven_by: str | None = None  # whole arms: the device model contributing most to Δ̂ (where to look first)
 
 
 @dataclass(frozen=True)
@@ -256,14 +257,17 @@ def stratified_compare(spec: KpiSpec, candidate: ArmData, control: ArmData, max_
     for model in sorted(candidate_models.keys() & control_models.keys()):
         part = spec.compare(candidate_models[model], control_models[model], max_regression)
         if part is not None:
-            strata.append((candidate_models[model].sessions + control_models[model].sessions, part))
+            strata.append((candidate_models[model].sessions + control_models[model].sessions, part, model))
     if not strata:
         return None
-    total = sum(weight for weight, _ in strata)
+    total = sum(weight for weight, _, _ in strata)
+    contributions = {model: weight / total * part.regression for weight, part, model in strata}
+    driver = max(contributions, key=contributions.get)
     return replace(
         whole,
-        regression=sum(weight / total * part.regression for weight, part in strata),
-        variance=sum((weight / total) ** 2 * part.variance for weight, part in strata),
+        regression=sum(contributions.values()),
+        variance=sum((weight / total) ** 2 * part.variance for weight, part, _ in strata),
+        driven_by=driver if contributions[driver] > 0 else None,
     )
 
 
@@ -273,7 +277,7 @@ def guardrail_check(
     """One guardrail on one slice: the API's guardrail row (kpi, state, candidate, control, difference, p_value)."""
     spec = KPI_SPECS[guardrail["kpi"]]
     row = {"kpi": spec.name, "state": State.INSUFFICIENT, "candidate": None, "control": None, "difference": None,
-           "p_value": None, "device_model": device_model}  # fmt: skip
+           "p_value": None, "device_model": device_model, "driven_by": None}  # fmt: skip
     if spec.reporting(candidate) < MIN_TEST_SESSIONS or spec.reporting(control) < MIN_TEST_SESSIONS:
         return row
     compare = spec.compare if device_model else partial(stratified_compare, spec)
@@ -288,6 +292,7 @@ def guardrail_check(
         control=_round(comparison.control),
         difference=_round(comparison.difference),
         p_value=_round(test.p_value, 6),
+        driven_by=comparison.driven_by if failed else None,
     )
     return row
 

@@ -37,7 +37,8 @@ def _shortfalls(*, stage: dict, stage_hours: float, candidate: ArmData, control:
 
 def _label(row: dict) -> str:
     where = f" on {row['device_model']}" if row["device_model"] else ""
-    return f"{row['kpi']}{where}: candidate {row['candidate']} vs control {row['control']} (p={row['p_value']})"
+    driver = f", mostly on {row['driven_by']}" if row.get("driven_by") else ""
+    return f"{row['kpi']}{where}: candidate {row['candidate']} vs control {row['control']} (p={row['p_value']}){driver}"
 
 
 def verdict_compute(

@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import Exists, OuterRef
 
 from compat.models import DeviceModel
+from core.filters import IdFilter, IntegerFilter
 
 from ..kpi.scope import FILTER_LOOKUPS, KNOWN_VALUES, moment_parse
 from ..models import (
@@ -63,8 +64,10 @@ def _cohort_filter(param: str) -> filters.Filter:
     """A filter on a cohort column; validated against the catalog when it names a catalog row."""
     if param in KNOWN_VALUES:
         return KnownValueFilter(param=param, method="filter_cohort")
-    if param == "tier" or param.endswith("_id"):
-        return filters.NumberFilter(method="filter_cohort")
+    if param == "tier":
+        return IntegerFilter(method="filter_cohort", min_value=0, max_value=99)
+    if param.endswith("_id"):
+        return IdFilter(method="filter_cohort")
     return filters.CharFilter(method="filter_cohort")
 
 
@@ -74,7 +77,7 @@ class DeviceFilterSet(filters.FilterSet):
     device_model = KnownValueFilter(param="device_model", field_name="device_model__slug")
     device_model_id = filters.ModelChoiceFilter(queryset=DeviceModel.objects.all(), field_name="device_model")
     vendor = KnownValueFilter(param="vendor", field_name="device_model__vendor", lookup_expr="iexact")
-    tier = filters.NumberFilter(field_name="device_model__tier")
+    tier = IntegerFilter(field_name="device_model__tier", min_value=0, max_value=99)
     os_version = filters.CharFilter()
     app_version = filters.CharFilter()
     model = _cohort_filter("model")

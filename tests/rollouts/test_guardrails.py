@@ -175,3 +175,12 @@ def test_a_small_fleet_with_device_effects_does_not_fail_its_baseline():
         candidate, control = _few_devices(FleetProfile(), devices=40, sessions=2000, seed=seed)
         failures += decide(candidate, control).decision == "fail"
     assert failures <= 1
+
+
+def test_a_whole_arm_failure_names_the_device_model_that_drives_it():
+    profile = replace(FleetProfile(), affected=(DEVICE_MODELS[2],), crash_rate_affected=0.05)
+    verdict = decide(*arms(profile, sessions=6000))
+    whole = next(r for r in verdict.guardrails if r["kpi"] == "crash_free_sessions" and r["device_model"] is None)
+    assert whole["state"] == "fail" and whole["driven_by"] == DEVICE_MODELS[2]
+    assert f"mostly on {DEVICE_MODELS[2]}" in " ".join(verdict.reasons)
+    assert all(r["driven_by"] is None for r in verdict.guardrails if r["state"] != "fail" or r["device_model"])
