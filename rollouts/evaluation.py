@@ -45,16 +45,28 @@ def rollout_verdict(*, rollout: Rollout, now: datetime) -> tuple[Verdict, dict]:
     return verdict, {name: arm_summary(arm) for name, arm in arms.items()}
 
 
+def _position(rollout: Rollout) -> tuple:
+    """What a verdict was computed for: acting on it is right only while the rollout is still there."""
+    return rollout.status, rollout.stage, rollout.stage_started_at
+
+
 def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Rollout:
     """Evaluates a running or paused rollout and stores the verdict; a running one then pauses or rolls back on
-    `fail` (as on_failure says) and, with auto_advance, advances (or completes at the last stage) on `proceed`."""
+    `fail` (as on_failure says) and, with auto_advance, advances (or completes at the last stage) on `proceed`.
+
+    The arms are read (raw sessions of the stage: the heavy part) without holding the rollout's row lock, so a
+    user's pause or a second evaluation never waits on them. The lock is taken only to store and act, and only if
+    the rollout has not moved since (status, stage, stage start): a verdict for a stage that is gone is dropped —
+    two evaluations still never act twice, and a user's action always wins over a stale verdict."""
     now = now or timezone.now()
+    snapshot = Rollout.objects.get(pk=rollout_id)
+    if snapshot.status not in (RolloutStatus.RUNNING, RolloutStatus.PAUSED):
+        return snapshot
+    verdict, arms = rollout_verdict(rollout=snapshot, now=now)
     with transaction.atomic():
-        # Locked for the whole evaluation: two evaluations (the beat task and a POST) serialize, never act twice.
         rollout = Rollout.objects.select_for_update().get(pk=rollout_id)
-        if rollout.status not in (RolloutStatus.RUNNING, RolloutStatus.PAUSED):
+        if _position(rollout) != _position(snapshot):
             return rollout
-        verdict, arms = rollout_verdict(rollout=rollout, now=now)
         rollout.verdict = {"decision": verdict.decision, "reasons": verdict.reasons, "evaluated_at": now.isoformat()}
         rollout.guardrail_results, rollout.arms = verdict.guardrails, arms
         rollout.save(update_fields=["verdict", "guardrail_results", "arms", "updated_at"])
