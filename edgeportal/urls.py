@@ -6,6 +6,9 @@ from telemetry import urls as fleet_urls
 
 from . import api, views
 from .fleet_events import rollout_chart_events
+from .fleet_release_health import release_health_rows
+
+FLEET_COMPOSED = {"chart_events": rollout_chart_events, "release_health": release_health_rows}
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,8 +19,9 @@ urlpatterns = [
     path("accounts/", include("edgeportal.accounts")),
     path("admin/", admin.site.urls),
     path("compat/", include("compat.urls")),
-    # The fleet page marks rollout events on its time charts: handed in here, as telemetry cannot import rollouts.
-    path("fleet/", include((fleet_urls.fleet_patterns(chart_events=rollout_chart_events), "fleet"))),
+    # The fleet page marks rollout events on its time charts and shows Sentry release health beside its crash-free
+    # KPI: both handed in here, as telemetry cannot import rollouts or protocols.
+    path("fleet/", include((fleet_urls.fleet_patterns(**FLEET_COMPOSED), "fleet"))),
     path("crashes/", include("telemetry.crash_urls")),
     path("benchmarks/", include("benchmarks.urls")),
     path("rollouts/", include("rollouts.urls")),

@@ -9,13 +9,7 @@ from rest_framework.views import APIView
 
 from telemetry.kpi.scope import api_time_range_parse
 
-from .selectors import release_health
-
-RELATION = (
-    "App sessions are process runs reported by Sentry SDKs (crash-free = 1 - crashed / sessions); the KPI "
-    "crash_free_sessions counts inference sessions. A Sentry crash tagged edge.session_id marks that inference "
-    "session crashed, so both rates move together when crashes happen during inference."
-)
+from .selectors import RELEASE_HEALTH_RELATION, release_health
 
 
 class ReleaseHealthView(APIView):
@@ -24,7 +18,7 @@ class ReleaseHealthView(APIView):
     @extend_schema(
         operation_id="release_health",
         summary="Crash-free app sessions (Sentry release health) per release and device model",
-        description=RELATION,
+        description=RELEASE_HEALTH_RELATION,
         parameters=[
             OpenApiParameter(name, OpenApiTypes.DATETIME if name in ("from", "to") else OpenApiTypes.STR)
             for name in ("from", "to", "release", "device_model")
@@ -40,4 +34,4 @@ class ReleaseHealthView(APIView):
         start, end = time_range.start, time_range.end
         rows = release_health(start=start, end=end, release=request.query_params.get("release"),
                               device_model=request.query_params.get("device_model"))  # fmt: skip
-        return Response({"from": start, "to": end, "relation": RELATION, "results": rows})
+        return Response({"from": start, "to": end, "relation": RELEASE_HEALTH_RELATION, "results": rows})

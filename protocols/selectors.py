@@ -8,6 +8,13 @@ from django.db.models.functions import Coalesce
 from .ingest_bridge import Device
 from .models import ReleaseHealthAggregate, ReleaseHealthSession, SentrySessionStatus
 
+# How app sessions relate to the inference-session KPIs: said by the API and beside the figures on the fleet page.
+RELEASE_HEALTH_RELATION = (
+    "App sessions are process runs reported by Sentry SDKs (crash-free = 1 - crashed / sessions); the KPI "
+    "crash_free_sessions counts inference sessions. A Sentry crash tagged edge.session_id marks that inference "
+    "session crashed, so both rates move together when crashes happen during inference."
+)
+
 
 def _device_model_of_uid():
     # In SQL, grouped by: a release-health row knows only its `did`; the device's model is telemetry's.
@@ -17,15 +24,24 @@ def _device_model_of_uid():
 
 
 def release_health(
-    *, start: datetime, end: datetime, release: str | None = None, device_model: str | None = None
+    *,
+    start: datetime,
+    end: datetime,
+    release: str | None = None,
+    device_model: str | None = None,
+    app_version: str | None = None,
 ) -> list[dict]:
     """[{release, device_model, sessions, crashed, abnormal, errored, crash_free_sessions}] of app sessions started
     in [start, end): Sentry's definitions (crash-free = 1 − crashed ÷ sessions), individual and aggregated
-    sessions summed. `device_model` is "" for a device the portal has not seen in an ingest batch yet."""
+    sessions summed. `device_model` is "" for a device the portal has not seen in an ingest batch yet;
+    `app_version` keeps the releases whose app version (after the last `@`, as crash reports read it) is that one."""
     sessions = ReleaseHealthSession.objects.filter(started__gte=start, started__lt=end)
     aggregates = ReleaseHealthAggregate.objects.filter(started__gte=start, started__lt=end)
     if release:
         sessions, aggregates = sessions.filter(release=release), aggregates.filter(release=release)
+    if app_version:
+        of_version = Q(release=app_version) | Q(release__endswith=f"@{app_version}")
+        sessions, aggregates = sessions.filter(of_version), aggregates.filter(of_version)
     status = SentrySessionStatus
     rows = list(
         sessions.annotate(device_model=_device_model_of_uid())

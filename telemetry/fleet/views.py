@@ -16,6 +16,7 @@ from ..kpi import selectors
 from ..kpi.scope import Scope, filter_choices, scope_parse
 from . import charts
 from . import selectors as fleet_selectors
+from .release_health import ReleaseHealthRows, release_health_panel
 from .releases import release_compare_rows, release_options
 
 DIMENSION_CHOICES = (
@@ -97,7 +98,7 @@ def _events_for(chart_events: ChartEvents | None, *, start: datetime, end: datet
     return list(chart_events(start=start, end=end, filters=filters)) if chart_events else []
 
 
-def fleet_health(request, *, chart_events: ChartEvents | None = None):
+def fleet_health(request, *, chart_events: ChartEvents | None = None, release_health: ReleaseHealthRows | None = None):
     scope = scope_parse(request.GET)
     dimension = request.GET.get("by", "device_model")
     dimension = dimension if dimension in dict(DIMENSION_CHOICES) else "device_model"
@@ -155,6 +156,8 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None):
         ],  # fmt: skip
         "fallback_sampled": sampled,
         "chart_events": events,
+        # Sentry app sessions beside the crash-free KPI: handed in by the project (protocols is above telemetry).
+        "release_health": release_health_panel(release_health, start=start, end=end, filters=filters),
         "dimension": dimension,
         "dimension_choices": DIMENSION_CHOICES,
         "dimension_label": dict(DIMENSION_CHOICES)[dimension],

@@ -85,3 +85,18 @@ def test_crash_groups_api_counts_the_crashes_the_sdk_sent(live_dsn, run_sentry_a
 
     assert len(groups) == 1
     assert (groups[0]["event_count"], groups[0]["device_count"]) == (2, 2)
+
+
+def test_the_fleet_page_shows_the_release_health_the_sdk_sent(live_dsn, run_sentry_app, client, viewer_user):
+    for _ in range(3):
+        run_sentry_app("clean", dsn=live_dsn)
+    run_sentry_app("uncaught", dsn=live_dsn)  # its event registers the device (and its model) with the portal
+
+    client.force_login(viewer_user)
+    response = client.get("/fleet/?range=24h&device_model=google-pixel-8&app_version=3.2.1")
+
+    (row,) = response.context["release_health"].rows
+    assert (row.app.release, row.app.device_model, row.app.app_version) == ("edgeapp@3.2.1", "google-pixel-8", "3.2.1")
+    assert (row.app.sessions, row.app.crashed, row.app.abnormal, row.app.errored) == (4, 1, 0, 0)
+    assert row.app.crash_free_sessions == 0.75
+    assert b"Release health (Sentry app sessions)" in response.content and b"75.00 %" in response.content
