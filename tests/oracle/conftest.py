@@ -126,3 +126,22 @@ def evidence_now(oracle_build):
 def viewer(client, viewer_user):
     client.force_login(viewer_user)
     return client
+
+
+@pytest.fixture(scope="package")
+def _responses() -> dict:
+    return {}
+
+
+@pytest.fixture
+def page(viewer, _responses):
+    """GET a page or API read once for the package (the fleet never changes): a 200, kept for the next test."""
+
+    def get(url: str):
+        if url not in _responses:
+            response = viewer.get(url)
+            assert response.status_code == 200, (url, response.content[:500])
+            _responses[url] = response
+        return _responses[url]
+
+    return get

@@ -1,6 +1,8 @@
 """The fleet page (`/fleet/`: cards and the breakdown by device model) and the release comparison
 (`/fleet/compare/`) show exactly the oracle's figures for the planted fleet."""
 
+from datetime import timedelta
+
 import pytest
 
 from .asserts import assert_figures, assert_printed
@@ -27,24 +29,27 @@ COMPARE_ROWS = {
 
 
 @pytest.fixture
-def fleet_page(viewer):
-    response = viewer.get("/fleet/?range=7d&by=device_model")
-    assert response.status_code == 200
-    return response.context
+def fleet_page(page):
+    return page("/fleet/?range=7d&by=device_model").context
 
 
 def test_fleet_cards_are_the_whole_fleets_figures(oracle: Oracle, fleet_page):
     assert_figures(fleet_page["kpis"], oracle.figures(*oracle.calendar_range(7)), names=CARD_FIGURES, what="fleet")
 
 
-def test_the_range_edge_counts_what_starts_inside_it_only(oracle: Oracle, fleet_page):
+def test_the_range_edge_counts_what_starts_inside_it_only(oracle: Oracle, fleet_page, page):
     start, _ = oracle.calendar_range(7)
-    just_inside = [s for s in oracle.fleet.sessions if start <= s.started_at < start.replace(minute=2)]
-    assert just_inside, "the plant has sessions a minute inside the range"
     outside = [s for s in oracle.fleet.sessions if s.peak_rss_mb == 999.0]
-    assert outside and all(s.started_at < start for s in outside)
+    assert outside and all(start - timedelta(minutes=2) < s.started_at < start for s in outside)
     assert fleet_page["kpis"].sessions == len(oracle.sessions(*oracle.calendar_range(7)))
     assert fleet_page["kpis"].peak_rss_mb_p95 < 999.0 * 0.99  # the slow, large sessions a minute before stay out
+    hour = timedelta(hours=1)
+    for a, b in ((start, start + hour), (start - hour, start)):  # the range's first hour, and the hour before it
+        moment = "%Y-%m-%dT%H:%M:%SZ"
+        got = page(f"/fleet/?range=custom&from={a.strftime(moment)}&to={b.strftime(moment)}").context["kpis"]
+        want = oracle.figures(a, b)
+        assert want.sessions, "the plant has sessions a minute either side of the edge"
+        assert_figures(got, want, names=CARD_FIGURES, what=f"[{a}, {b})")
 
 
 def test_breakdown_rows_by_device_model(oracle: Oracle, fleet_page):

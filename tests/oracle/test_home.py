@@ -21,17 +21,13 @@ PER_DEVICE_MODEL_CARDS = {"p95_latency": "p95_latency_ms", "memory": "peak_rss_m
 
 
 @pytest.fixture
-def home(viewer):
-    response = viewer.get("/?range=7d")
-    assert response.status_code == 200
-    return response.context
+def home(page):
+    return page("/?range=7d").context
 
 
 @pytest.fixture
-def home_api(viewer):
-    response = viewer.get("/api/v1/home/?range=7d")
-    assert response.status_code == 200, response.content
-    return response.json()
+def home_api(page):
+    return page("/api/v1/home/?range=7d").json()
 
 
 def test_the_planted_fleet_makes_worst_a_question_of_ratio_not_of_value(oracle: Oracle):
