@@ -21,7 +21,7 @@ from telemetry.models import Alert, AlertStatus
 from telemetry.support.selectors import crash_groups_new_and_regressed
 
 from .cards import KpiCard, Trend, Worst
-from .coverage import lab_coverage
+from labfield.coverage import lab_coverage
 from .release_kpis import release_cards_get
 
 
