@@ -103,7 +103,9 @@ def lab_coverage(*, start: datetime, end: datetime, filters: dict, now: datetime
 
 
 def _gap(pair: Pair, devices: int, used: dict[tuple[int, int], int]) -> CoverageGap:
-    fleet_paths = sorted((FleetPath(rt, dl, n) for (rt, dl), n in used.items()), key=lambda p: (-p.sessions, p.runtime_id, p.delegate_id))
+    fleet_paths = sorted(
+        (FleetPath(rt, dl, n) for (rt, dl), n in used.items()), key=lambda p: (-p.sessions, p.runtime_id, p.delegate_id)
+    )
     return CoverageGap(pair[0], pair[1], devices, sum(used.values()), tuple(fleet_paths))
 
 
