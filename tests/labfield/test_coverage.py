@@ -146,3 +146,12 @@ def test_query_counts_do_not_grow_with_the_pairs(fleet, client, viewer_user, rea
 SELECTOR_QUERIES = 8
 API_QUERIES = 9
 PAGE_QUERIES = 18
+
+
+def test_a_fleet_limited_user_gets_no_fleet_wide_coverage(fleet, client, viewer_user):
+    from core.models import FleetLimit
+
+    FleetLimit.objects.create(user=viewer_user, fleets=["globex"])
+    client.force_login(viewer_user)
+    for url in ("/lab-field/coverage/", "/lab-field/coverage.csv", API):
+        assert client.get(url).status_code == 403, url
