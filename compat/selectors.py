@@ -28,6 +28,7 @@ from .models import (
     RuntimeVersion,
     Tier,
 )
+from .panels import CoverageState, MatrixCoverage, matrix_coverage_get
 from .status import STATUS_RANK
 
 # Colour always comes with a glyph and a word (colour-blind safe).
@@ -72,22 +73,38 @@ class Matrix:
     columns: list[Column]
     column_groups: list[tuple[str, int]]
     row_groups: list[tuple[str, list[SafeString]]]
-    status_counts: dict[str, int] = field(default_factory=dict)
+    status_counts: dict[str, int] = field(default_factory=dict)  # cells with a compat entry, by status
     cell_count: int = 0
     entry_count: int = 0
+    empty_count: int = 0  # cells without a compat entry: no evidence of any kind
+    coverage: MatrixCoverage | None = None
+    coverage_counts: dict[str, int] = field(default_factory=dict)  # every cell, by coverage state (sums to cells)
 
     @property
     def row_count(self) -> int:
         return sum(len(rows) for _, rows in self.row_groups)
+
+    @property
+    def coverage_rows(self) -> list[tuple[str, str, int]]:
+        """(state, label, cells) in legend order, for the summary."""
+        return [(state, COVERAGE_LABELS[state], count) for state, count in self.coverage_counts.items()]
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
-def _cell_html(cell: tuple | None, paths: int, path_names: dict, cell_url: str) -> str:
+COVERAGE_LABELS = dict(CoverageState.choices)
+# The state a cell shows with a glyph as well as a class (colour-blind safe): the gap the lab should close.
+COVERAGE_MARKERS = {CoverageState.FLEET_NO_LAB: '<sup class="cov">◇</sup>'}
+
+
+def _cell_html(cell: tuple | None, paths: int, path_names: dict, cell_url: str, state: str | None = None) -> str:
+    coverage = f" cov-{state}" if state else ""
+    coverage_title = f" · {COVERAGE_LABELS[state]}" if state else ""
     if cell is None:
-        return '<td class="c s-none" title="Untested: no evidence">·</td>'
+        marker = "◇" if state == CoverageState.FLEET_NO_LAB else "·"
+        return f'<td class="c s-none{coverage}" title="No compat evidence{coverage_title}">{marker}</td>'
     (entry_id, _, _, rv_id, delegate_id, derived, override, p95, budget, crash_free, accel, samples) = cell
     status = override or derived
     latency = "–" if p95 is None else f"{p95:.0f} ms"
@@ -96,11 +113,11 @@ def _cell_html(cell: tuple | None, paths: int, path_names: dict, cell_url: str) 
     title = (
         f"{STATUS_LABELS[status]}{' (override; derived: ' + STATUS_LABELS[derived] + ')' if override else ''}"
         f" · best of {paths} path{'s' if paths != 1 else ''}: {path_names[(rv_id, delegate_id)]}"
-        f" · p95 {latency} · crash-free {_pct(crash_free)} · accelerated {_pct(accel)} · n={samples}"
+        f" · p95 {latency} · crash-free {_pct(crash_free)} · accelerated {_pct(accel)} · n={samples}{coverage_title}"
     )
-    marker = '<sup class="ov">*</sup>' if override else ""
+    marker = ('<sup class="ov">*</sup>' if override else "") + COVERAGE_MARKERS.get(state, "")
     return (
-        f'<td class="c s-{status}" title="{escape(title)}"><a href="{cell_url}{entry_id}/" '
+        f'<td class="c s-{status}{coverage}" title="{escape(title)}"><a href="{cell_url}{entry_id}/" '
         f'aria-label="{STATUS_LABELS[status]}">{STATUS_GLYPHS[status]}{marker}</a></td>'
     )
 
@@ -154,8 +171,12 @@ def matrix_get(
     device_models: QuerySet[DeviceModel],
     group_by: str = "vendor",
     prune_empty: bool = False,
+    with_coverage: bool = True,
 ) -> Matrix:
-    """Model versions (grouped by model) × device models (grouped by vendor/tier/OS); best status over paths."""
+    """Model versions (grouped by model) × device models (grouped by vendor/tier/OS); best status over paths.
+
+    Status counts cover the cells with a compat entry; coverage counts (compat/panels.py) cover every cell shown.
+    """
     cells = list(entries.order_by().values_list(*_CELL_COLUMNS))
     versions = list(model_versions.select_related("ml_model").order_by("ml_model__name", "ml_model_id", "version"))
     devices = sorted(device_models, key=lambda d: (_device_group(d, group_by), d.vendor, d.name))
@@ -173,10 +194,16 @@ def matrix_get(
     cell_url = reverse("compat:matrix") + "cell/"
     column_ids = [column.key for column in columns]
     status_counts: dict[str, int] = defaultdict(int)
+    coverage = matrix_coverage_get(evidenced=set(best)) if with_coverage else None
+    states = coverage.states if coverage else {}
+    coverage_counts: dict[str, int] = defaultdict(int)
     for version in versions:
         row_cells = [best.get((version.id, column_id)) for column_id in column_ids]
-        for cell in row_cells:
-            status_counts[(cell[6] or cell[5]) if cell else CompatStatus.UNTESTED] += 1
+        row_states = [states.get((version.id, column_id), CoverageState.NO_EVIDENCE) for column_id in column_ids]
+        for cell, state in zip(row_cells, row_states, strict=True):
+            if cell:
+                status_counts[cell[6] or cell[5]] += 1
+            coverage_counts[state] += 1
         # The version links to its release-readiness page by URL (compat never imports the readiness app).
         release_url = f"/releases/{quote(version.ml_model.slug)}/{quote(version.version, safe='')}/"
         header = (
@@ -185,8 +212,8 @@ def matrix_get(
             f'{escape(version.version)}">{escape(version.version)}</a> <small>{version.precision}</small></th>'
         )
         html = "".join(
-            _cell_html(cell, paths.get((version.id, cid), 0), path_names, cell_url)
-            for cell, cid in zip(row_cells, column_ids, strict=True)
+            _cell_html(cell, paths.get((version.id, cid), 0), path_names, cell_url, state if coverage else None)
+            for cell, cid, state in zip(row_cells, column_ids, row_states, strict=True)
         )
         if not row_groups or row_groups[-1][0] != version.ml_model.name:
             row_groups.append((version.ml_model.name, []))
@@ -198,6 +225,9 @@ def matrix_get(
         status_counts=dict(status_counts),
         cell_count=len(versions) * len(columns),
         entry_count=len(cells),
+        empty_count=len(versions) * len(columns) - sum(status_counts.values()),
+        coverage=coverage,
+        coverage_counts={state: coverage_counts[state] for state in CoverageState.values} if coverage else {},
     )
 
 
@@ -227,19 +257,21 @@ def matrix_by_runtime_get(
         row_cells = [best.get((device.id, column.key)) for column in columns]
         if not any(row_cells):
             continue
-        for cell in row_cells:
-            status_counts[(cell[6] or cell[5]) if cell else CompatStatus.UNTESTED] += 1
+        for cell in filter(None, row_cells):
+            status_counts[cell[6] or cell[5]] += 1
         header = f'<th class="rh" scope="row">{escape(device.name)} <small>{escape(device.soc)}</small></th>'
         html = "".join(_cell_html(cell, 1, path_names, cell_url) for cell in row_cells)
         rows[device.vendor].append(mark_safe(f"<tr>{header}{html}</tr>"))  # noqa: S308 - values escaped
     row_groups = list(rows.items())
+    cell_count = sum(len(r) for _, r in row_groups) * len(columns)
     return Matrix(
         columns=columns,
         column_groups=_grouped(columns),
         row_groups=row_groups,
         status_counts=dict(status_counts),
-        cell_count=sum(len(r) for _, r in row_groups) * len(columns),
+        cell_count=cell_count,
         entry_count=len(cells),
+        empty_count=cell_count - sum(status_counts.values()),
     )
 
 

@@ -10,18 +10,19 @@ from statistics import median
 from django.apps import apps
 from django.conf import settings
 from django.db.models import Count
+from django.urls import reverse
 
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
 from compat.models import DeviceModel
 from core.kpi_status import kpi_status
 from core.slo import SloTargets, slo_targets_get
+from labfield.coverage import lab_coverage
 from telemetry.kpi import selectors as telemetry_selectors
 from telemetry.kpi.scope import TimeRange
 from telemetry.models import Alert, AlertStatus
 from telemetry.support.selectors import crash_groups_new_and_regressed
 
 from .cards import KpiCard, Trend, Worst
-from .coverage import lab_coverage
 from .release_kpis import release_cards_get
 
 
@@ -112,7 +113,7 @@ def _latency_and_memory(
     return per_device_model_judge(latency, "ms"), per_device_model_judge(memory, "MB")
 
 
-def home_dashboard_get(*, time_range: TimeRange, filters: dict) -> dict:
+def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: str = "") -> dict:
     """Everything on the KPI home for one range and cohort scope; every telemetry figure from the telemetry KPI selectors."""
     targets = slo_targets_get()
     start, end = time_range.start, time_range.end
@@ -166,7 +167,7 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict) -> dict:
                 note=(f"{coverage.covered_pairs} of {coverage.pairs} active model version × device model pairs "
                       f"({coverage.covered_devices:,} of {coverage.devices:,} device-pairs) have a successful lab run "
                       f"on a matching runtime and delegate in the last {settings.LAB_COVERAGE_DAYS} days"),
-                link="/benchmarks/")
+                link=reverse("labfield:coverage") + (f"?{query_string}" if query_string else ""))
     )  # fmt: skip
     cv, unstable, series = benchmark_reproducibility()
     cards.append(

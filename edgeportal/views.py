@@ -27,7 +27,11 @@ def home(request):
         **filter_choices(),
     }
     if context["counts"]["devices"] or context["counts"]["runs"]:
-        context.update(selectors.home_dashboard_get(time_range=scope.time_range, filters=scope.filters))
+        context.update(
+            selectors.home_dashboard_get(
+                time_range=scope.time_range, filters=scope.filters, query_string=scope.query_string
+            )
+        )
     return render(request, "home.html", context)
 
 

@@ -9,10 +9,11 @@ class LabFieldConfig(AppConfig):
         # compat and benchmarks sit below this app and may not import it: it hands them its figures here (imported
         # inside ready(): app modules load before the models registry is ready).
         from benchmarks.field_impact import regression_impact_register
-        from compat.panels import cell_panel_register
+        from compat.panels import cell_panel_register, matrix_coverage_register
 
         from .field import regressions_impact_annotate
-        from .panels import cell_gap_panel
+        from .panels import cell_gap_panel, matrix_coverage
 
         cell_panel_register(cell_gap_panel)
+        matrix_coverage_register(matrix_coverage)
         regression_impact_register(regressions_impact_annotate)

@@ -6,4 +6,6 @@ app_name = "labfield"
 urlpatterns = [
     path("gaps/", views.gaps, name="gaps"),
     path("gaps.csv", views.gaps_csv, name="gaps-csv"),
+    path("coverage/", views.coverage, name="coverage"),
+    path("coverage.csv", views.coverage_csv, name="coverage-csv"),
 ]

@@ -1,4 +1,4 @@
-"""Lab-vs-field pages: the ranked gap list and its CSV export (same rows, same numbers)."""
+"""Lab-vs-field pages: the ranked gap list, the coverage-gap report, and their CSV exports (same rows, same numbers)."""
 
 import csv
 
@@ -9,6 +9,11 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from telemetry.kpi.scope import filter_choices, scope_parse
+
+from .coverage_report import CSV_HEADER as COVERAGE_CSV_HEADER
+from .coverage_report import coverage_report_get
+from .coverage_report import csv_row as coverage_csv_row
 from .export import CSV_HEADER, csv_row
 from .params import gap_query_parse
 from .selectors import gaps_list
@@ -45,4 +50,30 @@ def gaps_csv(request):
     writer.writerow(CSV_HEADER)
     for gap in gaps_list(filters=query.filters, flagged=query.flagged, order=query.order):
         writer.writerow(csv_row(gap))
+    return response
+
+
+@require_GET
+def coverage(request):
+    """The coverage-gap report: what the lab should benchmark next (the home card's scope: `range` and filters)."""
+    scope = scope_parse(request.GET, default_range="7d")
+    report = coverage_report_get(scope=scope)
+    page = Paginator(report.gaps, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "scope": scope, "coverage": report.coverage, "page": page, "gaps": page.object_list,
+        "query": scope.query_string, "lab_days": settings.LAB_COVERAGE_DAYS, **filter_choices(),
+        "share_text": "–" if report.coverage.share is None else f"{report.coverage.share:.0%}",  # as the home card
+    }  # fmt: skip
+    return render(request, "labfield/coverage.html", context)
+
+
+@require_GET
+def coverage_csv(request):
+    scope = scope_parse(request.GET, default_range="7d")
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="lab-coverage-gaps.csv"'
+    writer = csv.writer(response)
+    writer.writerow(COVERAGE_CSV_HEADER)
+    for row in coverage_report_get(scope=scope).gaps:
+        writer.writerow(coverage_csv_row(row))
     return response

@@ -60,3 +60,21 @@ class CellGapDetailSerializer(CellGapSerializer):
     thermal = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by thermal group (raw sessions)")
     os_versions = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by OS version")
     flagged_parts = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class FleetPathSerializer(serializers.Serializer):
+    runtime = serializers.CharField(read_only=True)
+    delegate = serializers.CharField(read_only=True)
+    sessions = serializers.IntegerField(read_only=True, help_text="Sessions of the pair on this path in the range")
+
+
+class CoverageGapSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(read_only=True, help_text="1 = most active devices")
+    model = serializers.CharField(read_only=True)
+    model_version = serializers.CharField(read_only=True)
+    device_model = serializers.CharField(read_only=True)
+    vendor = serializers.CharField(read_only=True)
+    devices = serializers.IntegerField(read_only=True, help_text="Distinct devices active in the pair (exact)")
+    device_share = RoundedFloat(digits=4, help_text="devices ÷ the device-pairs of every active pair")
+    sessions = serializers.IntegerField(read_only=True)
+    fleet_paths = FleetPathSerializer(source="paths", many=True, read_only=True, help_text="Most sessions first")

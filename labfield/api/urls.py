@@ -1,9 +1,10 @@
 from django.urls import path
 
-from .views import GapDetailView, GapListView
+from .views import CoverageGapListView, GapDetailView, GapListView
 
 app_name = "labfield-api"
 urlpatterns = [
     path("gaps/", GapListView.as_view(), name="gaps"),
     path("gaps/<int:cell_id>/", GapDetailView.as_view(), name="gap"),
+    path("coverage-gaps/", CoverageGapListView.as_view(), name="coverage-gaps"),
 ]

@@ -1,4 +1,4 @@
-"""Gap API: the ranked list (paged, filtered) and one cell with its splits; thin over labfield.selectors."""
+"""Gap API: the ranked list (paged, filtered), one cell with its splits, the coverage gaps; thin over the selectors."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -8,10 +8,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from compat.models import CompatEntry
+from telemetry.kpi.scope import FILTER_LOOKUPS, scope_parse
 
+from ..coverage_report import coverage_report_get
 from ..params import gap_query_parse
 from ..selectors import CELL_FILTERS, ENTRY_RELATED, ORDERS, cell_gap_get, gaps_list
-from .serializers import CellGapDetailSerializer, CellGapSerializer
+from .serializers import CellGapDetailSerializer, CellGapSerializer, CoverageGapSerializer
 
 GAP_PARAMETERS = [
     *[OpenApiParameter(name, str, description="Catalog slug / version / id of the cell") for name in CELL_FILTERS],
@@ -47,3 +49,31 @@ class GapDetailView(generics.GenericAPIView):
     def get(self, request, cell_id: int):
         entry = get_object_or_404(CompatEntry.objects.select_related(*ENTRY_RELATED), pk=cell_id)
         return Response(CellGapDetailSerializer(cell_gap_get(entry=entry)).data)
+
+
+COVERAGE_PARAMETERS = [
+    OpenApiParameter("from", str, description="ISO 8601; default 7 days before `to`"),
+    OpenApiParameter("to", str, description="ISO 8601, exclusive; default now"),
+    *[OpenApiParameter(name, str, description="Cohort filter, as on the KPI endpoints") for name in FILTER_LOOKUPS],
+]
+
+
+class CoverageGapListView(generics.ListAPIView):
+    """Active (model version × device model) pairs without a matching successful lab run, most active devices first.
+
+    The rows of /lab-field/coverage/ and its CSV (docs/lab-field.md, "Lab coverage").
+    """
+
+    serializer_class = CoverageGapSerializer
+    filter_backends: list = []  # scope_parse reads the range and filters
+
+    def get_queryset(self):
+        try:
+            scope = scope_parse(self.request.query_params, strict=True)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return coverage_report_get(scope=scope).gaps
+
+    @extend_schema(parameters=COVERAGE_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -10,7 +10,7 @@ from benchmarks.importers.base import ImportedRun, LatencySummary
 from benchmarks.models import BenchmarkRun
 from benchmarks.services import RunIdentity, benchmark_run_create
 from compat.models import RuntimeVersion
-from edgeportal.coverage import lab_coverage
+from labfield.coverage import lab_coverage
 from telemetry.kpi.buckets import hour_floor
 from telemetry.models import InferenceSession
 from telemetry.rollups.compute import rollup_range_compute
