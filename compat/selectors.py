@@ -311,6 +311,30 @@ def changes_list(*, days: int, limit: int = 500) -> list[CompatStatusChange]:
     )
 
 
+CHANGE_EXPORT_FIELDS = ("changed_at", "entry_id", "model_version", "runtime_version", "delegate", "device_model",
+                        "from_status", "to_status", "kind", "actor", "reason")  # fmt: skip
+
+
+def changes_export_rows(changes: list[CompatStatusChange]) -> list[dict]:
+    """One dict per status change, in CHANGE_EXPORT_FIELDS (the changes page's columns, as data)."""
+    return [
+        {
+            "changed_at": change.changed_at.isoformat(),
+            "entry_id": change.entry_id,
+            "model_version": str(change.entry.model_version),
+            "runtime_version": str(change.entry.runtime_version),
+            "delegate": change.entry.delegate.slug,
+            "device_model": change.entry.device_model.slug,
+            "from_status": change.from_status,
+            "to_status": change.to_status,
+            "kind": change.kind,
+            "actor": change.actor,
+            "reason": change.reason,
+        }
+        for change in changes
+    ]
+
+
 EXPORT_FIELDS = (
     "entry_id",
     "model",

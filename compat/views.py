@@ -5,17 +5,22 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+
+from core.exports import EXPORT_FORMATS, table_export
 
 from . import selectors, services
 from .filtersets import CompatEntryFilterSet
 from .forms import ChangesForm, ClearOverrideForm, KnownIssuesForm, MatrixViewForm, OverrideForm
 from .models import CompatEntry, DeviceModel, ModelVersion
 from .panels import cell_panels_get
+
+CHANGES_PER_PAGE = 50
 
 # The filters the page shows (the API takes every filter, ids included).
 PAGE_FILTERS = (
@@ -169,16 +174,36 @@ def cell(request, pk: int):
 
 
 @require_GET
-def changes(request):
+def _changes_days(request) -> tuple[ChangesForm, int]:
     form = ChangesForm(request.GET)
-    days = form.cleaned_data.get("days") or 7 if form.is_valid() else 7
+    return form, (form.cleaned_data.get("days") or 7 if form.is_valid() else 7)
+
+
+def changes(request):
+    form, days = _changes_days(request)
+    page = Paginator(selectors.changes_list(days=days), CHANGES_PER_PAGE).get_page(request.GET.get("page"))
+    kept = request.GET.copy()
+    kept.pop("page", None)
     context = {
         "form": form,
         "days": days,
-        "changes": selectors.changes_list(days=days),
+        "changes": page.object_list,
+        "page": page,
+        "query_string": kept.urlencode(),
         "glyphs": selectors.STATUS_GLYPHS,
     }
     return render(request, "compat/changes.html", context, status=200 if form.is_valid() else 400)
+
+
+@require_GET
+def changes_export(request, fmt: str):
+    """The changes of the page's period (up to changes_list's limit), as CSV or JSON."""
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("Export as export.csv or export.json.")
+    _, days = _changes_days(request)
+    rows = selectors.changes_export_rows(selectors.changes_list(days=days))
+    return table_export(rows=rows, fields=selectors.CHANGE_EXPORT_FIELDS, fmt=fmt, filename="compat-changes",
+                        meta={"days": days})  # fmt: skip
 
 
 def _export_filterset(request) -> CompatEntryFilterSet | HttpResponse:

@@ -19,6 +19,7 @@ FLEET_SCOPED_PAGES = frozenset(
     {
         "fleet:devices",
         "fleet:device",
+        "fleet:device-timeline-export",
         "telemetry-api:device-list",
         "telemetry-api:device-detail",
         "edgeportal-api:me",

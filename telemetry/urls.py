@@ -18,6 +18,9 @@ def fleet_patterns(
         path("compare/", fleet_views.release_compare, name="compare"),
         path("devices/", support_views.device_search, name="devices"),
         # `path`, not `str`: uids stored before ingest restricted them (API.md) may hold a '/'; their pages still route.
+        path(
+            "devices/<path:uid>/timeline.<str:fmt>", support_views.device_timeline_export, name="device-timeline-export"
+        ),
         path("devices/<path:uid>/", support_views.device_detail, name="device"),
     ]
 

@@ -264,6 +264,27 @@ def device_timeline_get(
     return TimelinePage(items=items[depth - per_page : depth], number=number, num_pages=num_pages, count=count)
 
 
+TIMELINE_EXPORT_FIELDS = ("at", "kind", "model_version", "runtime_version", "delegate", "inferences", "errors",
+                          "peak_rss_mb", "thermal_state", "crash_group", "crash_title")  # fmt: skip
+
+
+def device_timeline_export_rows(*, device: Device, start: datetime, end: datetime, limit: int) -> list[dict]:
+    """The device's sessions and crashes in range, newest first, at most `limit` of each (the timeline, as data)."""
+    page = device_timeline_get(device=device, start=start, end=end, page=1, per_page=limit)
+    rows = []
+    for item in page.items:
+        obj = item.obj
+        row = {"at": item.at.isoformat(), "kind": item.kind, "model_version": str(obj.model_version),
+               "runtime_version": str(obj.runtime_version), "delegate": obj.delegate.slug}  # fmt: skip
+        if item.kind == "session":
+            row.update(inferences=obj.inferences, errors=obj.errors, peak_rss_mb=obj.peak_rss_mb,
+                       thermal_state=obj.thermal_state)  # fmt: skip
+        else:
+            row.update(crash_group=obj.group_id, crash_title=obj.group.title if obj.group_id else "")
+        rows.append(row)
+    return rows
+
+
 def device_cells_get(*, device: Device, start: datetime, end: datetime) -> list[CompatEntry]:
     """The compat cells this device ran in range (its model versions × runtime versions × delegates)."""
     combos = (

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.exports import EXPORT_FORMATS, table_export
 from core.fleets import fleet_filter, fleets_allowed
 
 from ..kpi.scope import RANGE_CHOICES, catalog_options, scope_parse, time_range_parse
@@ -135,6 +136,21 @@ def device_detail(request, uid: str):
         else selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
     }
     return render(request, "telemetry/device_detail.html", context)
+
+
+@require_GET
+def device_timeline_export(request, uid: str, fmt: str):
+    """The device's timeline over the page's range (up to EXPORT_LIMIT sessions and crashes), as CSV or JSON."""
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("Export as timeline.csv or timeline.json.")
+    device = get_object_or_404(fleet_filter(Device.objects.all(), request), uid=uid)
+    time_range = time_range_parse(params=request.GET, default="7d")
+    rows = selectors.device_timeline_export_rows(
+        device=device, start=time_range.start, end=time_range.end, limit=EXPORT_LIMIT
+    )
+    meta = {"device": device.uid, "from": time_range.start.isoformat(), "to": time_range.end.isoformat()}
+    return table_export(rows=rows, fields=selectors.TIMELINE_EXPORT_FIELDS, fmt=fmt, filename=f"timeline-{uid[:40]}",
+                        meta=meta)  # fmt: skip
 
 
 def paginate(request, queryset, per_page: int = 50):

@@ -156,6 +156,45 @@ def test_changes_page_lists_recent_status_changes(viewer_client, cells):
     assert viewer_client.get("/compat/changes/?days=abc").status_code == 400
 
 
+def test_changes_are_paged_and_exported_with_the_pages_period(viewer_client, cells, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compat.models import CompatStatusChange
+
+    entry = cells["good"]
+    for i in range(120):
+        CompatStatusChange.objects.create(entry=entry, from_status="untested", to_status="supported", kind="manual",
+                                          actor=f"=cmd|{i}", reason="bulk")  # fmt: skip
+    old = CompatStatusChange.objects.create(entry=entry, from_status="supported", to_status="degraded", kind="manual",
+                                            actor="old", reason="outside the period")  # fmt: skip
+    CompatStatusChange.objects.filter(pk=old.pk).update(changed_at=timezone.now() - timedelta(days=30))
+    expected = CompatStatusChange.objects.filter(changed_at__gte=timezone.now() - timedelta(days=7)).count()
+    first = viewer_client.get("/compat/changes/?days=7")
+    assert len(first.context["changes"]) == 50 and first.context["page"].paginator.count == expected
+    last = viewer_client.get(f"/compat/changes/?days=7&page={first.context['page'].paginator.num_pages}")
+    assert len(last.context["changes"]) == expected - 50 * (first.context["page"].paginator.num_pages - 1)
+    with django_assert_num_queries(first_count := len(_queries(viewer_client, "/compat/changes/?days=7&page=2"))):
+        viewer_client.get("/compat/changes/?days=7&page=3")  # a page costs the same whichever it is
+    assert first_count <= 8
+    rows = list(csv.DictReader(io.StringIO(viewer_client.get("/compat/changes/export.csv?days=7").content.decode())))
+    assert len(rows) == expected and all(row["actor"] != "old" for row in rows)
+    assert rows[0]["actor"].startswith("'=cmd|")  # a formula-looking text is never run by a spreadsheet
+    body = json.loads(viewer_client.get("/compat/changes/export.json?days=7").content)
+    assert body["days"] == 7 and len(body["results"]) == expected and body["results"][0]["actor"].startswith("=cmd|")
+    assert viewer_client.get("/compat/changes/export.xml").status_code == 404
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return captured.captured_queries
+
+
 def test_csv_export_has_one_row_per_cell_and_honours_filters(viewer_client, cells):
     response = viewer_client.get("/compat/export.csv?runtime=tflite")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))

@@ -84,3 +84,32 @@ def test_timeline_is_paged_newest_first_across_sessions_and_crashes(client, view
     for page in (1, 2):  # a deeper page costs no more queries
         with django_assert_num_queries(15):  # session, user, role, device, 2 counts + 2 reads, cells, KPIs
             client.get(f"/fleet/devices/pixel8-000042/?range=24h&page={page}")
+
+
+def test_the_timeline_exports_every_event_of_the_range_as_csv_and_json(client, viewer_user, c):
+    import csv
+    import io
+    import json
+
+    from telemetry.models import CrashReport, InferenceSession
+
+    device = device_make(c, uid="pixel8-000042")
+    now = hour_floor(timezone.now())
+    for minute in range(70):
+        session_make(c, device=device, at=now - timedelta(minutes=10 + 2 * minute), samples=[10.0])
+    session_make(c, device=device, at=now - timedelta(days=3), samples=[10.0])  # outside 24 h
+    crash_group_make(c, devices=[device], crashes_per_device=5, at=now - timedelta(minutes=61), rollup=False)
+    client.force_login(viewer_user)
+    since = timezone.now() - timedelta(hours=24)
+    expected = (InferenceSession.objects.filter(device=device, started_at__gte=since).count()
+                + CrashReport.objects.filter(device=device, occurred_at__gte=since).count())  # fmt: skip
+    page = client.get("/fleet/devices/pixel8-000042/?range=24h").content.decode()
+    assert "/fleet/devices/pixel8-000042/timeline.csv?range=24h" in page
+    text = client.get("/fleet/devices/pixel8-000042/timeline.csv?range=24h").content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == expected == 75 and sum(r["kind"] == "crash" for r in rows) == 5
+    assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), reverse=True)
+    body = json.loads(client.get("/fleet/devices/pixel8-000042/timeline.json?range=24h").content)
+    assert body["device"] == "pixel8-000042" and len(body["results"]) == expected
+    assert client.get("/fleet/devices/nobody/timeline.csv").status_code == 404
+    assert client.get("/fleet/devices/pixel8-000042/timeline.xml").status_code == 404
