@@ -123,6 +123,17 @@ class Stack:
         children = Path(f"/proc/{self.web.pid}/task/{self.web.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
+    def busy_web_worker(self, *, seconds: float = 2) -> tuple[int, bool]:
+        """A worker caught running (mid-request, most likely), or the first one if none is seen within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for pid in self.web_workers():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+                        return pid, True
+            time.sleep(0.005)
+        return self.web_workers()[0], False
+
     def start_worker(self) -> None:
         self.worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "edgeportal", "worker", "-Q", self.queue,
                                         "-c", "1", "--pool", "prefork", "--without-gossip", "--without-mingle",
