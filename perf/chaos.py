@@ -297,13 +297,18 @@ def main() -> int:
     log = open(workdir.parent / f"{workdir.name}.log", "w")
     stack = Stack(workdir, log)
     signal.signal(signal.SIGTERM, interrupted)
+    passed = False
     try:
-        return 0 if run(args, stack) else 1
+        passed = run(args, stack)
+        return 0 if passed else 1
     finally:
         stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         log.close()
-        print(f"chaos: service logs in {log.name}", file=sys.stderr)
+        if passed:  # the services' logs are kept only when there is something to look into
+            Path(log.name).unlink(missing_ok=True)
+        else:
+            print(f"chaos: service logs in {log.name}", file=sys.stderr)
 
 
 if __name__ == "__main__":
