@@ -29,7 +29,10 @@ def test_a_regression_row_links_to_its_change_run_against_the_run_before(client,
     html = client.get("/benchmarks/regressions/").content.decode()
 
     assert f'href="{_compare_url(regression)}"' in html
-    assert f'aria-label="Compare run #{regression.change_run_id} with run #{regression.run_before_id}"' in html
+    assert (
+        f'aria-label="Compare run #{regression.change_run_id} with run #{regression.run_before_id}: latency_mean_ms"'
+        in html
+    )
     comparison = client.get(_compare_url(regression)).context["comparison"]
     assert (comparison.a.id, comparison.b.id) == (regression.change_run_id, regression.run_before_id)
 
