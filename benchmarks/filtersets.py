@@ -1,23 +1,42 @@
 import django_filters
 from django.db.models import Q
 
+from compat.filtersets import SlugMultipleChoiceFilter
+from compat.models import Delegate, DeviceModel, MLModel, Runtime
 from core.filters import IdFilter
 
 from .models import BenchmarkRun, Regression, RegressionStatus, RunStatus, SourceFormat
 
 
+def _delegate_slugs() -> list[tuple[str, str]]:
+    # One choice per slug: "gpu" names a delegate of several runtimes, and a run filter by slug means all of them.
+    slugs = Delegate.objects.order_by("slug").values_list("slug", flat=True).distinct()
+    return [(slug, slug) for slug in slugs]
+
+
 class BenchmarkRunFilterSet(django_filters.FilterSet):
     """Runs by catalog slug or id, status, format, time range and free text; shared by the page and the API."""
 
-    model = django_filters.CharFilter(label="Model", field_name="model_version__ml_model__slug")
+    model = SlugMultipleChoiceFilter(
+        label="Model", field_name="model_version__ml_model__slug", to_field_name="slug", queryset=MLModel.objects.all()
+    )
     model_version = django_filters.CharFilter(label="Model version", field_name="model_version__version")
     model_version_id = IdFilter(label="Model version id")
-    runtime = django_filters.CharFilter(label="Runtime", field_name="runtime_version__runtime__slug")
+    runtime = SlugMultipleChoiceFilter(
+        label="Runtime",
+        field_name="runtime_version__runtime__slug",
+        to_field_name="slug",
+        queryset=Runtime.objects.all(),
+    )
     runtime_version = django_filters.CharFilter(label="Runtime version", field_name="runtime_version__version")
     runtime_version_id = IdFilter(label="Runtime version id")
-    delegate = django_filters.CharFilter(label="Delegate", field_name="delegate__slug")
+    delegate = django_filters.MultipleChoiceFilter(
+        label="Delegate", field_name="delegate__slug", choices=_delegate_slugs
+    )
     delegate_id = IdFilter(label="Delegate id")
-    device_model = django_filters.CharFilter(label="Device model", field_name="device_model__slug")
+    device_model = SlugMultipleChoiceFilter(
+        label="Device model", field_name="device_model__slug", to_field_name="slug", queryset=DeviceModel.objects.all()
+    )
     device_model_id = IdFilter(label="Device model id")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices, label="Status")
     source_format = django_filters.ChoiceFilter(choices=SourceFormat.choices, label="Format")

@@ -134,6 +134,11 @@ def comparison_build(*, a: BenchmarkRun, b: BenchmarkRun) -> Comparison:
 
     Better or worse is only said where a test on the two runs' samples backs it; elsewhere the change is stated.
     """
+    rows, p_values = _metric_rows(a=a, b=b)
+    return Comparison(a=a, b=b, rows=rows, op_diffs=op_diffs_build(a=a, b=b), welch_p_value=p_values[WELCH])
+
+
+def _metric_rows(*, a: BenchmarkRun, b: BenchmarkRun) -> tuple[list[MetricRow], dict[str, float | None]]:
     p_values = {test: _p_value(test, a.latency_samples_ms, b.latency_samples_ms) for test in TEST_NAMES}
     rows = []
     for label, unit, attribute, direction, kind, test in COMPARED_METRICS:
@@ -149,7 +154,59 @@ def comparison_build(*, a: BenchmarkRun, b: BenchmarkRun) -> Comparison:
             significance = f"p={p_value:.3g} ({TEST_NAMES[test]}, {verdict})"
         verdict = _verdict(a=value_a, b=value_b, direction=direction, test=test, p_value=p_value)
         rows.append(MetricRow(label, unit, value_a, value_b, pct, absolute, text, verdict, significance))
-    return Comparison(a=a, b=b, rows=rows, op_diffs=op_diffs_build(a=a, b=b), welch_p_value=p_values[WELCH])
+    return rows, p_values
+
+
+@dataclass(frozen=True)
+class BaselineMetric:
+    """One metric of the N-vs-baseline table: the baseline's value, then each run's row against it (run order)."""
+
+    label: str
+    unit: str
+    baseline: float | None
+    cells: list[MetricRow]
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    baseline: BenchmarkRun
+    runs: list[BenchmarkRun]
+    metrics: list[BaselineMetric]
+
+
+def baseline_comparison_build(*, runs: list[BenchmarkRun], baseline: BenchmarkRun) -> BaselineComparison:
+    """Each run against the series' baseline, with the same changes, tests and verdicts as the a-vs-b report."""
+    per_run = [_metric_rows(a=run, b=baseline)[0] for run in runs]
+    metrics = [
+        BaselineMetric(
+            label=label, unit=unit, baseline=getattr(baseline, attribute), cells=[rows[i] for rows in per_run]
+        )
+        for i, (label, unit, attribute, *_) in enumerate(COMPARED_METRICS)
+    ]
+    return BaselineComparison(baseline=baseline, runs=runs, metrics=metrics)
+
+
+def baseline_comparison_csv(comparison: BaselineComparison) -> str:
+    """The N-vs-baseline table as CSV: one row per metric and run."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", "unit", "baseline_run", "baseline", "run", "value", "change", "verdict", "significance"])
+    for metric in comparison.metrics:
+        for run, cell in zip(comparison.runs, metric.cells, strict=True):
+            writer.writerow(
+                [
+                    metric.label,
+                    metric.unit,
+                    comparison.baseline.id,
+                    "" if metric.baseline is None else repr(metric.baseline),
+                    run.id,
+                    "" if cell.a is None else repr(cell.a),
+                    "" if cell.change_abs is None else cell.change_text,
+                    cell.verdict,
+                    cell.significance,
+                ]
+            )
+    return buffer.getvalue()
 
 
 def op_diffs_build(*, a: BenchmarkRun, b: BenchmarkRun, limit: int = 60) -> list[OpDiff]:

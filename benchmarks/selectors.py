@@ -50,6 +50,17 @@ def run_get(*, run_id: int) -> BenchmarkRun | None:
     )
 
 
+def runs_get(*, run_ids: list[int]) -> list[BenchmarkRun]:
+    """The given runs with identity, samples and their series' baseline run joined, oldest first (one query)."""
+    return list(
+        BenchmarkRun.objects.select_related(
+            *_RUN_RELATIONS, *(f"series__baseline_run__{relation}" for relation in _RUN_RELATIONS[:-1])
+        )
+        .filter(id__in=run_ids)
+        .order_by("ran_at", "id")
+    )
+
+
 def artifact_meta_get(*, run_id: int) -> BenchmarkArtifact | None:
     """The run's artifact name/size/hash, without loading its bytes."""
     return BenchmarkArtifact.objects.defer("data").filter(run_id=run_id).first()

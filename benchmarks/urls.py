@@ -10,6 +10,7 @@ urlpatterns = [
     path("runs/<int:run_id>/artifact/", views.artifact_download, name="artifact"),
     path("runs/<int:run_id>/baseline/", views.baseline_toggle, name="baseline"),
     path("compare/", views.compare, name="compare"),
+    path("compare/runs/", views.compare_runs, name="compare-runs"),
     path("regressions/", views.regressions, name="regressions"),
     path("regressions/<int:regression_id>/triage/", views.regression_triage_view, name="triage"),
 ]

@@ -1,19 +1,29 @@
 """Benchmark pages: runs, a run, the comparison report, the regression dashboard; thin over selectors/services."""
 
+from urllib.parse import parse_qsl, urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from core.redirects import redirect_back
 
-from . import charts, field_impact, selectors
+from . import charts, field_impact, selection, selectors
 from .filtersets import BenchmarkRunFilterSet, RegressionFilterSet
 from .forms import RunUploadForm, TriageForm
 from .models import BenchmarkSeries, Regression, RegressionStatus
-from .reports import comparison_build, comparison_csv, comparison_markdown
+from .reports import (
+    baseline_comparison_build,
+    baseline_comparison_csv,
+    comparison_build,
+    comparison_csv,
+    comparison_markdown,
+)
 from .services import baseline_pin, baseline_unpin, regression_triage
 from .uploads import benchmark_run_upload
 
@@ -39,9 +49,43 @@ def runs_list(request):
             "filterset": filterset,
             "page": page,
             "query": query.urlencode(),
+            "ticked": set(selection.run_ids_parse(request.GET.getlist("run")) or ()),
+            "this_page": request.get_full_path(),
             "can_manage": request.user.has_perm(MANAGE_PERMISSION),
         },
     )
+
+
+def _back_to_runs(request, run_ids: list[int]):
+    """Back to the runs list the selection came from (its filters kept, the runs still ticked)."""
+    target = urlsplit(request.GET.get("next", ""))
+    if target.path != reverse("benchmarks:runs") or target.netloc:
+        target = urlsplit(reverse("benchmarks:runs"))
+    query = [(key, value) for key, value in parse_qsl(target.query) if key != "run"]
+    query += [("run", str(run_id)) for run_id in run_ids]
+    return redirect(f"{target.path}?{urlencode(query)}" if query else target.path)
+
+
+def compare_runs(request):
+    """The runs ticked on the runs list: two go to the a-vs-b report, N of one series against its baseline."""
+    run_ids = selection.run_ids_parse(request.GET.getlist("run"))
+    if run_ids is None:
+        return HttpResponseBadRequest("run= takes run ids.")
+    mode = request.GET.get("mode", selection.PAIR)
+    checked = selection.selection_check(mode=mode, requested=run_ids, runs=selectors.runs_get(run_ids=run_ids))
+    if checked.error:
+        messages.error(request, checked.error)
+        return _back_to_runs(request, run_ids)
+    if mode == selection.PAIR:
+        candidate, reference = checked.runs
+        return redirect(f"{reverse('benchmarks:compare')}?{urlencode({'a': candidate.id, 'b': reference.id})}")
+    comparison = baseline_comparison_build(runs=list(checked.runs), baseline=checked.baseline)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(baseline_comparison_csv(comparison), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="compare-baseline-{checked.baseline.id}.csv"'
+        return response
+    query = urlencode([("mode", selection.BASELINE), *(("run", run.id) for run in checked.runs)])
+    return render(request, "benchmarks/compare_baseline.html", {"comparison": comparison, "query": query})
 
 
 def run_detail(request, run_id: int):

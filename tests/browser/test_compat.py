@@ -53,7 +53,8 @@ def test_support_filters_the_matrix_opens_a_cell_and_saves_an_override(logged_in
     assert matrix.get_by_label("Degraded", exact=True).count() == 1
     screenshot(page, "compat-matrix")
 
-    page.locator("#id_tier").select_option("2")
+    page.locator("label[for=id_tier-search]").click()  # the multi-select is a searchable dropdown (multiselect.js)
+    page.get_by_role("group", name="Tier choices").locator("input[value='2']").check()
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**tier=2**")
     assert matrix.get_by_label("Supported", exact=True).count() == 0
