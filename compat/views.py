@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.exports import EXPORT_FORMATS, table_export
 
+from . import changes as status_changes
 from . import selectors, services
 from .filtersets import CompatEntryFilterSet
 from .forms import ChangesForm, ClearOverrideForm, KnownIssuesForm, MatrixViewForm, OverrideForm
@@ -181,7 +182,7 @@ def _changes_days(request) -> tuple[ChangesForm, int]:
 
 def changes(request):
     form, days = _changes_days(request)
-    page = Paginator(selectors.changes_list(days=days), CHANGES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(status_changes.changes_list(days=days), CHANGES_PER_PAGE).get_page(request.GET.get("page"))
     kept = request.GET.copy()
     kept.pop("page", None)
     context = {
@@ -201,8 +202,8 @@ def changes_export(request, fmt: str):
     if fmt not in EXPORT_FORMATS:
         raise Http404("Export as export.csv or export.json.")
     _, days = _changes_days(request)
-    rows = selectors.changes_export_rows(selectors.changes_list(days=days))
-    return table_export(rows=rows, fields=selectors.CHANGE_EXPORT_FIELDS, fmt=fmt, filename="compat-changes",
+    rows = status_changes.changes_export_rows(status_changes.changes_list(days=days))
+    return table_export(rows=rows, fields=status_changes.CHANGE_EXPORT_FIELDS, fmt=fmt, filename="compat-changes",
                         meta={"days": days})  # fmt: skip
 
 

@@ -73,7 +73,7 @@ def test_a_bug_in_a_page_is_the_500_page_in_the_layout(client, viewer_user, monk
     def boom(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("compat.views.selectors.changes_list", boom)
+    monkeypatch.setattr("compat.views.status_changes.changes_list", boom)
     client.force_login(viewer_user)
     client.raise_request_exception = False
 
