@@ -148,6 +148,9 @@ def test_support_overrides_and_clears_through_the_api(cells, support_user):
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["derived_status"]) == ("supported", "degraded")
     assert client.delete(url).status_code == 200
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()  # the schema says what it answers
+    operation = schema["paths"]["/api/v1/compat/entries/{id}/override/"]
+    assert "200" in operation["post"]["responses"] and "200" in operation["delete"]["responses"]
     assert CompatEntry.objects.get(pk=entry.id).override_status == ""
     assert list(CompatStatusChange.objects.exclude(kind="derived").values_list("kind", flat=True).order_by("id")) == [
         "override",
