@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.urls import reverse
 
+from benchmarks.field_impact import regressions_by_impact, regressions_with_impact
 from benchmarks.models import BenchmarkSeries, Regression, RegressionStatus
 from compat.models import DeviceModel
 from core.kpi_status import kpi_status
@@ -186,10 +187,15 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: st
         "worst_cohorts": worst[:10],
         "worst_cohorts_total": len(worst),
         "crash_groups": crash_groups_new_and_regressed(start=start, end=end),
+        # The ten open regressions that reach the most devices in the field first (issue: rank by impact).
         "lab_regressions": list(
-            Regression.objects.filter(status=RegressionStatus.OPEN)
-            .select_related("series__ml_model", "series__device_model", "series__delegate", "series__runtime")
-            .order_by("-detected_at")[:10]
+            regressions_by_impact(
+                regressions_with_impact(
+                    Regression.objects.filter(status=RegressionStatus.OPEN)
+                    .select_related("series__ml_model", "series__device_model", "series__delegate", "series__runtime")
+                    .order_by("-detected_at")
+                )
+            )[:10]
         ),
         "lab_regressions_open": Regression.objects.filter(status=RegressionStatus.OPEN).aggregate(n=Count("id"))["n"],
         "alerts": list(

@@ -67,3 +67,19 @@ def test_list_query_counts_do_not_grow_with_regressions(planted, client, viewer_
         regression_on(planted, f"hot-{days_ago}", run=lab_run(planted, "hot", p50=10.0, p95=20.0, days_ago=days_ago))
     assert Regression.objects.count() == 4
     assert (queries(client, PAGE), queries(read_client, API)) == before
+
+
+def test_the_home_page_ranks_open_lab_regressions_by_their_field_population(planted, client, viewer_user):
+    # A newer regression on a cell nobody runs must not push the one that reaches 120 devices off the top.
+    newer = regression_on(planted, "hot", run=lab_run(planted, "hot", p50=10.0, p95=20.0, days_ago=0))
+    client.force_login(viewer_user)
+    response = client.get("/")
+    shown = response.context["lab_regressions"]
+    expected = sorted(
+        (r for r in regressions_with_impact(Regression.objects.filter(status="open"))),
+        key=lambda r: (-(r.field_devices or 0), -(r.field_sessions_per_day or 0), -r.detected_at.timestamp(), -r.pk),
+    )
+    assert [r.pk for r in shown] == [r.pk for r in expected][:10]
+    assert shown[0].pk == planted.regressions["crowd"].pk and newer.pk in [r.pk for r in shown]
+    devices, _, _ = expected_population(planted, "crowd")
+    assert f"{devices} devices · " in response.content.decode()
