@@ -72,6 +72,7 @@ def verdict(ledger: dict, counts: dict, figures: dict, events: list, *, wall_s: 
         "rollup crashes = raw": counts["rollup_crashes"] == counts["crashes_rows"],
         "one-node phase: node2 took nothing": one["requests_by_node"].get("node2") == 0,
         "two-node phase: both nodes served": all(n > 0 for n in two["requests_by_node"].values()),
+        "node2 carried the load while node1 was down": faults["node2_served_while_node1_down"] > 0,
         "node1 served again after its restart": faults["node1_served_after_restart"] > 0,
         "worker1 answered with its new pid": worker1.get("pid") == faults["worker1_pid"],
         "events accepted after the primary restart": faults["accepted_after_primary_restart"] > 0,
