@@ -107,6 +107,9 @@ def verdict(ledger: dict, counts: dict, figures: dict, events: list, *, wall_s: 
     print(
         f"  web CPU per accepted event, one / two    {one['web_cpu_us_per_event']} / {two['web_cpu_us_per_event']} µs"
     )
+    print(f"  primary CPU per event, one / two         {one['primary_cpu_us_per_event']} / "
+          f"{two['primary_cpu_us_per_event']} µs")  # fmt: skip
+    print(f"  load average at the end, one / two       {one['load_average']} / {two['load_average']}")
     print(f"  cores busy, one node                     {one['cores_busy']}")
     print(f"  cores busy, two nodes                    {two['cores_busy']}")
     print(f"  replica lag p50 / max                    {replica['lag_p50_s']} s / {replica['lag_max_s']} s "

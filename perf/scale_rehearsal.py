@@ -139,10 +139,13 @@ class Rehearsal:
         requests_by_node = {name: served_after[name] - served_before[name] for name in served_after}
         cores = {name: round((cpu_after[name] - cpu_before[name]) / elapsed, 2) for name in cpu_after}
         web_cpu = sum(cpu_after[name] - cpu_before[name] for name in self.nodes)
+        database_cpu = cpu_after["primary"] - cpu_before["primary"]
         self.note(f"{label}: {rate:,.0f} accepted events/s over {elapsed:.1f} s, requests by node {requests_by_node}, "
                   f"cores busy {cores}, load average {Path('/proc/loadavg').read_text().split()[0]}")  # fmt: skip
         return {"events_per_s": round(rate), "requests_by_node": requests_by_node, "cores_busy": cores,
-                "web_cpu_us_per_event": round(web_cpu / max(1, accepted) * 1e6, 1)}  # fmt: skip
+                "web_cpu_us_per_event": round(web_cpu / max(1, accepted) * 1e6, 1),
+                "primary_cpu_us_per_event": round(database_cpu / max(1, accepted) * 1e6, 1),
+                "load_average": float(Path("/proc/loadavg").read_text().split()[0])}  # fmt: skip
 
     def monitor(self) -> None:
         """Every 0.5 s: the standby's replay lag (seconds and WAL bytes), and /readyz's replica status via haproxy."""
