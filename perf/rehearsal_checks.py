@@ -113,7 +113,8 @@ def verdict(ledger: dict, counts: dict, figures: dict, events: list, *, wall_s: 
     print(f"  cores busy, one node                     {one['cores_busy']}")
     print(f"  cores busy, two nodes                    {two['cores_busy']}")
     print(f"  replica lag p50 / max                    {replica['lag_p50_s']} s / {replica['lag_max_s']} s "
-          f"({replica['lag_max_bytes']:,} WAL bytes at most, {replica['lag_samples']} samples)")  # fmt: skip
+          f"(at {replica['lag_max_at_s']} s on the timeline; {replica['lag_max_bytes']:,} WAL bytes at most, "
+          f"{replica['lag_samples']} samples)")  # fmt: skip
     print(f"  replica caught up after the load in      {replica['caught_up_in_s']} s")
     print(f"  /readyz replica status seen              {replica['readyz_replica_status']}")
     print(f"  slowest answer                           {summary['slowest_answer_s']} s")

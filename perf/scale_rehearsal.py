@@ -81,6 +81,7 @@ class Rehearsal:
         self.started = time.monotonic()
         self.events: list[tuple[float, str]] = []
         self.lag_s: list[float] = []
+        self.lag_max_at_s = 0.0  # on the timeline: when the largest lag was seen
         self.lag_bytes: list[int] = []
         self.readyz_replica: dict[str, int] = {}
         self.monitoring = threading.Event()
@@ -157,6 +158,8 @@ class Rehearsal:
                 with psycopg.connect(self.replica.url(), connect_timeout=2, autocommit=True) as replica:
                     seconds, behind = replica.execute(LAG_SQL, (lsn,)).fetchone()
                 self.lag_s.append(float(seconds))
+                if float(seconds) >= max(self.lag_s):
+                    self.lag_max_at_s = round(time.monotonic() - self.started, 1)
                 self.lag_bytes.append(max(0, int(behind)))
             with contextlib.suppress(Exception):
                 state = session.get(f"{self.haproxy.url}/readyz", timeout=2).json()["replica"]["status"]
@@ -291,6 +294,7 @@ def run(args, rehearsal: Rehearsal) -> bool:
             "lag_samples": len(rehearsal.lag_s),
             "lag_p50_s": round(statistics.median(lag), 4),
             "lag_max_s": round(max(lag), 3),
+            "lag_max_at_s": rehearsal.lag_max_at_s,
             "lag_max_bytes": max(rehearsal.lag_bytes or [0]),
             "readyz_replica_status": rehearsal.readyz_replica,
         },  # fmt: skip
