@@ -25,7 +25,6 @@ import contextlib
 import multiprocessing
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import threading
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from perf.chaos import ROLLUP_SWEEP, SEED, database_counts  # noqa: E402
-from perf.rehearsal_checks import LAG_SQL, merge_ledgers, verdict, worker_stats  # noqa: E402
+from perf.rehearsal_checks import LAG_SQL, lag_summary, merge_ledgers, verdict, worker_stats  # noqa: E402
 from perf.rehearsal_load import device_load  # noqa: E402
 from perf.stack import (  # noqa: E402
     HAPROXY,
@@ -80,9 +79,8 @@ class Rehearsal:
         self.stop_load = self.context.Event()
         self.started = time.monotonic()
         self.events: list[tuple[float, str]] = []
-        self.lag_s: list[float] = []
-        self.lag_max_at_s = 0.0  # on the timeline: when the largest lag was seen
-        self.lag_bytes: list[int] = []
+        self.lag: list[tuple[float, float, int]] = []  # (seconds on the timeline, lag seconds, WAL bytes behind)
+        self.load_stopped_at = float("inf")
         self.readyz_replica: dict[str, int] = {}
         self.monitoring = threading.Event()
 
@@ -157,10 +155,7 @@ class Rehearsal:
                     lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
                 with psycopg.connect(self.replica.url(), connect_timeout=2, autocommit=True) as replica:
                     seconds, behind = replica.execute(LAG_SQL, (lsn,)).fetchone()
-                self.lag_s.append(float(seconds))
-                if float(seconds) >= max(self.lag_s):
-                    self.lag_max_at_s = round(time.monotonic() - self.started, 1)
-                self.lag_bytes.append(max(0, int(behind)))
+                self.lag.append((time.monotonic() - self.started, float(seconds), max(0, int(behind))))
             with contextlib.suppress(Exception):
                 state = session.get(f"{self.haproxy.url}/readyz", timeout=2).json()["replica"]["status"]
                 self.readyz_replica[state] = self.readyz_replica.get(state, 0) + 1
@@ -215,6 +210,7 @@ class Rehearsal:
 
     def drain(self) -> dict:
         self.stop_load.set()
+        self.load_stopped_at = time.monotonic() - self.started
         for process in self.devices:
             process.join(timeout=90)
         self.supervise()
@@ -282,7 +278,6 @@ def run(args, rehearsal: Rehearsal) -> bool:
     counts = database_counts(rehearsal.primary.url())
     replica = rehearsal.replica_caught_up()
     ledger = merge_ledgers(sorted(rehearsal.workdir.glob("ledger-*.json")), expected=args.clients)
-    lag = rehearsal.lag_s or [0.0]
     figures = {
         "one_node": one,
         "two_nodes": two,
@@ -291,11 +286,7 @@ def run(args, rehearsal: Rehearsal) -> bool:
         "workers": stats,
         "replica": {
             **replica,
-            "lag_samples": len(rehearsal.lag_s),
-            "lag_p50_s": round(statistics.median(lag), 4),
-            "lag_max_s": round(max(lag), 3),
-            "lag_max_at_s": rehearsal.lag_max_at_s,
-            "lag_max_bytes": max(rehearsal.lag_bytes or [0]),
+            **lag_summary(rehearsal.lag, load_stopped_at=rehearsal.load_stopped_at),
             "readyz_replica_status": rehearsal.readyz_replica,
         },  # fmt: skip
         "setup": {

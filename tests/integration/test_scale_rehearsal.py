@@ -29,8 +29,8 @@ def rehearsal() -> dict:
         pytest.skip(reason)
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DATABASE_REPLICA_URL")}
     command = [sys.executable, str(ROOT / "perf" / "scale_rehearsal.py"), "--duration", "20", "--phase-seconds", "4",
-               "--clients", "2", "--timeout", "200"]  # fmt: skip
-    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+               "--clients", "2", "--timeout", "300"]  # fmt: skip
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=330)
     output = run.stdout + run.stderr
     lines = [line for line in run.stdout.splitlines() if line.startswith("REHEARSAL_JSON ")]
     assert lines, output
