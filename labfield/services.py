@@ -18,7 +18,7 @@ ACTOR = "labfield.drift"
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f} %"
+    return "–" if value is None else f"{value * 100:.1f} %"
 
 
 def drift_reason(drift: CellDrift) -> str:

@@ -35,6 +35,9 @@ from .drift_fleet import (
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/v1/lab-field/drift/"
+# The compat page's own and the gap panel's 19 (tests/labfield/test_pages.py), then the drift panel's drift_list: 7.
+CELL_PAGE_QUERIES = 26
+DRIFT_PAGE_QUERIES = 12  # session and user (2), drift_list's 7, the layout's group and permission reads (3)
 
 
 @pytest.fixture
@@ -228,6 +231,8 @@ def test_query_counts_do_not_grow_with_cells(drift_fleet, read_client, client, v
     assert after == before
 
 
-# The compat page's own and the gap panel's 19 (tests/labfield/test_pages.py), then the drift panel's drift_list: 7.
-CELL_PAGE_QUERIES = 26
-DRIFT_PAGE_QUERIES = 12  # session and user (2), drift_list's 7, the layout's group and permission reads (3)
+def test_the_periodic_task_records_the_evidence(drift_fleet):
+    from labfield.tasks import drift_evidence_task
+
+    assert drift_evidence_task.delay().get() == {"drifting": 1, "cleared": 0}
+    assert drift_entry(drift_fleet).derived_status == CompatStatus.DEGRADED
