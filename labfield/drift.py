@@ -4,7 +4,8 @@ For each cell whose latest successful lab run reports op placement, the field's 
 fraction over the last DRIFT_DAYS days is compared with the lab's, for the whole cell and per OS version, app version
 (daily rollups) and firmware (raw sessions: rollups do not keep it). A part drifts when it is more than
 LAB_FIELD_DRIFT_POINTS points below the lab over at least LAB_FIELD_DRIFT_MIN_SESSIONS sessions; the ops named are
-the field's fallback ops that the lab ran on the accelerator. Every read is one aggregate query for all cells.
+the field's fallback ops that the lab ran on the accelerator. Every read is one aggregate query for all cells; the
+raw window is scanned twice (its groups, then the devices affected), never a row per session into Python.
 """
 
 from __future__ import annotations
@@ -249,38 +250,37 @@ def _raw_sessions(q: Q, cells, now) -> tuple:
     return InferenceSession.objects.filter(q, cell_q(cells), started_at__gte=start, started_at__lt=end)
 
 
-def _fallback_ops(sessions, lab) -> tuple[dict[Cell, int], dict[Cell, dict[str, int]]]:
-    """Sessions per cell and per (cell, lab-delegated op) that fell back: grouped by the fallback list in SQL."""
-    totals: dict[Cell, int] = defaultdict(int)
-    ops: dict[Cell, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for *cell_ids, fallback_ops, n in sessions.order_by().values_list(*CELL, "fallback_ops").annotate(n=Count("id")):
-        cell = tuple(cell_ids)
-        if cell not in lab:
-            continue
-        totals[cell] += n
-        delegated = {op.upper(): op for op in lab[cell].delegated_ops}
-        for name in {str(op).upper() for op in fallback_ops or []} & delegated.keys():
-            ops[cell][delegated[name]] += n
-    return totals, ops
-
-
-def _firmware(sessions, lab, rule) -> dict[Cell, list[Part]]:
+def _raw_parts(sessions, lab, rule) -> tuple[dict[Cell, int], dict[Cell, dict[str, int]], dict[Cell, list[Part]]]:
+    """One scan of the raw window grouped in SQL by (cell, firmware, fallback list): per cell its sessions, per
+    lab-delegated op the sessions that fell back on it, and the firmware parts."""
     reporting = Q(accelerated_fraction__isnull=False)
     rows = (
         sessions.order_by()
-        .values_list(*CELL, "device__firmware")
+        .values_list(*CELL, "device__firmware", "fallback_ops")
         .annotate(
             n=Count("id"),
             ws=Sum(F("accelerated_fraction") * F("inferences"), filter=reporting, output_field=FloatField()),
             w=Sum("inferences", filter=reporting),
         )
     )
-    parts: dict[Cell, list[Part]] = defaultdict(list)
-    for *cell_ids, firmware, n, weighted, weight in rows:
+    totals: dict[Cell, int] = defaultdict(int)
+    ops: dict[Cell, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    firmware: dict[Cell, dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0]))
+    for *cell_ids, firmware_version, fallback_ops, n, weighted, weight in rows:
         cell = tuple(cell_ids)
-        if cell in lab:
-            parts[cell].append(_part(firmware, n, weighted or 0.0, weight or 0, lab[cell].accelerated_fraction, rule))
-    return parts
+        if cell not in lab:
+            continue  # cell_q is a superset of the cells
+        totals[cell] += n
+        acc = firmware[cell][firmware_version]
+        acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + (weighted or 0.0), acc[2] + (weight or 0)
+        delegated = {op.upper(): op for op in lab[cell].delegated_ops}
+        for name in {str(op).upper() for op in fallback_ops or []} & delegated.keys():
+            ops[cell][delegated[name]] += n
+    parts = {
+        cell: [_part(key, n, ws, w, lab[cell].accelerated_fraction, rule) for key, (n, ws, w) in by_firmware.items()]
+        for cell, by_firmware in firmware.items()
+    }
+    return totals, ops, parts
 
 
 def _devices_affected(sessions, drifts: list[CellDrift]) -> dict[Cell, int]:
@@ -312,8 +312,8 @@ def drift_list(
     rule: Rule | None = None, now: datetime | None = None,
 ) -> list[CellDrift]:  # fmt: skip
     """Every cell with a lab run reporting op placement and field sessions in the last DRIFT_DAYS days, ranked
-    (ORDERS); 7 queries whatever the number of cells (lab runs, their ops, daily rollups, raw fallback lists, raw
-    firmware, devices affected, compat entries)."""
+    (ORDERS); ≤ 6 queries whatever the number of cells (lab runs, their ops, daily rollups, the raw window by
+    firmware and fallback list, devices affected, compat entries)."""
     rule = rule or Rule.from_settings()
     q = filter_q(filters or {})
     lab, labels = lab_placements(q=q, now=now)
@@ -324,8 +324,7 @@ def drift_list(
     if not cells:
         return []
     sessions = _raw_sessions(q, cells, now)
-    raw_totals, ops = _fallback_ops(sessions, lab)
-    firmware = _firmware(sessions, lab, rule)
+    raw_totals, ops, firmware = _raw_parts(sessions, lab, rule)
     drifts = []
     for cell in cells:
         total = raw_totals.get(cell, 0)
@@ -353,7 +352,7 @@ def drift_list(
 
 
 def cell_drift_get(*, entry: CompatEntry, now: datetime | None = None) -> CellDrift | None:
-    """One compat cell's drift (≤ 7 queries), None without a lab run reporting op placement or field sessions."""
+    """One compat cell's drift (≤ 6 queries), None without a lab run reporting op placement or field sessions."""
     cell_filters = {
         "model_version_id": entry.model_version_id, "runtime_version_id": entry.runtime_version_id,
         "delegate_id": entry.delegate_id, "device_model_id": entry.device_model_id,

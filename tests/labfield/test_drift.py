@@ -35,9 +35,9 @@ from .drift_fleet import (
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/v1/lab-field/drift/"
-# The compat page's own and the gap panel's 19 (tests/labfield/test_pages.py), then the drift panel's drift_list: 7.
-CELL_PAGE_QUERIES = 26
-DRIFT_PAGE_QUERIES = 12  # session and user (2), drift_list's 7, the layout's group and permission reads (3)
+# The compat page's own and the gap panel's 19 (tests/labfield/test_pages.py), then the drift panel's drift_list: 6.
+CELL_PAGE_QUERIES = 25
+DRIFT_PAGE_QUERIES = 11  # session and user (2), drift_list's 6, the layout's group and permission reads (3)
 
 
 @pytest.fixture
@@ -221,7 +221,7 @@ def test_query_counts_do_not_grow_with_cells(drift_fleet, read_client, client, v
 
     before = {url: queries(url, http) for url, http in (
         (LIST, read_client), ("/lab-field/drift/", client), (f"/compat/cell/{entry.pk}/", client))}  # fmt: skip
-    assert before[LIST] == 8  # the key lookup, then the 7 reads of drift_list
+    assert before[LIST] == 7  # the key lookup, then the 6 reads of drift_list
     assert before[f"/compat/cell/{entry.pk}/"] == CELL_PAGE_QUERIES
     assert before["/lab-field/drift/"] == DRIFT_PAGE_QUERIES
     more_drift_cells(drift_fleet)
