@@ -48,7 +48,7 @@ class LabPlacement:
 
     run_id: int
     ran_at: datetime
-    accelerated_fraction: float | None  # the run's own, else accelerated op time ÷ all op time
+    accelerated_fraction: float
     delegated_ops: tuple[str, ...]  # op types with an instance on the accelerator, sorted
 
     @property
@@ -74,6 +74,8 @@ class Part:
 
 @dataclass(frozen=True)
 class FallbackOp:
+    """An op the lab ran on the accelerator that the field reports as a fallback."""
+
     name: str
     sessions: int  # field sessions (raw window) that report it among their fallback ops
     share: float  # ÷ the cell's field sessions in the same window
@@ -85,6 +87,8 @@ class FallbackOp:
 
 @dataclass
 class CellDrift:
+    """One cell's drift: the lab's placement, the field's parts, the ops that fell back, the devices affected."""
+
     cell: Cell
     labels: CellLabels
     lab: LabPlacement
@@ -148,15 +152,20 @@ class Rule:
 
 
 def lab_placements(*, q: Q, now: datetime | None = None) -> tuple[dict[Cell, LabPlacement], dict[Cell, CellLabels]]:
-    """Per cell, its latest done run of the last LAB_FIELD_LAB_DAYS with a per-op profile (2 queries)."""
+    """Per cell, its latest done run of the last LAB_FIELD_LAB_DAYS that reports op placement: a per-op profile and
+    an accelerated fraction (an importer leaves the fraction out when the ops' delegates are unknown); 2 queries."""
     since = (now or timezone.now()) - timedelta(days=settings.LAB_FIELD_LAB_DAYS)
     latest_first = Window(
         RowNumber(), partition_by=[F(column) for column in CELL], order_by=[F("ran_at").desc(), F("id").desc()]
     )
     rows = list(
         BenchmarkRun.objects.filter(
-            q, Exists(BenchmarkOp.objects.filter(run=OuterRef("pk"))), status=RunStatus.DONE, ran_at__gte=since
-        )
+            q,
+            Exists(BenchmarkOp.objects.filter(run=OuterRef("pk"))),
+            status=RunStatus.DONE,
+            ran_at__gte=since,
+            accelerated_fraction__isnull=False,
+        )  # fmt: skip
         .annotate(recency=latest_first)
         .filter(recency=1)
         .order_by()
@@ -164,26 +173,14 @@ def lab_placements(*, q: Q, now: datetime | None = None) -> tuple[dict[Cell, Lab
     )
     if not rows:
         return {}, {}
-    ops: dict[int, dict[str, tuple[bool, float]]] = defaultdict(dict)
-    op_rows = list(
-        BenchmarkOp.objects.filter(run_id__in=[row[4] for row in rows])
-        .order_by()
-        .values_list("run_id", "op_type", "accelerated")
-        .annotate(time=Sum("avg_ms"))
-    )
-    totals: dict[int, float] = defaultdict(float)
-    for run_id, op_type, accelerated, time in op_rows:
-        was = ops[run_id].get(op_type, (False, 0.0))
-        ops[run_id][op_type] = (was[0] or accelerated, was[1] + (time if accelerated else 0.0))
-        totals[run_id] += time
+    delegated: dict[int, set[str]] = defaultdict(set)
+    accelerated_ops = BenchmarkOp.objects.filter(run_id__in=[row[4] for row in rows], accelerated=True)
+    for run_id, op_type in accelerated_ops.order_by().values_list("run_id", "op_type").distinct():
+        delegated[run_id].add(op_type)
     placements, labels = {}, {}
     for row in rows:
         cell, (run_id, ran_at, fraction) = tuple(row[:4]), row[4:7]
-        accelerated_time = sum(time for _, time in ops[run_id].values())
-        if fraction is None and totals[run_id]:
-            fraction = accelerated_time / totals[run_id]
-        delegated = tuple(sorted(op for op, (on_accelerator, _) in ops[run_id].items() if on_accelerator))
-        placements[cell] = LabPlacement(run_id, ran_at, fraction, delegated)
+        placements[cell] = LabPlacement(run_id, ran_at, fraction, tuple(sorted(delegated[run_id])))
         labels[cell] = CellLabels(*row[7:])
     return placements, labels
 

@@ -83,7 +83,7 @@ class CoverageGapSerializer(serializers.Serializer):
 class LabPlacementSerializer(serializers.Serializer):
     run_id = serializers.IntegerField(read_only=True)
     ran_at = serializers.DateTimeField(read_only=True)
-    accelerated_fraction = RoundedFloat(digits=4, help_text="The run's own, else accelerated op time ÷ op time")
+    accelerated_fraction = RoundedFloat(digits=4, help_text="The run's accelerated fraction")
     delegated_ops = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="On the accelerator")
 
 

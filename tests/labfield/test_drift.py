@@ -132,6 +132,12 @@ def test_a_cell_whose_lab_run_reports_no_op_placement_has_no_drift_row(drift_fle
     assert "No lab run reporting op placement" in client.get(f"/compat/cell/{entry.pk}/").content.decode()
 
 
+def test_a_run_whose_ops_have_unknown_delegates_reports_no_placement(drift_fleet):
+    run = drift_fleet.runs["1.4.0"]
+    type(run).objects.filter(pk=run.pk).update(accelerated_fraction=None)  # what an importer leaves when unknown
+    assert drift_list() == []
+
+
 def test_the_alert_opens_once_degrades_the_cell_and_both_clear_when_the_field_recovers(drift_fleet):
     rule = AlertRule.objects.get(kpi=AlertKpi.DELEGATE_FALLBACK_DRIFT)  # the default rule (telemetry 0012)
     AlertRule.objects.exclude(pk=rule.pk).update(enabled=False)  # the KPI rules judge this cell too
