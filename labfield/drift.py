@@ -203,8 +203,18 @@ def _since(days: dict[date, list[float]], lab_fraction: float | None, rule: Rule
     return first
 
 
-def _rollup_parts(cells, lab, rule, q, now) -> dict[Cell, dict[str, dict]]:
-    """Per cell: the whole 7 days and per OS / app version, each with its per-day series (one DailyRollup query)."""
+def _below(series: dict[date, list[float]], since: date, lab_fraction: float | None, rule: Rule) -> bool:
+    """Some day from `since` on is below the lab by more than rule.points (whatever its sessions)."""
+    return lab_fraction is not None and any(
+        weight and (lab_fraction - weighted / weight) * 100 > rule.points
+        for day, (weighted, weight) in series.items()
+        if day >= since
+    )
+
+
+def _rollup_parts(cells, lab, rule, q, now) -> tuple[dict[Cell, dict[str, dict]], set[Cell]]:
+    """Per cell: the whole 7 days and per OS / app version with their since-days (one DailyRollup query); and the
+    candidates: cells with a part below the lab by more than the points over the 7 days or on one of them."""
     start, end = days_window(SINCE_DAYS, now=now)
     judged = days_window(DRIFT_DAYS, now=now)[0]
     rows = (
@@ -229,6 +239,7 @@ def _rollup_parts(cells, lab, rule, q, now) -> dict[Cell, dict[str, dict]]:
                 acc[1] += weighted
                 acc[2] += weight
     parts: dict[Cell, dict[str, dict]] = {}
+    candidates: set[Cell] = set()
     for cell, groups in sums.items():
         lab_fraction = lab[cell].accelerated_fraction
         parts[cell] = {
@@ -239,7 +250,13 @@ def _rollup_parts(cells, lab, rule, q, now) -> dict[Cell, dict[str, dict]]:
             }
             for group, keys in groups.items()
         }
-    return parts
+        if any(
+            _below(series, judged.date(), lab_fraction, rule)
+            for keys in groups.values()
+            for *_, series in keys.values()
+        ):
+            candidates.add(cell)
+    return parts, candidates
 
 
 def _raw_sessions(q: Q, cells, now) -> tuple:
@@ -309,19 +326,21 @@ def drift_list(
     rule: Rule | None = None, now: datetime | None = None,
 ) -> list[CellDrift]:  # fmt: skip
     """Every cell with a lab run reporting op placement and field sessions in the last DRIFT_DAYS days, ranked
-    (ORDERS); ≤ 6 queries whatever the number of cells (lab runs, their ops, daily rollups, the raw window by
-    firmware and fallback list, devices affected, compat entries)."""
+    (ORDERS); ≤ 6 queries whatever the number of cells (lab runs, their ops, daily rollups, for the candidate cells
+    the raw window by firmware and fallback list and the devices affected, compat entries)."""
     rule = rule or Rule.from_settings()
     q = filter_q(filters or {})
     lab, labels = lab_placements(q=q, now=now)
     if not lab:
         return []
-    parts = _rollup_parts(lab, lab, rule, q, now)
+    parts, candidates = _rollup_parts(lab, lab, rule, q, now)
     cells = [cell for cell in lab if parts.get(cell, {}).get("cell")]
     if not cells:
         return []
-    sessions = _raw_sessions(q, cells, now)
-    raw_totals, ops, firmware = _raw_parts(sessions, lab, rule)
+    # Raw rows only for cells the rollups show below the lab (a healthy fleet reads none): ops, firmware, devices.
+    below = [cell for cell in cells if cell in candidates]
+    sessions = _raw_sessions(q, below, now)
+    raw_totals, ops, firmware = _raw_parts(sessions, lab, rule) if below else ({}, {}, {})
     drifts = []
     for cell in cells:
         total = raw_totals.get(cell, 0)
@@ -335,7 +354,7 @@ def drift_list(
             ),
         )  # fmt: skip
         drifts.append(drift)
-    affected = _devices_affected(sessions, [drift for drift in drifts if drift.drifting and drift.ops])
+    affected = _devices_affected(sessions, [drift for drift in drifts if drift.drifting and drift.ops])  # ≤ 1 query
     entries = dict(
         ((row[0], row[1], row[2], row[3]), row[4])
         for row in CompatEntry.objects.filter(cell_q(cells)).values_list(*CELL, "id")

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from compat.models import CompatEntry, CompatEvidence, CompatStatus
-from labfield.drift import drift_list
+from labfield.drift import Rule, drift_list
 from labfield.services import DRIFT_SOURCE_REF, drift_evidence_record
 from telemetry.alerts.evaluation import alerts_evaluate
 from telemetry.models import Alert, AlertKpi, AlertRule, AlertStatus
@@ -172,6 +172,12 @@ def test_the_alert_opens_once_degrades_the_cell_and_both_clear_when_the_field_re
     entry = drift_entry(drift_fleet)
     assert entry.derived_status == CompatStatus.SUPPORTED
     assert not CompatEvidence.objects.filter(entry=entry, source_ref=DRIFT_SOURCE_REF).exists()
+
+
+def test_cells_the_rollups_show_within_the_points_read_no_raw_rows(drift_fleet, django_assert_num_queries):
+    with django_assert_num_queries(4):  # lab runs, their ops, daily rollups, compat entries
+        (drift,) = drift_list(rule=Rule(points=50.0, min_sessions=MIN_SESSIONS))  # no day is 50 points below
+    assert not drift.drifting and drift.ops == [] and drift.firmware == [] and drift.raw_sessions == 0
 
 
 def test_a_rule_threshold_overrides_the_setting(drift_fleet):
