@@ -138,7 +138,9 @@ def test_a_run_whose_ops_have_unknown_delegates_reports_no_placement(drift_fleet
     assert drift_list() == []
 
 
-def test_the_alert_opens_once_degrades_the_cell_and_both_clear_when_the_field_recovers(drift_fleet):
+def test_the_alert_opens_once_degrades_the_cell_and_both_clear_when_the_field_recovers(
+    drift_fleet, client, viewer_user
+):
     rule = AlertRule.objects.get(kpi=AlertKpi.DELEGATE_FALLBACK_DRIFT)  # the default rule (telemetry 0012)
     AlertRule.objects.exclude(pk=rule.pk).update(enabled=False)  # the KPI rules judge this cell too
     now = datetime.now(UTC)
@@ -161,6 +163,11 @@ def test_the_alert_opens_once_degrades_the_cell_and_both_clear_when_the_field_re
     assert f"since {expected_since(drift_fleet, 'Android 15')}" in entry.derived_reason
     assert "on OS Android 15; firmware AP4A.250105.002" in entry.derived_reason
     assert CompatEvidence.objects.get(entry=entry, source_ref=DRIFT_SOURCE_REF).degraded_reason
+    client.force_login(viewer_user)
+    assert (
+        '<span class="badge status-degraded">degrades</span> delegate-fallback drift'
+        in client.get(f"/compat/cell/{entry.pk}/").content.decode()
+    )  # the evidence table says which item degrades the cell
     assert drift_evidence_record() == {"drifting": 1, "cleared": 0}  # idempotent: one evidence item
     assert CompatEvidence.objects.filter(entry=entry, source_ref=DRIFT_SOURCE_REF).count() == 1
 
