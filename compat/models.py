@@ -235,6 +235,8 @@ class CompatEvidence(models.Model):
     memory_budget_mb = models.FloatField(null=True, blank=True)
     load_failed = models.BooleanField(default=False)
     failure_reason = models.TextField(blank=True)
+    # Set by a finding that is no KPI figure (labfield's delegate-fallback drift): the cell degrades, with this reason.
+    degraded_reason = models.TextField(blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

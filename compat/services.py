@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from core.slo import slo_targets_get
+from core.slo import SloTargets, slo_targets_get
 
 from .models import (
     CompatEntry,
@@ -113,6 +113,7 @@ class EvidenceInput:
     peak_rss_mb_p95: float | None = None
     load_failed: bool = False
     failure_reason: str = ""
+    degraded_reason: str = ""  # a finding that degrades the cell with this reason (compat.status)
     link: str = ""
 
     @property
@@ -134,6 +135,7 @@ _EVIDENCE_FIGURES = (
     "memory_budget_mb",
     "load_failed",
     "failure_reason",
+    "degraded_reason",
     "recorded_at",
 )
 
@@ -221,6 +223,7 @@ def compat_evidence_record(*, items: Sequence[EvidenceInput], actor: str) -> lis
                 memory_budget_mb=device_model.memory_budget_mb,
                 load_failed=item.load_failed,
                 failure_reason=item.failure_reason,
+                degraded_reason=item.degraded_reason,
                 recorded_at=now,
             )
         )
@@ -231,6 +234,16 @@ def compat_evidence_record(*, items: Sequence[EvidenceInput], actor: str) -> lis
         update_fields=list(_EVIDENCE_FIGURES),
     )
 
+    _entries_rederive(
+        entries=entries, device_models=device_models, delegates=delegates, targets=targets, actor=actor, now=now
+    )
+    return list(entries.values())
+
+
+def _entries_rederive(
+    *, entries: dict, device_models: dict, delegates: dict, targets: SloTargets, actor: str, now: datetime
+) -> None:
+    """Re-derives each (locked) entry's status from all its evidence; a change writes a history row."""
     evidence_by_entry: dict[int, list[CompatEvidence]] = defaultdict(list)
     for evidence in CompatEvidence.objects.filter(entry__in=[entry.id for entry in entries.values()]):
         evidence_by_entry[evidence.entry_id].append(evidence)
@@ -265,6 +278,29 @@ def compat_evidence_record(*, items: Sequence[EvidenceInput], actor: str) -> lis
         ["derived_status", "derived_reason", "evidence_updated_at", "updated_at", *_HEADLINE_FIGURES],
     )
     CompatStatusChange.objects.bulk_create(changes)
+
+
+@transaction.atomic
+def compat_evidence_withdraw(
+    *, cells: Iterable[tuple[int, int, int, int]], source: str, source_ref: str, actor: str
+) -> list[CompatEntry]:
+    """Deletes the (source, source_ref) evidence of these cells (a finding that cleared) and re-derives them.
+
+    Cells are (model version, runtime version, delegate, device model) ids; a cell without that item is untouched.
+    """
+    cells = set(cells)
+    items = CompatEvidence.objects.filter(source=source, source_ref=source_ref).select_related("entry")
+    entry_ids = [item.entry_id for item in items if _cell_of(item.entry) in cells]
+    if not entry_ids:
+        return []
+    entries = {_cell_of(entry): entry for entry in CompatEntry.objects.select_for_update().filter(id__in=entry_ids)}
+    CompatEvidence.objects.filter(entry_id__in=entry_ids, source=source, source_ref=source_ref).delete()
+    device_models = DeviceModel.objects.in_bulk({cell[3] for cell in entries})
+    delegates = Delegate.objects.in_bulk({cell[2] for cell in entries})
+    _entries_rederive(
+        entries=entries, device_models=device_models, delegates=delegates, targets=slo_targets_get(), actor=actor,
+        now=timezone.now(),
+    )  # fmt: skip
     return list(entries.values())
 
 

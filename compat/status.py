@@ -11,6 +11,8 @@ How lab and field evidence combine (documented once, used everywhere):
 - Every judged KPI meets its target: supported. One or more misses: degraded, and the reason names each.
 - Evidence present but nothing judgeable (only thin field samples): untested, with the reason.
 - Accelerator utilization is judged only on accelerated delegates (gpu/npu/dsp); a CPU path has none by design.
+- An item with a `degraded_reason` (a finding that is no KPI figure, e.g. delegate-fallback drift) counts whatever
+  its sample size (its producer applied its own minimum) and degrades the cell with that reason.
 """
 
 from collections.abc import Sequence
@@ -46,6 +48,7 @@ class EvidenceLike(Protocol):
     memory_budget_mb: float | None
     load_failed: bool
     failure_reason: str
+    degraded_reason: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def _when(item: EvidenceLike) -> tuple:
 
 
 def _counts(item: EvidenceLike, min_sessions: int) -> bool:
+    if item.degraded_reason:
+        return True
     if item.source == EvidenceSource.FIELD:
         return item.sample_size >= min_sessions
     return item.sample_size >= 1
@@ -211,6 +216,7 @@ def _judge(
                     )
                 )
 
+    misses += [("degraded", item.degraded_reason) for item in usable if item.degraded_reason]
     if misses:
         return StatusVerdict(
             CompatStatus.DEGRADED,

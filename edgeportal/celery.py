@@ -28,6 +28,8 @@ app.conf.beat_schedule = {
         "task": "telemetry.alerts_tasks.alerts_evaluate_task",
         "schedule": crontab(minute="2-59/5"),
     },
+    # Records delegate-fallback drift as compat evidence (degrades the cell) and withdraws it when the field recovers.
+    "labfield-drift-evidence": {"task": "labfield.tasks.drift_evidence_task", "schedule": crontab(minute=37)},
     # Evaluates the guardrails of every running rollout (pauses or rolls back on failure, auto-advances on proceed).
     "rollouts-evaluate": {"task": "rollouts.tasks.rollouts_evaluate_task", "schedule": crontab(minute="*/10")},
 }

@@ -359,6 +359,11 @@ LAB_FIELD_LAB_RUNS = env_int("LAB_FIELD_LAB_RUNS", 5, minimum=1)
 LAB_FIELD_LAB_DAYS = env_int("LAB_FIELD_LAB_DAYS", 90, minimum=1)
 # Session thermal states that count as throttled: iOS ProcessInfo.ThermalState (serious, critical) and Android
 # PowerManager's thermal status (moderate and worse); "nominal", "fair", "none", "light" run at full speed.
+# Delegate-fallback drift (docs/lab-field.md): a part of a cell (all of it, an OS / app / firmware version) drifts when
+# its field accelerated fraction over the last 7 days is more than LAB_FIELD_DRIFT_POINTS percentage points below
+# the lab's, over at least LAB_FIELD_DRIFT_MIN_SESSIONS sessions.
+LAB_FIELD_DRIFT_POINTS = env_float("LAB_FIELD_DRIFT_POINTS", 10.0, minimum=0.0)
+LAB_FIELD_DRIFT_MIN_SESSIONS = env_int("LAB_FIELD_DRIFT_MIN_SESSIONS", 50, minimum=1)
 LAB_FIELD_THROTTLED_STATES = [
     state.lower()
     for state in env_list(

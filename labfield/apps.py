@@ -6,14 +6,19 @@ class LabFieldConfig(AppConfig):
     verbose_name = "Lab vs field"
 
     def ready(self) -> None:
-        # compat and benchmarks sit below this app and may not import it: it hands them its figures here (imported
+        # compat, telemetry and benchmarks sit below this app and may not import it: it hands them its figures here (imported
         # inside ready(): app modules load before the models registry is ready).
         from benchmarks.field_impact import regression_impact_register
         from compat.panels import cell_panel_register, matrix_coverage_register
+        from telemetry.alerts.sources import alert_source_register
+        from telemetry.models import AlertKpi
 
         from .field import regressions_impact_annotate
-        from .panels import cell_gap_panel, matrix_coverage
+        from .panels import cell_drift_panel, cell_gap_panel, matrix_coverage
+        from .services import drift_alert_source
 
         cell_panel_register(cell_gap_panel)
+        cell_panel_register(cell_drift_panel)
+        alert_source_register(AlertKpi.DELEGATE_FALLBACK_DRIFT, drift_alert_source)
         matrix_coverage_register(matrix_coverage)
         regression_impact_register(regressions_impact_annotate)

@@ -8,6 +8,7 @@ from compat.panels import CellPanel, MatrixCoverage
 from telemetry.kpi.scope import time_range_parse
 
 from .coverage import lab_coverage, pair_coverage_states
+from .drift import cell_drift_get
 from .selectors import cell_gap_get
 
 # The matrix has no time range of its own: it reads the home page's default range, so the two agree.
@@ -22,6 +23,17 @@ def cell_gap_panel(entry: CompatEntry) -> CellPanel:
             "gap": gap,
             "ratio_limit": settings.LAB_FIELD_GAP_RATIO,
             "min_sessions": settings.LAB_FIELD_MIN_SESSIONS,
+        },
+    )
+
+
+def cell_drift_panel(entry: CompatEntry) -> CellPanel:
+    return CellPanel(
+        template="labfield/_cell_drift.html",
+        context={
+            "drift": cell_drift_get(entry=entry),
+            "points_limit": settings.LAB_FIELD_DRIFT_POINTS,
+            "min_sessions": settings.LAB_FIELD_DRIFT_MIN_SESSIONS,
         },
     )
 

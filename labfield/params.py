@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from telemetry.kpi.scope import kpi_filters_clean
 
+from .drift import ORDERS as DRIFT_ORDERS
 from .selectors import CELL_FILTERS, ORDERS
 
 FLAGGED_VALUES = {"": None, "true": True, "1": True, "false": False, "0": False}
@@ -36,3 +37,29 @@ def gap_query_parse(params: Mapping[str, str]) -> GapQuery:
     if errors:
         raise ValidationError(errors)
     return GapQuery(filters=filters, flagged=FLAGGED_VALUES[flagged_text], order=order)
+
+
+@dataclass(frozen=True)
+class DriftQuery:
+    filters: dict
+    drifting: bool | None
+    order: str
+
+
+def drift_query_parse(params: Mapping[str, str]) -> DriftQuery:
+    """The drift list's parameters (page, CSV, API): cell filters, `drifting`, `order`; ValidationError naming each."""
+    errors: dict[str, list[str]] = {}
+    try:
+        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        filters = {}
+    drifting_text = (params.get("drifting") or "").lower()
+    if drifting_text not in FLAGGED_VALUES:
+        errors["drifting"] = ["drifting must be true or false."]
+    order = params.get("order") or "devices"
+    if order not in DRIFT_ORDERS:
+        errors["order"] = [f"order must be one of {', '.join(DRIFT_ORDERS)}."]
+    if errors:
+        raise ValidationError(errors)
+    return DriftQuery(filters=filters, drifting=FLAGGED_VALUES[drifting_text], order=order)

@@ -9,13 +9,15 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.exports import table_export
 from telemetry.kpi.scope import filter_choices, scope_parse
 
 from .coverage_report import CSV_HEADER as COVERAGE_CSV_HEADER
 from .coverage_report import coverage_report_get
 from .coverage_report import csv_row as coverage_csv_row
-from .export import CSV_HEADER, csv_row
-from .params import gap_query_parse
+from .drift import drift_list
+from .export import CSV_HEADER, DRIFT_FIELDS, csv_row, drift_row
+from .params import drift_query_parse, gap_query_parse
 from .selectors import gaps_list
 
 PAGE_SIZE = 50
@@ -77,3 +79,34 @@ def coverage_csv(request):
     for row in coverage_report_get(scope=scope).gaps:
         writer.writerow(coverage_csv_row(row))
     return response
+
+
+def _drift_context() -> dict:
+    return {"points_limit": settings.LAB_FIELD_DRIFT_POINTS, "min_sessions": settings.LAB_FIELD_DRIFT_MIN_SESSIONS}
+
+
+@require_GET
+def drift(request):
+    """Delegate-fallback drift, by devices affected (docs/lab-field.md)."""
+    context = _drift_context()
+    try:
+        query = drift_query_parse(request.GET)
+    except ValidationError as exc:
+        context["errors"] = exc.message_dict
+        return render(request, "labfield/drift.html", context, status=400)
+    rows = drift_list(filters=query.filters, drifting=query.drifting, order=query.order)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context.update(page=page, drifts=page.object_list, query=params.urlencode(), params=request.GET)
+    return render(request, "labfield/drift.html", context)
+
+
+@require_GET
+def drift_csv(request):
+    try:
+        query = drift_query_parse(request.GET)
+    except ValidationError as exc:
+        return HttpResponse(str(exc.message_dict), status=400, content_type="text/plain")
+    rows = drift_list(filters=query.filters, drifting=query.drifting, order=query.order)
+    return table_export(rows=map(drift_row, rows), fields=DRIFT_FIELDS, fmt="csv", filename="lab-field-drift")

@@ -78,3 +78,65 @@ class CoverageGapSerializer(serializers.Serializer):
     device_share = RoundedFloat(digits=4, help_text="devices ÷ the device-pairs of every active pair")
     sessions = serializers.IntegerField(read_only=True)
     fleet_paths = FleetPathSerializer(source="paths", many=True, read_only=True, help_text="Most sessions first")
+
+
+class LabPlacementSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField(read_only=True)
+    ran_at = serializers.DateTimeField(read_only=True)
+    accelerated_fraction = RoundedFloat(digits=4, help_text="The run's accelerated fraction")
+    delegated_ops = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="On the accelerator")
+
+
+class DriftPartSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True, help_text="The OS / app / firmware version ('' for the whole cell)")
+    sessions = serializers.IntegerField(read_only=True)
+    accelerated_fraction = RoundedFloat(digits=4, help_text="Inference-weighted mean of the sessions' fraction")
+    points = RoundedFloat(digits=2, help_text="(lab − field) × 100")
+    drifting = serializers.BooleanField(read_only=True)
+    since = serializers.DateField(read_only=True, allow_null=True, help_text="First day of the current run below")
+
+
+class FallbackOpSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    sessions = serializers.IntegerField(read_only=True)
+    share = RoundedFloat(digits=4, help_text="÷ the cell's field sessions in the raw window")
+
+
+class CellDriftSerializer(serializers.Serializer):
+    cell_id = serializers.IntegerField(source="entry_id", read_only=True, allow_null=True, help_text="Compat cell")
+    model = serializers.CharField(source="labels.model", read_only=True)
+    model_version = serializers.CharField(source="labels.model_version", read_only=True)
+    runtime = serializers.CharField(source="labels.runtime", read_only=True)
+    runtime_version = serializers.CharField(source="labels.runtime_version", read_only=True)
+    delegate = serializers.CharField(source="labels.delegate", read_only=True)
+    device_model = serializers.CharField(source="labels.device_model", read_only=True)
+    lab = LabPlacementSerializer(read_only=True)
+    field = DriftPartSerializer(read_only=True, help_text="The whole cell, last 7 days")
+    worst_points = RoundedFloat(digits=2, help_text="The drifting part furthest below the lab, else the cell's")
+    drifting = serializers.BooleanField(read_only=True)
+    drifting_parts = serializers.ListField(child=serializers.CharField(), read_only=True)
+    since = serializers.DateField(read_only=True, allow_null=True)
+    fallback_ops = FallbackOpSerializer(source="ops", many=True, read_only=True, help_text="Lab-delegated, fell back")
+    devices_affected = serializers.IntegerField(read_only=True, help_text="Devices with a session that fell back")
+    os_versions = serializers.SerializerMethodField()
+    app_versions = serializers.SerializerMethodField()
+    firmware = serializers.SerializerMethodField()
+
+    def get_os_versions(self, drift) -> list[str]:
+        """The drifting OS versions."""
+        return drift.versions(drift.os_versions)
+
+    def get_app_versions(self, drift) -> list[str]:
+        """The drifting app versions."""
+        return drift.versions(drift.app_versions)
+
+    def get_firmware(self, drift) -> list[str]:
+        """The drifting firmware versions."""
+        return drift.versions(drift.firmware)
+
+
+class CellDriftDetailSerializer(CellDriftSerializer):
+    os_split = DriftPartSerializer(source="os_versions", many=True, read_only=True, help_text="Per OS version")
+    app_split = DriftPartSerializer(source="app_versions", many=True, read_only=True, help_text="Per app version")
+    firmware_split = DriftPartSerializer(source="firmware", many=True, read_only=True, help_text="Per firmware")
+    raw_sessions = serializers.IntegerField(read_only=True, help_text="Sessions of the raw window (ops' denominator)")

@@ -4,16 +4,24 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from compat.models import CompatEntry
 from telemetry.kpi.scope import FILTER_LOOKUPS, scope_parse
 
 from ..coverage_report import coverage_report_get
-from ..params import gap_query_parse
+from ..drift import ORDERS as DRIFT_ORDERS
+from ..drift import cell_drift_get, drift_list
+from ..params import drift_query_parse, gap_query_parse
 from ..selectors import CELL_FILTERS, ENTRY_RELATED, ORDERS, cell_gap_get, gaps_list
-from .serializers import CellGapDetailSerializer, CellGapSerializer, CoverageGapSerializer
+from .serializers import (
+    CellDriftDetailSerializer,
+    CellDriftSerializer,
+    CellGapDetailSerializer,
+    CellGapSerializer,
+    CoverageGapSerializer,
+)
 
 GAP_PARAMETERS = [
     *[OpenApiParameter(name, str, description="Catalog slug / version / id of the cell") for name in CELL_FILTERS],
@@ -77,3 +85,43 @@ class CoverageGapListView(generics.ListAPIView):
     @extend_schema(parameters=COVERAGE_PARAMETERS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+DRIFT_PARAMETERS = [
+    *[OpenApiParameter(name, str, description="Catalog slug / version / id of the cell") for name in CELL_FILTERS],
+    OpenApiParameter("drifting", bool, description="Only drifting (true) or only not drifting (false) cells"),
+    OpenApiParameter("order", str, enum=list(DRIFT_ORDERS), description="devices (default): drifting first"),
+]
+
+
+class DriftListView(generics.ListAPIView):
+    """Cells whose lab run reports op placement, with field sessions in the last 7 days: delegate-fallback drift,
+    ranked by devices affected; the rows of /lab-field/drift/ and its CSV (docs/lab-field.md)."""
+
+    serializer_class = CellDriftSerializer
+    filter_backends: list = []  # the one parser below reads the filters
+
+    def get_queryset(self):
+        try:
+            query = drift_query_parse(self.request.query_params)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return drift_list(filters=query.filters, drifting=query.drifting, order=query.order)
+
+    @extend_schema(parameters=DRIFT_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class DriftDetailView(generics.GenericAPIView):
+    """One compat cell's drift with its OS / app / firmware splits; 404 when it has no lab run reporting op
+    placement or no field sessions in the last 7 days."""
+
+    serializer_class = CellDriftDetailSerializer
+    queryset = CompatEntry.objects.all()
+
+    def get(self, request, cell_id: int):
+        drift = cell_drift_get(entry=get_object_or_404(CompatEntry, pk=cell_id))
+        if drift is None:
+            raise NotFound("No lab run reporting op placement, or no field sessions in the last 7 days.")
+        return Response(CellDriftDetailSerializer(drift).data)

@@ -19,6 +19,7 @@ from ..kpi.selectors import kpi_breakdown
 from ..models import Alert, AlertRule, AlertStatus
 from .notifications import alert_webhooks_deliver
 from .rules import rule_applies, rule_threshold, threshold_missed
+from .sources import SOURCE_KPIS, SourceVerdict, alert_source_get
 
 MIN_INTERVAL = timedelta(minutes=4)  # a second worker within this window finds the rule already claimed
 
@@ -83,6 +84,12 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
             result.skipped_rules += 1
             continue
         result.rules += 1
+        source = alert_source_get(rule.kpi)
+        if source is not None:
+            _verdict_apply(rule=rule, verdict=source(rule, now), now=now, result=result)
+            continue
+        if rule.kpi in SOURCE_KPIS:
+            continue  # judged by an app that is not installed: its open alerts stay as they are
         rows, device_models, model_versions, runtime_versions, delegates = _cohorts(
             window_hours=rule.window_hours, now=now, cache=cache
         )
@@ -107,14 +114,30 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
                     result.opened.append(key)
                 else:
                     result.refreshed += 1
-        # Resolve when judged healthy, or when the cohort had no traffic at all in the window (it went away).
         present = {f"{dm}|{mv}|{rv}|{dl}" for (dm, mv, rv, dl), _ in rows}
-        for alert_id, key in Alert.objects.filter(rule=rule, status=AlertStatus.OPEN).values_list("id", "cohort_key"):
-            if key in healthy or key not in present:
-                # Conditional: a concurrent resolve of the same alert counts once.
-                if Alert.objects.filter(pk=alert_id, status=AlertStatus.OPEN).update(
-                    status=AlertStatus.RESOLVED, resolved_at=now
-                ):
-                    result.resolved.append(key)
+        _resolve(rule=rule, healthy=healthy, present=present, now=now, result=result)
     result.delivered = alert_webhooks_deliver(now=now)
     return result
+
+
+def _resolve(*, rule, healthy: set[str], present: set[str], now: datetime, result: EvaluationResult) -> None:
+    """Resolves when judged healthy, or when the cohort had no traffic at all in the window (it went away)."""
+    for alert_id, key in Alert.objects.filter(rule=rule, status=AlertStatus.OPEN).values_list("id", "cohort_key"):
+        if key in healthy or key not in present:
+            # Conditional: a concurrent resolve of the same alert counts once.
+            if Alert.objects.filter(pk=alert_id, status=AlertStatus.OPEN).update(
+                status=AlertStatus.RESOLVED, resolved_at=now
+            ):
+                result.resolved.append(key)
+
+
+def _verdict_apply(*, rule, verdict: SourceVerdict, now: datetime, result: EvaluationResult) -> None:
+    """A registered source's findings through the same open/refresh/resolve path as the KPI rules."""
+    for finding in verdict.findings:
+        if _open_or_refresh(rule=rule, key=finding.key, label=finding.label, filters=finding.filters,
+                            value=finding.value, threshold=finding.threshold, sessions=finding.sessions, now=now):  # fmt: skip
+            result.opened.append(finding.key)
+        else:
+            result.refreshed += 1
+    missing = {finding.key for finding in verdict.findings}
+    _resolve(rule=rule, healthy=verdict.healthy - missing, present=verdict.present | missing, now=now, result=result)

@@ -10,6 +10,8 @@ class AlertKpi(models.TextChoices):
     CRASH_FREE_SESSIONS = "crash_free_sessions", "Crash-free sessions"
     ERRORS_PER_1K = "errors_per_1k", "Errors per 1k inferences"
     ACCELERATOR_UTILIZATION = "accelerator_utilization", "Accelerator utilization"
+    # Judged by labfield (telemetry.alerts.sources), not from the rollups' KPIs: drop below the lab, in points.
+    DELEGATE_FALLBACK_DRIFT = "delegate_fallback_drift", "Delegate-fallback drift (points below the lab)"
 
 
 class AlertRule(models.Model):

@@ -107,3 +107,24 @@ def test_invalid_evidence_is_rejected_and_nothing_is_stored(catalog, bad):
 
 def test_empty_batch_is_a_no_op(db):
     assert compat_evidence_record(items=[], actor="rollup") == []
+
+
+def test_a_degrading_item_degrades_the_cell_and_withdrawing_it_re_derives(catalog):
+    from compat.services import compat_evidence_withdraw
+
+    compat_evidence_record(items=[evidence(**cell(catalog), **HEALTHY)], actor="field rollup")
+    finding = evidence(**cell(catalog), source_ref="field:drift", sample_size=12, degraded_reason="ops fall back")
+    entry = compat_evidence_record(items=[finding], actor="labfield.drift")[0]
+    assert entry.derived_status == CompatStatus.DEGRADED and "ops fall back" in entry.derived_reason
+    other = cell(catalog, delegate=catalog.xnnpack)
+    compat_evidence_record(items=[evidence(**other, **HEALTHY)], actor="field rollup")
+    keys = [(c["model_version"].id, c["runtime_version"].id, c["delegate"].id, c["device_model"].id)
+            for c in (cell(catalog), other)]  # fmt: skip
+    withdrawn = compat_evidence_withdraw(cells=keys, source=EvidenceSource.FIELD, source_ref="field:drift",
+                                         actor="labfield.drift")  # fmt: skip
+    assert [e.pk for e in withdrawn] == [entry.pk]  # the other cell had no such item: untouched
+    entry.refresh_from_db()
+    assert entry.derived_status == CompatStatus.SUPPORTED
+    assert list(CompatEvidence.objects.filter(entry=entry).values_list("source_ref", flat=True)) == ["field:30d"]
+    assert CompatStatusChange.objects.filter(entry=entry, actor="labfield.drift", to_status="supported").exists()
+    assert compat_evidence_withdraw(cells=keys, source=EvidenceSource.FIELD, source_ref="field:drift", actor="x") == []

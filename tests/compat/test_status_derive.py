@@ -29,6 +29,7 @@ class Ev:
     memory_budget_mb: float | None = 400.0
     load_failed: bool = False
     failure_reason: str = ""
+    degraded_reason: str = ""
 
 
 def lab(**kw):
@@ -142,3 +143,15 @@ def test_min_sample_target_is_respected():
 )
 def test_best_status_across_paths(statuses, best):
     assert best_status(statuses) == best
+
+
+def test_a_degrading_finding_degrades_a_healthy_cell_with_its_reason():
+    finding = Ev(source_ref="field:drift", sample_size=3, p95_latency_ms=None, accelerated_fraction=None,
+                 crash_free_sessions=None, errors_per_1k=None, peak_rss_mb_p95=None,
+                 degraded_reason="delegate-fallback drift: RESIZE_BILINEAR falls back")  # fmt: skip
+    assert derive([Ev()]).status == CompatStatus.SUPPORTED
+    verdict = derive([Ev(), finding])
+    assert verdict.status == CompatStatus.DEGRADED and verdict.missed == ("degraded",)
+    assert "delegate-fallback drift: RESIZE_BILINEAR falls back" in verdict.reason
+    # It counts whatever its sample size (its producer applied its own minimum), even beside thin field evidence.
+    assert derive([Ev(sample_size=2), finding]).status == CompatStatus.DEGRADED

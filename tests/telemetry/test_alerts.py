@@ -154,3 +154,37 @@ def test_open_alerts_show_on_home(client, viewer_user, fleet):
     response = client.get("/")
     assert [a.pk for a in response.context["alerts"]] == [Alert.objects.get().pk]
     assert b"Open alerts" in response.content
+
+
+def test_a_registered_source_judges_its_rules_through_the_same_open_and_resolve(fleet, monkeypatch):
+    from telemetry.alerts import sources
+
+    key = f"{fleet.pixel.pk}|{fleet.v1.pk}|{fleet.tflite_216.pk}|{fleet.gpu.pk}"
+    finding = sources.AlertFinding(key=key, label="drifting", filters={}, value=20.0, threshold=10.0, sessions=40)
+    verdicts = iter([
+        sources.SourceVerdict(findings=[finding], present={key}),
+        sources.SourceVerdict(findings=[finding], present={key}),
+        sources.SourceVerdict(present={key}),  # too little evidence either way: stays open
+        sources.SourceVerdict(healthy={key}, present={key}),
+    ])  # fmt: skip
+    monkeypatch.setitem(sources._sources, "delegate_fallback_drift", lambda rule, now: next(verdicts))
+    fleet.rule.delete()
+    rule = AlertRule.objects.create(name="drift", kpi="delegate_fallback_drift")
+    rounds = [alerts.alerts_evaluate(now=fleet.now + i * alerts.MIN_INTERVAL) for i in range(4)]
+    assert [(r.opened, r.refreshed, r.resolved) for r in rounds] == [
+        ([key], 0, []), ([], 1, []), ([], 0, []), ([], 0, [key])
+    ]  # fmt: skip
+    alert = Alert.objects.get(rule=rule)
+    assert (alert.value, alert.threshold, alert.sessions, alert.status) == (20.0, 10.0, 40, "resolved")
+
+
+def test_a_source_rule_without_its_app_is_skipped_and_its_alerts_stay(fleet, monkeypatch):
+    from telemetry.alerts import sources
+
+    monkeypatch.delitem(sources._sources, "delegate_fallback_drift", raising=False)
+    fleet.rule.delete()
+    rule = AlertRule.objects.create(name="drift", kpi="delegate_fallback_drift")
+    Alert.objects.create(rule=rule, cohort_key="1|1|1|1", cohort_label="x", value=20.0, threshold=10.0)
+    result = alerts.alerts_evaluate(now=fleet.now)
+    assert result.rules == 1 and result.opened == result.resolved == []
+    assert Alert.objects.get(rule=rule).status == "open"

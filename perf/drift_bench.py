@@ -1,0 +1,161 @@
+"""Delegate-fallback drift reads at scale: one large compat cell, its raw sessions and daily rollups.
+
+Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a throwaway one) with one cell of
+`--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
+builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, and a lab run with a per-op
+profile. Then times `cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
+`GET /api/v1/lab-field/drift/`, median of `--rounds`, and prints the query counts.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edgeportal.settings")
+os.environ.setdefault("SECRET_KEY", "drift-bench-only-" + "x" * 40)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa: E402
+from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
+from core.services import api_key_create  # noqa: E402
+from labfield.drift import cell_drift_get, drift_list  # noqa: E402
+from telemetry.kpi.buckets import day_floor  # noqa: E402
+from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
+
+LIST = "/api/v1/lab-field/drift/"
+OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
+
+
+def seed(sessions: int, devices: int) -> CompatEntry:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE telemetry_inferencesession, telemetry_dailyrollup, telemetry_device, benchmarks_benchmarkop, "
+            "benchmarks_benchmarkrun, benchmarks_benchmarkseries, compat_compatevidence, compat_compatstatuschange, "
+            "compat_compatentry, compat_modelversion, compat_mlmodel, compat_delegate, compat_runtimeversion, "
+            "compat_runtime, compat_devicemodel CASCADE"
+        )
+    dm = DeviceModel.objects.create(slug="pixel-8", vendor="Google", name="Pixel 8", os_family="android", tier=1,
+                                    accelerators=["gpu"])  # fmt: skip
+    model = MLModel.objects.create(slug="yolov8n", name="YOLOv8n")
+    mv = ModelVersion.objects.create(ml_model=model, version="1.4.0")
+    runtime = Runtime.objects.create(slug="tflite", name="TFLite")
+    rv = RuntimeVersion.objects.create(runtime=runtime, version="2.16.1")
+    gpu = Delegate.objects.create(runtime=runtime, slug="gpu", name="GPU", kind="gpu")
+    entry = CompatEntry.objects.create(model_version=mv, runtime_version=rv, delegate=gpu, device_model=dm)
+    series = BenchmarkSeries.objects.create(ml_model=model, precision="fp32", runtime=runtime, delegate=gpu,
+                                            device_model=dm, key="bench")  # fmt: skip
+    run = BenchmarkRun.objects.create(series=series, model_version=mv, runtime_version=rv, delegate=gpu,
+                                      device_model=dm, accelerated_fraction=1.0, ran_at=timezone.now())  # fmt: skip
+    BenchmarkOp.objects.bulk_create([
+        BenchmarkOp(run=run, position=i, name=op.lower(), op_type=op, delegate="gpu", accelerated=True, avg_ms=1.0)
+        for i, op in enumerate(OPS)
+    ])  # fmt: skip
+    os_of = {i: "Android 15" if i % 4 == 0 else "Android 14" for i in range(devices)}
+    rows = Device.objects.bulk_create([
+        Device(uid=f"d-{i:06d}", device_model=dm, os_version=os_of[i], app_version="3.2.1",
+               firmware="AP4A" if os_of[i] == "Android 15" else "UP1A")
+        for i in range(devices)
+    ])  # fmt: skip
+    start = day_floor(timezone.now()) - timedelta(days=6)
+    span = (timezone.now() - start).total_seconds() - 60
+    rng = random.Random(7)
+    sums: dict = defaultdict(lambda: [0, 0.0, 0])
+    batch = []
+    for n in range(sessions):
+        device = rows[n % devices]
+        drifted = device.os_version == "Android 15"
+        at = start + timedelta(seconds=rng.random() * span)
+        fraction = 0.6 if drifted else 0.99
+        batch.append(InferenceSession(
+            event_id=uuid.uuid4(), device=device, session_id=f"s{n}", device_model=dm, model_version=mv,
+            runtime_version=rv, delegate=gpu, app_version="3.2.1", os_version=device.os_version, started_at=at,
+            received_at=at, duration_s=60.0, inferences=20, errors=0, latency_histogram={"counts": {"120": 20}},
+            accelerated_fraction=fraction, fallback_ops=["RESIZE_BILINEAR", "TRANSPOSE_CONV"] if drifted else [],
+            thermal_state="nominal", in_partial=True,
+        ))  # fmt: skip
+        acc = sums[(day_floor(at), device.os_version)]
+        acc[0] += 1
+        acc[1] += fraction * 20
+        acc[2] += 20
+        if len(batch) == 10_000:
+            InferenceSession.objects.bulk_create(batch)
+            batch = []
+    InferenceSession.objects.bulk_create(batch)
+    DailyRollup.objects.bulk_create([
+        DailyRollup(bucket_start=day, device_model=dm, model_version=mv, runtime_version=rv, delegate=gpu,
+                    app_version="3.2.1", os_version=os_version, sessions=n, accelerated_weighted_sum=ws,
+                    accelerated_weight=w)
+        for (day, os_version), (n, ws, w) in sums.items()
+    ])  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return entry
+
+
+def timed(fn, rounds: int) -> tuple[float, int]:
+    fn()
+    times = []
+    for _ in range(rounds):
+        with CaptureQueriesContext(connection) as captured:
+            began = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times), len(captured)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--devices", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="measure the cell the last run seeded (no truncate)")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("point DATABASE_URL at a scratch PostgreSQL database")
+    call_command("migrate", verbosity=0)
+    began = time.perf_counter()
+    if args.reuse:
+        entry = CompatEntry.objects.get()
+        print(f"reusing {InferenceSession.objects.count():,} sessions")
+    else:
+        entry = seed(args.sessions, args.devices)
+        print(f"seeded {args.sessions:,} sessions / {args.devices:,} devices in {time.perf_counter() - began:.0f} s")
+    _, raw_key = api_key_create(name="drift bench", scopes=["read"])
+    client = Client()
+    drifting = {"LAB_FIELD_DRIFT_MIN_SESSIONS": 10}
+    healthy = {**drifting, "LAB_FIELD_DRIFT_POINTS": 90.0}  # no part that far below: rollups only
+    for label, knobs in (("drifting cell", drifting), ("healthy cell", healthy)):
+        with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False, **knobs):
+            reads = (
+                ("cell_drift_get (cell page panel)", lambda: cell_drift_get(entry=entry)),
+                ("drift_list (ranked page, API)", drift_list),
+                ("GET /api/v1/lab-field/drift/", lambda: client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {raw_key}")),
+            )
+            for name, fn in reads:
+                median, queries = timed(fn, args.rounds)
+                print(f"{label}, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
+    drift = cell_drift_get(entry=entry)
+    print("check:", drift.drifting_parts, [(op.name, op.sessions) for op in drift.ops], drift.devices_affected)
+
+
+if __name__ == "__main__":
+    main()
