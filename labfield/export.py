@@ -1,6 +1,7 @@
-"""The gap list as CSV rows: the same figures as the page and the API, rounded as the API rounds them."""
+"""The gap list and the thermal attribution list as CSV rows: the page's and the API's figures, rounded as the API."""
 
 from .selectors import CellGap
+from .thermal import ThermalRow
 
 CSV_HEADER = (
     "cell_id", "model", "model_version", "runtime", "runtime_version", "delegate", "device_model", "lab_runs",
@@ -24,3 +25,18 @@ def csv_row(gap: CellGap) -> list:
         row += [figure.sessions, figure.devices, rounded(figure.p50_ms, 3), rounded(figure.p95_ms, 3)]
         row += [rounded(ratio.p50, 3), rounded(ratio.p95, 3)]
     return [("" if value is None else value) for value in [*row, "yes" if gap.flagged else "no"]]
+
+
+THERMAL_CSV_HEADER = (
+    "device_model", "thermal_state", "throttled", "sessions", "devices", "inferences", "p50_ms", "p95_ms",
+    "energy_mj_per_inference", "energy_sessions",
+)  # fmt: skip
+
+
+def thermal_csv_row(row: ThermalRow) -> list:
+    """Energy "" when no session reported it (not reported, never 0); the API's rounding."""
+    values = [
+        row.device_model, row.state, "yes" if row.throttled else "no", row.sessions, row.devices, row.inferences,
+        rounded(row.p50_ms, 3), rounded(row.p95_ms, 3), rounded(row.energy_mj_per_inference, 3), row.energy.sessions,
+    ]  # fmt: skip
+    return ["" if value is None else value for value in values]

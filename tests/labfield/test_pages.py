@@ -67,4 +67,4 @@ def test_a_cell_without_field_sessions_says_so(planted, client, viewer_user):
     assert "No field sessions on this cell in the last 30 days." in page
 
 
-CELL_PAGE_QUERIES = 19  # the compat page's own, and the panel's (cell_gap_get: ≤ 10)
+CELL_PAGE_QUERIES = 21  # the compat page's own, and the panel's (cell_gap_get: ≤ 12, 2 of them the thermal states)
