@@ -9,11 +9,13 @@ class LabFieldConfig(AppConfig):
         # compat and benchmarks sit below this app and may not import it: it hands them its figures here (imported
         # inside ready(): app modules load before the models registry is ready).
         from benchmarks.field_impact import regression_impact_register
-        from compat.panels import cell_panel_register, matrix_coverage_register
+        from compat.panels import cell_panel_register, matrix_coverage_register, matrix_overlay_register
 
         from .field import regressions_impact_annotate
+        from .overlay import matrix_gap_overlay
         from .panels import cell_gap_panel, matrix_coverage
 
         cell_panel_register(cell_gap_panel)
         matrix_coverage_register(matrix_coverage)
+        matrix_overlay_register(name="gap", label="Lab-vs-field gap (p95 ratio, 7 days)", provider=matrix_gap_overlay)
         regression_impact_register(regressions_impact_annotate)
