@@ -52,13 +52,15 @@ def cells_gap_bands(cells: list[Cell], *, now: datetime | None = None) -> dict[C
     """(band, title, ratio) per cell: 1 query for the lab runs, then ≤ 4 for the cells with a lab figure's rollups."""
     if not cells:
         return {}
+    # Exactly the shown cells: cell_q's superset read every path of each matrix cell (~4× the rows in the bench).
     shown = set(cells)
     lab = {
-        cell: figure for cell, figure in lab_figures(q=field_reads.cell_q(shown), now=now)[0].items() if cell in shown
+        cell: figure
+        for cell, figure in lab_figures(q=field_reads.cells_exact_q(shown), now=now)[0].items()
+        if cell in shown
     }
-    totals = (
-        field_reads.cells_totals(days=OVERLAY_DAYS, q=field_reads.cell_q(lab), now=now, devices=False) if lab else {}
-    )
+    q = field_reads.cells_exact_q(lab)
+    totals = field_reads.cells_totals(days=OVERLAY_DAYS, q=q, now=now, devices=False) if lab else {}
     result = {}
     for cell in cells:
         figure = FieldFigure.from_totals(totals.get(cell))

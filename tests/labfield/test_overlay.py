@@ -7,7 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from labfield.field import CELL, cell_q, cells_exact_q
 from labfield.selectors import cell_gap_get
+from telemetry.models import DailyCoarseRollup
 
 from .conftest import MIN_SESSIONS, expected_field, expected_lab, more_cells
 from .test_gap_selectors import close, entry_of
@@ -109,3 +111,11 @@ def test_the_overlay_reads_a_fixed_number_of_queries(planted, client, viewer_use
 # the lab runs of the shown cells, then the 7-day daily cell rollups of those with a lab figure (whole UTC days, today
 # included: no hourly rows).
 OVERLAY_QUERIES = 2
+
+
+def test_the_overlay_reads_the_rollups_of_exactly_the_cells_asked(planted):
+    hot, field_only = planted.key("hot"), planted.key("field_only")  # cell_q's superset of the two holds crowd too
+    rows = DailyCoarseRollup.objects.values_list(*CELL).distinct()
+    assert set(rows.filter(cell_q([hot, field_only]))) >= {hot, field_only, planted.key("crowd")}
+    assert set(rows.filter(cells_exact_q([hot, field_only]))) == {hot, field_only}
+    assert not rows.filter(cells_exact_q([])).exists()
