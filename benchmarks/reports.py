@@ -33,15 +33,18 @@ COMPARED_METRICS = (
     ("Latency p95", "ms", "latency_p95_ms", LOWER, RELATIVE, None),
     ("Latency p99", "ms", "latency_p99_ms", LOWER, RELATIVE, None),
     ("Latency max", "ms", "latency_max_ms", LOWER, RELATIVE, None),
+    # beside latency (issue 19, item 5): what the speed costs; none of our importers' tools prints it, JSON runs do
+    ("Energy per inference", "mJ", "energy_mj_per_inference", LOWER, RELATIVE, None),
     ("Throughput", "inf/s", "throughput_per_s", HIGHER, RELATIVE, None),
     ("Peak memory", "MB", "peak_memory_mb", LOWER, RELATIVE, None),
     ("Model size", "MB", "model_size_display_mb", LOWER, RELATIVE, None),
     ("Accuracy", "", "accuracy_value", HIGHER, POINTS, None),
     ("Accuracy delta vs reference", "", "accuracy_delta", HIGHER, POINTS, None),
-    ("Energy per inference", "mJ", "energy_mj_per_inference", LOWER, RELATIVE, None),
     ("Accelerated fraction", "", "accelerated_fraction", HIGHER, SHARE, None),
 )
 TEST_NAMES = {WELCH: "Welch t", SPREAD: "Brown–Forsythe", MEDIAN: "Mood median"}
+# How a page shows a figure a run does not have: energy is "not reported" (the tool did not measure it), never 0.
+MISSING_TEXT = {"energy_mj_per_inference": "not reported"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class MetricRow:
     change_text: str  # "+12.3 %", "−0.40 points", "+1.5 pp"
     verdict: str  # "better" | "worse" | "same" (a test found no change) | "" (no test: a change is only stated)
     significance: str  # e.g. "p=0.0012 (Welch t, significant)" or "one value per run: no test"
+    missing: str = ""  # shown for a run without the figure (MISSING_TEXT; pages print "—" when empty)
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,8 @@ def _metric_rows(*, a: BenchmarkRun, b: BenchmarkRun) -> tuple[list[MetricRow], 
             verdict = "significant" if p_value < SIGNIFICANCE_LEVEL else "not significant"
             significance = f"p={p_value:.3g} ({TEST_NAMES[test]}, {verdict})"
         verdict = _verdict(a=value_a, b=value_b, direction=direction, test=test, p_value=p_value)
-        rows.append(MetricRow(label, unit, value_a, value_b, pct, absolute, text, verdict, significance))
+        missing = MISSING_TEXT.get(attribute, "")
+        rows.append(MetricRow(label, unit, value_a, value_b, pct, absolute, text, verdict, significance, missing))
     return rows, p_values
 
 
@@ -165,6 +170,7 @@ class BaselineMetric:
     unit: str
     baseline: float | None
     cells: list[MetricRow]
+    missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,11 @@ def baseline_comparison_build(*, runs: list[BenchmarkRun], baseline: BenchmarkRu
     per_run = [_metric_rows(a=run, b=baseline)[0] for run in runs]
     metrics = [
         BaselineMetric(
-            label=label, unit=unit, baseline=getattr(baseline, attribute), cells=[rows[i] for rows in per_run]
+            label=label,
+            unit=unit,
+            baseline=getattr(baseline, attribute),
+            cells=[rows[i] for rows in per_run],
+            missing=MISSING_TEXT.get(attribute, ""),
         )
         for i, (label, unit, attribute, *_) in enumerate(COMPARED_METRICS)
     ]
@@ -267,7 +277,8 @@ def comparison_markdown(comparison: Comparison) -> str:
     for row in comparison.rows:
         change = "" if row.change_abs is None else row.change_text
         lines.append(
-            f"| {row.label} | {row.unit} | {_format(row.a)} | {_format(row.b)} | {change} | {row.verdict} "
+            f"| {row.label} | {row.unit} | {_format(row.a) or row.missing} | {_format(row.b) or row.missing} | {change} "
+            f"| {row.verdict} "
             f"| {row.significance} |"
         )
     if comparison.op_diffs:

@@ -3,6 +3,7 @@
 from django import forms
 
 from .models import CompatStatus
+from .panels import matrix_overlay_choices
 from .selectors import GROUP_BY_CHOICES, PIVOT_CHOICES
 
 
@@ -37,6 +38,12 @@ class MatrixViewForm(forms.Form):
 
     pivot = forms.ChoiceField(choices=PIVOT_CHOICES, required=False)
     group = forms.ChoiceField(choices=GROUP_BY_CHOICES, required=False, label="Group columns by")
+    overlay = forms.ChoiceField(choices=(), required=False, label="Colour cells by")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Overlays come from apps above compat (compat/panels.py); "" is the statuses alone.
+        self.fields["overlay"].choices = [("", "Status"), *matrix_overlay_choices()]
 
 
 class ChangesForm(forms.Form):

@@ -25,7 +25,7 @@ from .models import (
     RuntimeVersion,
     Tier,
 )
-from .panels import CoverageState, MatrixCoverage, matrix_coverage_get
+from .panels import CellMark, CoverageState, MatrixCoverage, MatrixOverlay, matrix_coverage_get, matrix_overlay_get
 from .status import STATUS_RANK
 
 # Colour always comes with a glyph and a word (colour-blind safe).
@@ -76,6 +76,7 @@ class Matrix:
     empty_count: int = 0  # cells without a compat entry: no evidence of any kind
     coverage: MatrixCoverage | None = None
     coverage_counts: dict[str, int] = field(default_factory=dict)  # every cell, by coverage state (sums to cells)
+    overlay: MatrixOverlay | None = None  # ?overlay=<name> (compat/panels.py): marks of the cells with an entry
 
     @property
     def row_count(self) -> int:
@@ -96,9 +97,14 @@ COVERAGE_LABELS = dict(CoverageState.choices)
 COVERAGE_MARKERS = {CoverageState.FLEET_NO_LAB: '<sup class="cov">◇</sup>'}
 
 
-def _cell_html(cell: tuple | None, paths: int, path_names: dict, cell_url: str, state: str | None = None) -> str:
+def _cell_html(
+    cell: tuple | None, paths: int, path_names: dict, cell_url: str, state: str | None = None,
+    mark: CellMark | None = None,
+) -> str:  # fmt: skip
     coverage = f" cov-{state}" if state else ""
     coverage_title = f" · {COVERAGE_LABELS[state]}" if state else ""
+    if mark is not None:
+        coverage, coverage_title = f"{coverage} {mark.css_class}", f"{coverage_title} · {mark.title}"
     if cell is None:
         marker = "◇" if state == CoverageState.FLEET_NO_LAB else "·"
         return f'<td class="c s-none{coverage}" title="No compat evidence{coverage_title}">{marker}</td>'
@@ -113,6 +119,8 @@ def _cell_html(cell: tuple | None, paths: int, path_names: dict, cell_url: str, 
         f" · p95 {latency} · crash-free {_pct(crash_free)} · accelerated {_pct(accel)} · n={samples}{coverage_title}"
     )
     marker = ('<sup class="ov">*</sup>' if override else "") + COVERAGE_MARKERS.get(state, "")
+    if mark is not None and mark.marker:
+        marker += f'<sup class="mk">{escape(mark.marker)}</sup>'
     return (
         f'<td class="c s-{status}{coverage}" title="{escape(title)}"><a href="{cell_url}{entry_id}/" '
         f'aria-label="{STATUS_LABELS[status]}">{STATUS_GLYPHS[status]}{marker}</a></td>'
@@ -169,6 +177,7 @@ def matrix_get(
     group_by: str = "vendor",
     prune_empty: bool = False,
     with_coverage: bool = True,
+    overlay: str = "",
 ) -> Matrix:
     """Model versions (grouped by model) × device models (grouped by vendor/tier/OS); best status over paths.
 
@@ -194,6 +203,7 @@ def matrix_get(
     coverage = matrix_coverage_get(evidenced=set(best)) if with_coverage else None
     states = coverage.states if coverage else {}
     coverage_counts: dict[str, int] = defaultdict(int)
+    marks = _overlay(overlay, best, versions, column_ids)
     for version in versions:
         row_cells = [best.get((version.id, column_id)) for column_id in column_ids]
         row_states = [states.get((version.id, column_id), CoverageState.NO_EVIDENCE) for column_id in column_ids]
@@ -209,7 +219,14 @@ def matrix_get(
             f'{escape(version.version)}">{escape(version.version)}</a> <small>{version.precision}</small></th>'
         )
         html = "".join(
-            _cell_html(cell, paths.get((version.id, cid), 0), path_names, cell_url, state if coverage else None)
+            _cell_html(
+                cell,
+                paths.get((version.id, cid), 0),
+                path_names,
+                cell_url,
+                state if coverage else None,
+                marks.marks.get((cell[1], cell[3], cell[4], cell[2])) if marks and cell else None,
+            )
             for cell, cid, state in zip(row_cells, column_ids, row_states, strict=True)
         )
         if not row_groups or row_groups[-1][0] != version.ml_model.name:
@@ -225,7 +242,17 @@ def matrix_get(
         empty_count=len(versions) * len(columns) - sum(status_counts.values()),
         coverage=coverage,
         coverage_counts={state: coverage_counts[state] for state in CoverageState.values} if coverage else {},
+        overlay=marks,
     )
+
+
+def _overlay(name: str, best: dict, versions: list, column_ids: list) -> MatrixOverlay | None:
+    """The named overlay's marks for the compat cells shown (each matrix cell's best path), read once for all."""
+    if not name:
+        return None
+    rows, columns = {version.id for version in versions}, set(column_ids)
+    shown = [(c[1], c[3], c[4], c[2]) for (row, column), c in best.items() if row in rows and column in columns]
+    return matrix_overlay_get(name=name, cells=shown)
 
 
 def matrix_by_runtime_get(

@@ -83,7 +83,7 @@ def matrix(request):
         "query": request.GET.urlencode(),
         "page_filters": PAGE_FILTERS,
     }
-    if not filterset.is_valid():
+    if not filterset.is_valid() or "overlay" in view_form.errors:
         return render(request, "compat/matrix.html", context, status=400)
     group = view_form.cleaned_data.get("group") or "vendor"
     pivot = view_form.cleaned_data.get("pivot") or "devices"
@@ -105,6 +105,7 @@ def matrix(request):
             device_models=devices,
             group_by=group,
             prune_empty=_narrowed(filterset),
+            overlay=view_form.cleaned_data.get("overlay") or "",
         )
     context.update(pivot=pivot, group=group, legend=selectors.STATUS_GLYPHS.items())
     return render(request, "compat/matrix.html", context)

@@ -125,6 +125,7 @@ def session_event(
     fallback_ops: Iterable[str] = (),
     peak_rss_mb: float | None = None,
     thermal_state: str | None = None,
+    energy_mj_per_inference: float | None = None,
 ) -> dict[str, Any]:
     """An API.md ``session`` event; ``latency_histogram`` is always present.
 
@@ -164,6 +165,8 @@ def session_event(
     event["fallback_ops"] = ops
     event["peak_rss_mb"] = _optional_amount("peak_rss_mb", peak_rss_mb)
     event["thermal_state"] = _optional_text("thermal_state", thermal_state)
+    if energy_mj_per_inference is not None:  # only when measured: older servers ignore it either way
+        event["energy_mj_per_inference"] = _amount("energy_mj_per_inference", energy_mj_per_inference)
     return event
 
 

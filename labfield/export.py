@@ -1,7 +1,8 @@
-"""The gap list as CSV rows: the same figures as the page and the API, rounded as the API rounds them."""
+"""The gap list and the thermal attribution list as CSV rows: the page's and the API's figures, rounded as the API."""
 
 from .drift import CellDrift
 from .selectors import CellGap
+from .thermal import ThermalRow
 
 CSV_HEADER = (
     "cell_id", "model", "model_version", "runtime", "runtime_version", "delegate", "device_model", "lab_runs",
@@ -54,3 +55,18 @@ def drift_row(drift: CellDrift) -> dict:
         "app_versions": "; ".join(drift.versions(drift.app_versions)),
         "firmware": "; ".join(drift.versions(drift.firmware)),
     }  # fmt: skip
+
+
+THERMAL_CSV_HEADER = (
+    "device_model", "thermal_state", "throttled", "sessions", "devices", "inferences", "p50_ms", "p95_ms",
+    "energy_mj_per_inference", "energy_sessions",
+)  # fmt: skip
+
+
+def thermal_csv_row(row: ThermalRow) -> list:
+    """Energy "" when no session reported it (not reported, never 0); the API's rounding."""
+    values = [
+        row.device_model, row.state, "yes" if row.throttled else "no", row.sessions, row.devices, row.inferences,
+        rounded(row.p50_ms, 3), rounded(row.p95_ms, 3), rounded(row.energy_mj_per_inference, 3), row.energy.sessions,
+    ]  # fmt: skip
+    return ["" if value is None else value for value in values]

@@ -24,7 +24,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.functions import Cast, Coalesce, Concat, Lower
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from telemetry.kpi.buckets import DAY, day_floor
@@ -37,6 +38,7 @@ from telemetry.models import DailyCoarseRollup, DailyRollup, DeviceActivityDay, 
 CELL = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 Cell = tuple[int, int, int, int]
 IMPACT_DAYS = 7
+EXACT_CELLS_MAX = 20_000
 
 
 class Thermal:
@@ -63,14 +65,32 @@ def cell_q(cells: Iterable[Cell]) -> Q:
     return Q(**{f"{column}__in": sorted({cell[i] for cell in cells}) for i, column in enumerate(CELL)})
 
 
+def cells_exact_q(cells: Iterable[Cell]) -> Q:
+    """Rows of exactly these cells: cell_q's IN per column (which the indexes serve), then each row's cell as one text
+    key IN the cells' keys (PostgreSQL hashes a long IN list; SQLite probes a temporary index). For a matrix's shown
+    cells cell_q alone read every path of each (model version, device model) pair, ~4× the rows in the bench; an OR
+    of one term per cell group was 4× slower in SQL (perf/compat_matrix_bench.py --overlay)."""
+    cells = set(cells)
+    if not cells:
+        return Q(pk__in=[])
+    if len(cells) > EXACT_CELLS_MAX:  # past SQLite's 32,766 parameters: the superset (callers key rows by cell)
+        return cell_q(cells)
+    parts = [part for column in CELL for part in (Cast(column, CharField()), Value("-"))][:-1]
+    keys = sorted("-".join(map(str, cell)) for cell in cells)
+    return cell_q(cells) & Q(In(Concat(*parts, output_field=CharField()), keys))
+
+
 def _key(row: dict) -> Cell:
     return tuple(row[column] for column in CELL)
 
 
-def cells_totals(*, days: int, q: Q, now: datetime | None = None) -> dict[Cell, Totals]:
-    """Field Totals per cell over the last ``days`` days, devices exact (DailyCoarseRollup + DeviceActivityDay)."""
+def cells_totals(*, days: int, q: Q, now: datetime | None = None, devices: bool = True) -> dict[Cell, Totals]:
+    """Field Totals per cell over the last ``days`` days, devices exact (DailyCoarseRollup + DeviceActivityDay;
+    ``devices=False`` skips the device count, which latency figures do not need, and leaves it 0)."""
     start, end = days_window(days, now=now)
     totals = grouped_totals(start=start, end=end, q=q, fields=CELL, key=_key, daily=DailyCoarseRollup)
+    if not devices:
+        return dict(totals)
     devices = grouped_devices(start=start, end=end, q=q, fields=CELL, key=_key)
     for cell, cell_totals in totals.items():
         cell_totals.devices = devices.get(cell, 0)

@@ -48,6 +48,8 @@ class LabFigure:
     p95_ms: float  # median of the runs' p95
     last_run_id: int
     last_ran_at: datetime
+    # median of the runs' energy per inference (runs reporting one; no importer's tool prints it: JSON runs only)
+    energy_mj_per_inference: float | None = None
 
 
 def lab_figures(*, q: Q, now: datetime | None = None) -> tuple[dict[Cell, LabFigure], dict[Cell, CellLabels]]:
@@ -61,24 +63,28 @@ def lab_figures(*, q: Q, now: datetime | None = None) -> tuple[dict[Cell, LabFig
         .annotate(recency=latest_first)
         .filter(recency__lte=settings.LAB_FIELD_LAB_RUNS)
         .order_by()
-        .values_list(*CELL, "id", "ran_at", "latency_p50_ms", "latency_p95_ms", *LABEL_FIELDS)
+        .values_list(
+            *CELL, "id", "ran_at", "latency_p50_ms", "latency_p95_ms", "energy_mj_per_inference", *LABEL_FIELDS
+        )
     )
     runs: dict[Cell, list[tuple]] = defaultdict(list)
     labels: dict[Cell, CellLabels] = {}
     width = len(CELL)
     for row in rows:
         cell = tuple(row[:width])
-        runs[cell].append(row[width : width + 4])
-        labels[cell] = CellLabels(*row[width + 4 :])
+        runs[cell].append(row[width : width + 5])
+        labels[cell] = CellLabels(*row[width + 5 :])
     figures = {}
     for cell, cell_runs in runs.items():
-        last_id, last_at, _, _ = max(cell_runs, key=lambda run: (run[1], run[0]))
+        last_id, last_at, *_ = max(cell_runs, key=lambda run: (run[1], run[0]))
         p50s = [run[2] for run in cell_runs if run[2] is not None]
+        energies = [run[4] for run in cell_runs if run[4] is not None]
         figures[cell] = LabFigure(
             runs=len(cell_runs),
             p50_ms=median(p50s) if p50s else None,
             p95_ms=median(run[3] for run in cell_runs),
             last_run_id=last_id,
             last_ran_at=last_at,
+            energy_mj_per_inference=median(energies) if energies else None,
         )
     return figures, labels

@@ -1,13 +1,16 @@
-"""The one parser of the gap list's parameters (page, CSV and API): cell filters, `flagged`, `order`."""
+"""The one parser of the gap list's parameters (page, CSV and API): cell filters, `flagged`, `order`; and of the
+thermal attribution list's: cell filters, `cell`."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from compat.models import CompatEntry
 from telemetry.kpi.scope import kpi_filters_clean
 
 from .drift import ORDERS as DRIFT_ORDERS
+from .field import CELL, Cell
 from .selectors import CELL_FILTERS, ORDERS
 
 FLAGGED_VALUES = {"": None, "true": True, "1": True, "false": False, "0": False}
@@ -63,3 +66,32 @@ def drift_query_parse(params: Mapping[str, str]) -> DriftQuery:
     if errors:
         raise ValidationError(errors)
     return DriftQuery(filters=filters, drifting=FLAGGED_VALUES[drifting_text], order=order)
+
+
+@dataclass(frozen=True)
+class ThermalQuery:
+    filters: dict
+    cell: Cell | None  # one compat cell (`cell=<entry id>`): the rows of its page
+
+
+def thermal_query_parse(params: Mapping[str, str]) -> ThermalQuery:
+    """The thermal attribution list's parameters (page, CSV and API): cell filters and `cell`; raises ValidationError
+    naming each bad parameter."""
+    errors: dict[str, list[str]] = {}
+    try:
+        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        filters = {}
+    cell_text = (params.get("cell") or "").strip()
+    cell = None
+    if cell_text:
+        if not cell_text.isascii() or not cell_text.isdigit() or len(cell_text) > 18:
+            errors["cell"] = ["cell must be a compat cell id (a number)."]
+        else:
+            cell = CompatEntry.objects.filter(pk=int(cell_text)).values_list(*CELL).first()
+            if cell is None:
+                errors["cell"] = [f"no compat cell {cell_text}."]
+    if errors:
+        raise ValidationError(errors)
+    return ThermalQuery(filters=filters, cell=cell)

@@ -19,8 +19,10 @@ from telemetry.kpi.scope import filter_q
 from telemetry.kpi.totals import Totals
 
 from . import field as field_reads
+from . import thermal as thermal_reads
 from .field import CELL, Cell, Thermal
 from .lab import CellLabels, LabFigure, lab_figures
+from .thermal import EnergyFigure, ThermalRow
 
 ENTRY_RELATED = ("model_version__ml_model", "runtime_version__runtime", "delegate", "device_model")
 WINDOWS = (7, 30)  # days: the short window is the one flags and rankings use
@@ -90,6 +92,15 @@ class SplitRow:
 
 
 @dataclass(frozen=True)
+class ThermalStateRow:
+    """One reported thermal state of a cell's sessions (7 days, raw), with its p95 against the cell's lab figure."""
+
+    row: ThermalRow
+    ratio: Ratio
+    share: float  # of the cell's sessions in the thermal window
+
+
+@dataclass(frozen=True)
 class CellGap:
     """The lab-vs-field gap of one cell (splits only on the cell's own page and API detail)."""
 
@@ -104,6 +115,8 @@ class CellGap:
     flagged: bool
     thermal: list[SplitRow] = field(default_factory=list)
     os_versions: list[SplitRow] = field(default_factory=list)
+    thermal_states: list[ThermalStateRow] = field(default_factory=list)  # per reported state (thermal.py)
+    energy_7d: EnergyFigure | None = None  # the cell's field energy per inference, thermal window (raw sessions)
 
     @property
     def flagged_parts(self) -> list[str]:
@@ -175,9 +188,12 @@ def entry_labels(entry: CompatEntry) -> CellLabels:
     )  # fmt: skip
 
 
+SPLIT_FIELDS = ("thermal", "os_versions", "thermal_states", "energy_7d")  # filled by cell_gap_get only
+
+
 def cell_gap_get(*, entry: CompatEntry, now: datetime | None = None) -> CellGap:
-    """One compat cell's gap with its thermal and OS-version splits over the last 7 days (≤ 10 queries; the entry
-    comes with its catalog rows joined: ENTRY_RELATED)."""
+    """One compat cell's gap with its thermal and OS-version splits and its thermal and energy attribution over the
+    last 7 days (≤ 12 queries; the entry comes with its catalog rows joined: ENTRY_RELATED)."""
     cell = (entry.model_version_id, entry.runtime_version_id, entry.delegate_id, entry.device_model_id)
     q = Q(**dict(zip(CELL, cell, strict=True)))
     lab = lab_figures(q=q, now=now)[0].get(cell)
@@ -187,8 +203,14 @@ def cell_gap_get(*, entry: CompatEntry, now: datetime | None = None) -> CellGap:
         return gap
     thermal = field_reads.thermal_split(cell=cell, days=7, now=now)
     by_os = field_reads.os_split(cell=cell, days=7, now=now)
+    states = thermal_reads.thermal_states(q=q, now=now)
+    in_window = sum(row.sessions for row in states)
     return CellGap(
-        **{name: getattr(gap, name) for name in gap.__dataclass_fields__ if name not in ("thermal", "os_versions")},
+        **{name: getattr(gap, name) for name in gap.__dataclass_fields__ if name not in SPLIT_FIELDS},
+        thermal_states=[
+            ThermalStateRow(row=row, ratio=Ratio.of(row, lab), share=row.sessions / in_window) for row in states
+        ],
+        energy_7d=EnergyFigure.combine(row.energy for row in states),
         thermal=[_split(key, Thermal.LABELS[key], totals, lab) for key, totals in thermal.items()],
         os_versions=[
             _split(os_version, f"OS {os_version or 'unknown'}", os_totals, lab)

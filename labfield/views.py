@@ -16,9 +16,10 @@ from .coverage_report import CSV_HEADER as COVERAGE_CSV_HEADER
 from .coverage_report import coverage_report_get
 from .coverage_report import csv_row as coverage_csv_row
 from .drift import drift_list
-from .export import CSV_HEADER, DRIFT_FIELDS, csv_row, drift_row
-from .params import drift_query_parse, gap_query_parse
+from .export import CSV_HEADER, DRIFT_FIELDS, THERMAL_CSV_HEADER, csv_row, drift_row, thermal_csv_row
+from .params import drift_query_parse, gap_query_parse, thermal_query_parse
 from .selectors import gaps_list
+from .thermal import thermal_list
 
 PAGE_SIZE = 50
 
@@ -52,6 +53,37 @@ def gaps_csv(request):
     writer.writerow(CSV_HEADER)
     for gap in gaps_list(filters=query.filters, flagged=query.flagged, order=query.order):
         writer.writerow(csv_row(gap))
+    return response
+
+
+@require_GET
+def thermal(request):
+    """Thermal and energy attribution by device model: latency and energy per thermal state (docs/lab-field.md)."""
+    context = {"params": request.GET, "query": request.GET.urlencode()}
+    try:
+        query = thermal_query_parse(request.GET)
+    except ValidationError as exc:
+        context["errors"] = exc.message_dict
+        return render(request, "labfield/thermal.html", context, status=400)
+    page = Paginator(thermal_list(filters=query.filters, cell=query.cell), PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context.update(page=page, rows=page.object_list, query=params.urlencode())
+    return render(request, "labfield/thermal.html", context)
+
+
+@require_GET
+def thermal_csv(request):
+    try:
+        query = thermal_query_parse(request.GET)
+    except ValidationError as exc:
+        return HttpResponse(str(exc.message_dict), status=400, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="lab-field-thermal.csv"'
+    writer = csv.writer(response)
+    writer.writerow(THERMAL_CSV_HEADER)
+    for row in thermal_list(filters=query.filters, cell=query.cell):
+        writer.writerow(thermal_csv_row(row))
     return response
 
 

@@ -2,11 +2,14 @@
 
     .venv/bin/python perf/compat_matrix_bench.py                       # throwaway SQLite file under /tmp
     .venv/bin/python perf/compat_matrix_bench.py --database-url postgres://postgres@127.0.0.1:5432/ep_bench --reset
+    .venv/bin/python perf/compat_matrix_bench.py --overlay      # also /compat/?overlay=gap, same run, alternating
 
 Seeds 36,000 cells (statuses and headline figures, as compat_evidence_record leaves them) into its own database,
 then renders the full page through Django's test client (middleware, auth, template) 10 times after one warm-up
 and prints the median, the spread and the query count of one render. --reset empties the compat tables first
 (refused on a database whose name does not look like a throwaway: it must contain "bench" or "tmp").
+--overlay also seeds, for --field-share of the cells, a done lab run and 7 days of cell rollups (a 20-bucket
+histogram a day), then renders /compat/ and /compat/?overlay=gap alternately and prints both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def main() -> None:
     parser.add_argument("--device-models", type=int, default=150)
     parser.add_argument("--renders", type=int, default=10)
     parser.add_argument("--reset", action="store_true", help="empty the compat tables first (throwaway DBs only)")
+    parser.add_argument("--overlay", action="store_true", help="also render ?overlay=gap (seeds lab and field rows)")
+    parser.add_argument("--field-share", type=float, default=0.25, help="share of cells with lab and field (--overlay)")
     args = parser.parse_args()
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='compat-bench-')}/bench.sqlite3"
@@ -52,16 +57,29 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from compat.models import CompatEntry, DeviceModel, ModelVersion
+    from compat.models import CompatEntry, DeviceModel, MLModel, ModelVersion
 
     call_command("migrate", verbosity=0)
     if args.reset:
-        for model in (CompatEntry, ModelVersion, DeviceModel):
+        from benchmarks.models import BenchmarkRun, BenchmarkSeries
+        from telemetry.models import DailyCoarseRollup
+
+        # lab runs protect their catalog rows; --overlay's runs and rollups go first
+        for model in (
+            BenchmarkRun,
+            BenchmarkSeries,
+            DailyCoarseRollup,
+            CompatEntry,
+            ModelVersion,
+            MLModel,
+            DeviceModel,
+        ):
             model.objects.all().delete()
     if CompatEntry.objects.exists():
         parser.error("the database already holds compat cells; pass --reset (throwaway databases only)")
     t0 = time.perf_counter()
     cells = _seed(model_versions=args.model_versions, device_models=args.device_models)
+    field_cells = _seed_lab_and_field(share=args.field_share) if args.overlay else 0
     seed_s = time.perf_counter() - t0
 
     user, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
@@ -78,11 +96,22 @@ def main() -> None:
 
     with connection.execute_wrapper(count):
         client.get("/compat/")
-    timings = []
-    for _ in range(args.renders):
+    timings, overlay_timings = [], []
+    overlay_statements: list[str] = []
+    if args.overlay:
+        client.get("/compat/?overlay=gap")  # warm-up
+        with connection.execute_wrapper(
+            lambda execute, sql, *rest: overlay_statements.append(sql) or execute(sql, *rest)
+        ):
+            client.get("/compat/?overlay=gap")
+    for _ in range(args.renders):  # alternating, so both pages meet the same machine load
         start = time.perf_counter()
         response = client.get("/compat/")
         timings.append((time.perf_counter() - start) * 1000)
+        if args.overlay:
+            start = time.perf_counter()
+            overlaid = client.get("/compat/?overlay=gap")
+            overlay_timings.append((time.perf_counter() - start) * 1000)
     html = response.content.decode()
     print(f"database        {connection.vendor} ({url.split('@')[-1]})")
     print(f"machine         {os.cpu_count()} CPUs, {_cpu_model()}")
@@ -97,6 +126,16 @@ def main() -> None:
         f"(min {min(timings):.0f}, max {max(timings):.0f})"
     )
     print(f"queries         {len(statements)} per render")
+    if args.overlay:
+        overlay_html = overlaid.content.decode()
+        marked = sum(overlay_html.count(f" gap-{band}") for band in ("near", "within", "over", "none"))
+        print(f"overlay         {field_cells} cells with a lab run and 7 days of field rollups; {marked} cells marked")
+        print(
+            f"render ?overlay=gap median {statistics.median(overlay_timings):.0f} ms "
+            f"(min {min(overlay_timings):.0f}, max {max(overlay_timings):.0f}); "
+            f"{statistics.median(overlay_timings) / statistics.median(timings):.2f}× the plain page; "
+            f"{len(overlay_statements)} queries"
+        )
 
 
 def _seed(*, model_versions: int, device_models: int) -> int:
@@ -171,6 +210,48 @@ def _seed(*, model_versions: int, device_models: int) -> int:
                     )
         CompatEntry.objects.bulk_create(entries, batch_size=2000)
     return len(entries)
+
+
+def _seed_lab_and_field(*, share: float) -> int:
+    """A done lab run and 7 daily cell rollups for ``share`` of the cells, field p95 0.8–2.4× the lab's."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from benchmarks.models import BenchmarkRun, BenchmarkSeries
+    from compat.models import CompatEntry
+    from edgeportal_client.histogram import LatencyHistogram
+    from telemetry.kpi.buckets import DAY, day_floor
+    from telemetry.models import DailyCoarseRollup
+
+    rng = random.Random(11)
+    cells = list(CompatEntry.objects.values_list("model_version_id", "runtime_version_id", "delegate_id",
+                                                 "device_model_id", "model_version__ml_model_id",
+                                                 "runtime_version__runtime_id"))  # fmt: skip
+    chosen = rng.sample(cells, int(len(cells) * share))
+    today = day_floor(timezone.now())
+    with transaction.atomic():
+        series = BenchmarkSeries.objects.bulk_create(
+            [BenchmarkSeries(key=f"bench-{i}", ml_model_id=c[4], runtime_id=c[5], delegate_id=c[2], device_model_id=c[3])
+             for i, c in enumerate(chosen)], batch_size=2000,
+        )  # fmt: skip
+        runs, rollups = [], []
+        for s, (mv, rv, dl, dm, _, _) in zip(series, chosen, strict=True):
+            lab_p95 = rng.uniform(5, 200)
+            runs.append(BenchmarkRun(series=s, model_version_id=mv, runtime_version_id=rv, delegate_id=dl,
+                                     device_model_id=dm, ran_at=timezone.now() - timedelta(days=1),
+                                     latency_p50_ms=lab_p95 / 2, latency_p95_ms=lab_p95))  # fmt: skip
+            scale = rng.uniform(0.8, 2.4)
+            histogram = LatencyHistogram.from_samples([lab_p95 * scale * (0.5 + k / 38) for k in range(20)]).to_wire()
+            for day in range(7):
+                rollups.append(DailyCoarseRollup(bucket_start=today - day * DAY, model_version_id=mv,
+                                                 runtime_version_id=rv, delegate_id=dl, device_model_id=dm,
+                                                 sessions=rng.randint(0, 60), inferences=2000,
+                                                 latency_histogram=histogram))  # fmt: skip
+        BenchmarkRun.objects.bulk_create(runs, batch_size=2000)
+        DailyCoarseRollup.objects.bulk_create(rollups, batch_size=2000)
+    return len(chosen)
 
 
 def _cpu_model() -> str:

@@ -18,6 +18,7 @@ class LabFigureSerializer(serializers.Serializer):
     p95_ms = RoundedFloat(help_text="Median of the runs' p95")
     last_run_id = serializers.IntegerField(read_only=True)
     last_ran_at = serializers.DateTimeField(read_only=True)
+    energy_mj_per_inference = RoundedFloat(help_text="Median of the runs' energy per inference; null: not reported")
 
 
 class FieldFigureSerializer(serializers.Serializer):
@@ -56,10 +57,35 @@ class CellGapSerializer(serializers.Serializer):
     flagged = serializers.BooleanField(read_only=True, help_text="7-day p95 ratio above LAB_FIELD_GAP_RATIO")
 
 
+class EnergySerializer(serializers.Serializer):
+    mj_per_inference = RoundedFloat(help_text="Σ(energy × inferences) ÷ Σ inferences of reporting sessions; null: none")
+    sessions = serializers.IntegerField(read_only=True, help_text="Sessions reporting energy")
+
+
+class ThermalRowSerializer(serializers.Serializer):
+    device_model = serializers.CharField(read_only=True)
+    thermal_state = serializers.CharField(source="state", read_only=True, help_text='Lower-cased; "" not reported')
+    throttled = serializers.BooleanField(read_only=True, help_text="In LAB_FIELD_THROTTLED_STATES")
+    sessions = serializers.IntegerField(read_only=True)
+    devices = serializers.IntegerField(read_only=True, help_text="Distinct devices (exact)")
+    inferences = serializers.IntegerField(read_only=True)
+    p50_ms = RoundedFloat(help_text="p50 of the merged latency histograms")
+    p95_ms = RoundedFloat(help_text="p95 of the merged latency histograms")
+    energy = EnergySerializer(read_only=True)
+
+
+class ThermalStateSerializer(serializers.Serializer):
+    state = ThermalRowSerializer(source="row", read_only=True)
+    ratio = RatioSerializer(read_only=True)
+    share = RoundedFloat(digits=4, help_text="Of the cell's sessions in the thermal window")
+
+
 class CellGapDetailSerializer(CellGapSerializer):
     thermal = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by thermal group (raw sessions)")
     os_versions = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by OS version")
     flagged_parts = serializers.ListField(child=serializers.CharField(), read_only=True)
+    thermal_states = ThermalStateSerializer(many=True, read_only=True, help_text="Last 7 days by reported state (raw)")
+    energy_7d = EnergySerializer(read_only=True, allow_null=True, help_text="Field energy, last 7 days (raw sessions)")
 
 
 class FleetPathSerializer(serializers.Serializer):

@@ -13,14 +13,16 @@ from telemetry.kpi.scope import FILTER_LOOKUPS, scope_parse
 from ..coverage_report import coverage_report_get
 from ..drift import ORDERS as DRIFT_ORDERS
 from ..drift import cell_drift_get, drift_list
-from ..params import drift_query_parse, gap_query_parse
+from ..params import drift_query_parse, gap_query_parse, thermal_query_parse
 from ..selectors import CELL_FILTERS, ENTRY_RELATED, ORDERS, cell_gap_get, gaps_list
+from ..thermal import thermal_list
 from .serializers import (
     CellDriftDetailSerializer,
     CellDriftSerializer,
     CellGapDetailSerializer,
     CellGapSerializer,
     CoverageGapSerializer,
+    ThermalRowSerializer,
 )
 
 GAP_PARAMETERS = [
@@ -57,6 +59,30 @@ class GapDetailView(generics.GenericAPIView):
     def get(self, request, cell_id: int):
         entry = get_object_or_404(CompatEntry.objects.select_related(*ENTRY_RELATED), pk=cell_id)
         return Response(CellGapDetailSerializer(cell_gap_get(entry=entry)).data)
+
+
+THERMAL_PARAMETERS = [
+    *[OpenApiParameter(name, str, description="Catalog slug / version / id of the cell") for name in CELL_FILTERS],
+    OpenApiParameter("cell", int, description="One compat cell id: the rows of its page"),
+]
+
+
+class ThermalListView(generics.ListAPIView):
+    """Latency and energy per device model × thermal state, last 7 days (raw sessions); the rows of /lab-field/thermal/."""
+
+    serializer_class = ThermalRowSerializer
+    filter_backends: list = []  # the one parser below reads the filters
+
+    def get_queryset(self):
+        try:
+            query = thermal_query_parse(self.request.query_params)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return thermal_list(filters=query.filters, cell=query.cell)
+
+    @extend_schema(parameters=THERMAL_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 COVERAGE_PARAMETERS = [

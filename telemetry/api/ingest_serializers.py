@@ -44,6 +44,9 @@ class IngestSessionSerializer(_EventIdentity):
     fallback_ops = serializers.ListField(child=serializers.CharField(), required=False)
     peak_rss_mb = serializers.FloatField(min_value=0, required=False, allow_null=True)
     thermal_state = serializers.CharField(max_length=20, required=False, allow_null=True)
+    energy_mj_per_inference = serializers.FloatField(
+        min_value=0, required=False, allow_null=True, help_text="Millijoules per inference, when the device measures it"
+    )
 
 
 class CrashFrameSerializer(serializers.Serializer):

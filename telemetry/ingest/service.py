@@ -37,7 +37,7 @@ SESSION_COLUMNS = (
     "event_id", "device_id", "session_id", "device_model_id", "model_version_id", "runtime_version_id",
     "delegate_id", "app_version", "os_version", "started_at", "received_at", "clock_offset_s", "clock_flag",
     "duration_s", "inferences", "errors", "latency_histogram", "accelerated_fraction", "fallback_ops",
-    "peak_rss_mb", "thermal_state", "has_crash", "in_partial",
+    "peak_rss_mb", "thermal_state", "has_crash", "in_partial", "energy_mj_per_inference",
 )  # fmt: skip
 CRASH_COLUMNS = (
     "event_id", "device_id", "session_id", "inference_session_id", "group_id", "fingerprint", "device_model_id",
@@ -292,7 +292,7 @@ def _sessions_store(
             delegate_id, app_version, os_version, started_at, received_at, offset_s,
             clock_flag, event.duration_s, event.inferences, event.errors, histogram,
             event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "",
-            event.session_id in crashed, True,
+            event.session_id in crashed, True, event.energy_mj_per_inference,
         ))  # fmt: skip
     skipped = rows_insert_skipping_stored(
         model=InferenceSession, columns=SESSION_COLUMNS, rows=rows, expect_stored=expect_stored

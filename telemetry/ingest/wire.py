@@ -85,6 +85,7 @@ class SessionIn(msgspec.Struct, tag_field="type", tag="session"):
     fallback_ops: Annotated[list[ShortText], msgspec.Meta(max_length=1000)] = []
     peak_rss_mb: Amount | None = None
     thermal_state: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    energy_mj_per_inference: Amount | None = None  # optional (API.md grows): absent or null is "not reported"
 
 
 class FrameIn(msgspec.Struct):

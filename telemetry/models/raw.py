@@ -77,6 +77,7 @@ class InferenceSession(models.Model):
     fallback_ops = models.JSONField(default=list, blank=True)
     peak_rss_mb = models.FloatField(null=True, blank=True)
     thermal_state = models.CharField(max_length=20, blank=True)
+    energy_mj_per_inference = models.FloatField(null=True, blank=True, help_text="Reported by the device; null: not")
     has_crash = models.BooleanField(default=False, help_text="A crash with this session_id arrived (any batch)")
     # A database default too: rows loaded by other means (COPY, SQL) are read raw by the rollups.
     in_partial = models.BooleanField(
