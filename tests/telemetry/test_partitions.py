@@ -177,3 +177,16 @@ def test_retention_deletes_old_rows_and_their_keys_on_plain_tables_too(api_key):
     deleted = raw_retention_enforce(now=DAY + timedelta(days=1, hours=2))
     assert (deleted["sessions"], deleted["event_keys"]) == (1, 1)
     assert InferenceSession.objects.count() == SessionEventKey.objects.count() == 1
+
+
+def test_partitions_are_made_ahead_by_a_beat_task(db):
+    from edgeportal.celery import app
+    from telemetry.tasks import raw_partitions_ensure_task
+
+    assert raw_partitions_ensure_task.name in {entry["task"] for entry in app.conf.beat_schedule.values()}
+    made = raw_partitions_ensure_task.delay().get()
+    if connection.vendor == "postgresql":
+        assert made == 2 * len(day_partitions(SESSIONS)) > 0
+        assert max(day_partitions(SESSIONS)) == datetime.now(UTC).date() + timedelta(days=7)
+    else:
+        assert made == 0
