@@ -19,7 +19,12 @@ app.conf.beat_schedule = {
         "task": "telemetry.tasks.rollup_hours_close_task",
         "schedule": crontab(minute="*/10"),
     },
-    # Deletes raw sessions/crashes older than RAW_RETENTION_DAYS in chunks; rollups are kept.
+    # Creates the raw tables' day partitions RAW_PARTITIONS_AHEAD_DAYS ahead (PostgreSQL; idempotent, so hourly).
+    "telemetry-raw-partitions": {
+        "task": "telemetry.tasks.raw_partitions_ensure_task",
+        "schedule": crontab(minute=41),
+    },
+    # Drops raw partitions (PostgreSQL) or deletes raw rows in chunks older than RAW_RETENTION_DAYS; rollups are kept.
     "telemetry-raw-retention": {"task": "telemetry.tasks.raw_retention_task", "schedule": crontab(hour=3, minute=17)},
     # The same retention for what the Sentry and OTLP adapters keep beside the raw rows.
     "protocols-retention": {"task": "protocols.tasks.protocol_retention_task", "schedule": crontab(hour=3, minute=47)},

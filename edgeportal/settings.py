@@ -348,6 +348,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 
 # Telemetry knobs (API.md / DESIGN.md).
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 30, minimum=1)
+# PostgreSQL: day partitions of the raw tables are created this many days ahead (docs/partitioning.md).
+RAW_PARTITIONS_AHEAD_DAYS = env_int("RAW_PARTITIONS_AHEAD_DAYS", 7, minimum=1)
 # Lab coverage counts a lab run this recent (days) as covering the fleet pairs it matches.
 LAB_COVERAGE_DAYS = env_int("LAB_COVERAGE_DAYS", 90, minimum=1)
 # Lab-vs-field gap (docs/lab-field.md): a cell is flagged when its field p95 over the last 7 days is more than

@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from .alerts.evaluation import alerts_evaluate
 from .ingest.dirty_hours import rollup_hours_mark_dirty
 from .rollups.compute import rollup_hours_close, rollup_hours_compute
+from .rollups.partitions import raw_partitions_ensure
 from .rollups.retention import raw_retention_enforce
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,14 @@ def rollup_hours_close_task() -> int:
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def raw_retention_task() -> dict[str, int]:
-    """Periodic: deletes raw sessions and crashes older than RAW_RETENTION_DAYS (rollups are kept)."""
+    """Periodic: drops or deletes raw sessions and crashes older than RAW_RETENTION_DAYS (rollups are kept)."""
     return raw_retention_enforce()
+
+
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
+def raw_partitions_ensure_task() -> int:
+    """Periodic: creates the raw tables' missing day partitions up to RAW_PARTITIONS_AHEAD_DAYS ahead (PostgreSQL)."""
+    return len(raw_partitions_ensure())
 
 
 # The name it was registered under before the alert task moved here (beat schedule, queued messages).

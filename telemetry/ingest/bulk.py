@@ -5,15 +5,13 @@ query count is pinned by a test. Raw SQL (S608): identifiers come from model met
 """
 
 import uuid
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import IntegrityError, connection, models
-from psycopg.errors import UniqueViolation
+from django.db import connection, models
 
 from core.models import ApiKey
 
@@ -48,29 +46,6 @@ def _db_datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-class EventsAlreadyStored(Exception):
-    """An optimistic COPY met an event_id already stored; the transaction is lost: redo the batch with
-    `expect_stored=True`."""
-
-
-def rows_insert_skipping_stored(
-    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool = True
-) -> set[uuid.UUID]:
-    """Inserts rows (values in `columns` order, one column is event_id, unique among `rows`); returns the event_ids
-    of the rows skipped because already stored (the duplicates: usually none, so nothing to send back).
-
-    The unique constraint is the durable dedupe, also against a concurrent identical batch (its INSERT waits on
-    the index, then does nothing). With `expect_stored=False` (a batch's first attempt) PostgreSQL COPYs straight
-    into the table and raises EventsAlreadyStored if any event is stored already: the caller's transaction is then
-    aborted and the caller redoes it with `expect_stored=True`.
-    """
-    if not rows:
-        return set()
-    if connection.vendor == "postgresql":
-        return _rows_insert_postgres(model=model, columns=columns, rows=rows, expect_stored=expect_stored)
-    return _rows_insert_portable(model=model, columns=columns, rows=rows)
-
-
 def rows_insert(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> None:
     """Inserts rows (values in `columns` order) that cannot conflict: PostgreSQL COPYs them (a multi-row INSERT
     formats each parameter in Python: ~40 µs per row of 18 values), other databases take one executemany."""
@@ -103,67 +78,11 @@ def _fields(model: type[models.Model], columns: Sequence[str]) -> list[models.Fi
     return [by_column[column] for column in columns]
 
 
-def _rows_insert_postgres(
-    *, model: type[models.Model], columns: Sequence[str], rows: list[tuple], expect_stored: bool
-) -> set[uuid.UUID]:
-    event_position = list(columns).index("event_id")
-    # By event_id (PostgreSQL orders uuids as their big-endian integer): two batches sharing events take the
-    # unique index's locks in the same order, so they wait on each other instead of deadlocking.
-    rows = sorted(rows, key=lambda row: row[event_position].int)
-    payload = copy_text(fields=_fields(model, columns), rows=rows)
-    cols = ", ".join(_quote(column) for column in columns)
-    if expect_stored:
-        return _rows_insert_staged(model=model, cols=cols, payload=payload)
-    # Optimistic: a batch is almost never a resend, and COPY straight into the table costs the database ~10 %
-    # less than staging + INSERT … ON CONFLICT. A stored event_id aborts the COPY (a concurrent identical batch
-    # makes it wait for that batch's commit first), and with it the transaction: no savepoint per batch.
-    try:
-        _copy(f"COPY {_quote(model._meta.db_table)} ({cols}) FROM STDIN", payload)
-    except IntegrityError as error:
-        if not isinstance(error.__cause__, UniqueViolation):
-            raise
-        # The table's only unique columns are event_id and the generated id: an event is already stored.
-        raise EventsAlreadyStored(str(error)) from error
-    return set()
-
-
 def _copy(statement: str, payload: str) -> None:
     # cursor.copy is psycopg's own: without Django's wrapper its errors would escape as psycopg exceptions (a
     # database dying mid-COPY would be a 500, not the view's 503).
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(payload)
-
-
-def _rows_insert_staged(*, model: type[models.Model], cols: str, payload: str) -> set[uuid.UUID]:
-    """COPY into a staging table + INSERT … ON CONFLICT DO NOTHING; the event_ids that were already stored."""
-    table = _quote(model._meta.db_table)
-    # Named after its columns: a connection that outlives a migration never COPYs into a stale staging table.
-    stage = _quote(f"stage_{model._meta.db_table}_{zlib.crc32(cols.encode()):08x}")
-    with connection.cursor() as cursor:
-        # One staging table per connection, emptied by every commit; a rollback empties it too.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
-        )
-        cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier staged call in this transaction
-        _copy(f"COPY {stage} ({cols}) FROM STDIN", payload)
-        cursor.execute(
-            f"WITH inserted AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY event_id "  # noqa: S608
-            f"ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
-            f"SELECT event_id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.event_id = s.event_id)"
-        )
-        return {event_id for (event_id,) in cursor.fetchall()}
-
-
-def _rows_insert_portable(*, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> set[uuid.UUID]:
-    # SQLite runs with transaction_mode IMMEDIATE: the batch holds the write lock, so the existence check is exact.
-    event_position = list(columns).index("event_id")
-    existing = set(
-        model.objects.filter(event_id__in=[row[event_position] for row in rows]).values_list("event_id", flat=True)
-    )
-    new_rows = [row for row in rows if row[event_position] not in existing]
-    if new_rows:
-        _insert_many(model=model, columns=columns, rows=new_rows, suffix=" ON CONFLICT (event_id) DO NOTHING")
-    return existing
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,14 +271,21 @@ def device_upsert(
         return row[0] if row else None
 
 
-def session_ids_by_event(*, event_ids: list[uuid.UUID]) -> dict[str, int]:
-    """{session_id: id} of the stored sessions with these event_ids (one lookup on the unique event_id index)."""
+def session_ids_by_event(*, device_id: int, sessions: list[tuple[uuid.UUID, str, datetime]]) -> dict[str, int]:
+    """{session_id: id} of the stored sessions among (event_id, session_id, started_at) of this device.
+
+    By the (device, session_id) index within the sessions' started_at range: on PostgreSQL that range prunes the
+    day partitions to those the batch wrote (event_id has no index of its own: SessionEventKey is its dedupe).
+    """
+    event_ids, session_ids, started = zip(*sessions, strict=True)
     event_id = InferenceSession._meta.get_field("event_id")
-    matching, params = any_of([event_id.get_db_prep_value(value, connection) for value in event_ids])
+    events, event_params = any_of([event_id.get_db_prep_value(value, connection) for value in event_ids])
+    matching, session_params = any_of(sorted(set(session_ids)))
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} WHERE event_id {matching}",  # noqa: S608
-            params,
+            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} WHERE device_id = %s "  # noqa: S608
+            f"AND session_id {matching} AND event_id {events} AND started_at >= %s AND started_at <= %s",
+            [device_id, *session_params, *event_params, _db_datetime(min(started)), _db_datetime(max(started))],
         )
         return dict(cursor.fetchall())
 

@@ -10,7 +10,7 @@ stream.
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -59,6 +59,11 @@ def _datetimes(column: Sequence[datetime]) -> list[str]:
     return _json_scalars(column)  # RFC 3339 with the value's offset ("Z" for UTC), which PostgreSQL reads
 
 
+def _dates(column: Sequence[date]) -> list[str]:
+    _types_check(column, {date})  # exact: a datetime (a date subclass) would lose its time here
+    return _json_scalars(column)  # ISO 8601 (YYYY-MM-DD)
+
+
 def _uuids(column: Sequence[uuid.UUID]) -> list[str]:
     _types_check(column, {uuid.UUID})
     return _json_scalars(column)
@@ -100,6 +105,8 @@ def _encoder(field: models.Field) -> Callable[[Sequence[Any]], list[str]]:
         return _floats
     if isinstance(field, models.DateTimeField):
         return _datetimes
+    if isinstance(field, models.DateField):
+        return _dates
     if isinstance(field, models.CharField | models.TextField):
         return _texts
     raise TypeError(f"no COPY text encoder for {type(field).__name__} {field.name!r}")

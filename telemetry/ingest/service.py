@@ -16,13 +16,11 @@ from core.models import ApiKey
 from ..models import CrashGroupStatus, CrashReport, InferenceSession
 from . import wire
 from .bulk import (
-    EventsAlreadyStored,
     GroupCount,
     GroupSeed,
     crash_groups_count,
     crash_groups_lock,
     device_upsert,
-    rows_insert_skipping_stored,
     session_crash_link,
     session_ids_by_event,
 )
@@ -32,6 +30,7 @@ from .crashes import crash_identity, frames_scrub, secrets_scrub, version_newer
 from .dirty_hours import rollup_hours_mark_dirty
 from .histograms import NeedsRaw, samples_histograms, session_histogram
 from .partials import crashed_partials_insert, session_partials_insert
+from .raw_insert import EventsAlreadyStored, rows_insert_skipping_stored
 
 SESSION_COLUMNS = (
     "event_id", "device_id", "session_id", "device_model_id", "model_version_id", "runtime_version_id",
@@ -260,7 +259,7 @@ def _batch_store(
     touched, flagged = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
                                        crashed=crashed, expect_stored=expect_stored)  # fmt: skip
     # Their crashes are stored linked to them: linking afterwards would update each crash row and its indexes.
-    linked = session_ids_by_event(event_ids=flagged) if flagged else {}
+    linked = session_ids_by_event(device_id=device_id, sessions=flagged) if flagged else {}
     touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result,
                               linked=linked, expect_stored=expect_stored)  # fmt: skip
     flipped = session_crash_link(device_id=device_id)
@@ -275,7 +274,8 @@ def _sessions_store(
 ) -> tuple[list[datetime], list]:
     """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch).
 
-    Returns the hours of those actually inserted, and the event_ids of those inserted flagged as crashed.
+    Returns the hours of those actually inserted, and (event_id, session_id, started_at) of those inserted flagged
+    as crashed.
     """
     device_id, device_model_id, app_version, os_version = cohort
     received_at, correct = clock.received_at, clock.correct
@@ -307,7 +307,8 @@ def _sessions_store(
     hours = session_partials_insert(device_id=device_id, columns=columns)
     if not crashed:
         return hours, []
-    return hours, [event_id for event_id, flag in zip(columns["event_id"], columns["has_crash"], strict=True) if flag]
+    flags = zip(columns["event_id"], columns["session_id"], columns["started_at"], columns["has_crash"], strict=True)
+    return hours, [(event_id, session_id, started) for event_id, session_id, started, flag in flags if flag]
 
 
 def _crashes_store(

@@ -1,6 +1,7 @@
 """Telemetry models, one module per kind: raw rows, rollups, triage, alerts. Django finds them through this face."""
 
 from .alerts import Alert, AlertKpi, AlertRule, AlertStatus
+from .partitions import CrashEventKey, RawTableCopy, RawTableCopyStatus, SessionEventKey
 from .raw import (
     ClockFlag,
     CrashGroup,
@@ -36,6 +37,7 @@ __all__ = [
     "Alert", "AlertKpi", "AlertRule", "AlertStatus",
     "ClockFlag", "CrashGroup", "CrashGroupDevice", "CrashGroupStatus", "CrashKind", "CrashReport", "Device",
     "InferenceSession",
+    "CrashEventKey", "RawTableCopy", "RawTableCopyStatus", "SessionEventKey",
     "CohortColumns", "CohortRollup", "CrashGroupRollup", "DailyCoarseRollup", "DailyCrashGroupRollup",
     "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",

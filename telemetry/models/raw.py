@@ -54,7 +54,8 @@ class Device(models.Model):
 class InferenceSession(models.Model):
     """One session summary as a device posted it; idempotent on event_id, times corrected for the device clock."""
 
-    event_id = models.UUIDField(unique=True)
+    # Unique through SessionEventKey, not here: a partitioned table's unique index must include its partition key.
+    event_id = models.UUIDField()
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     session_id = models.CharField(max_length=64, help_text="The device's session id; crashes link by it")
     # Cohort columns, denormalized so rollups and filters never join through Device. No single-column FK
@@ -150,11 +151,13 @@ class CrashGroupDevice(models.Model):
 class CrashReport(models.Model):
     """One crash as a device posted it, secrets scrubbed before storage; idempotent on event_id."""
 
-    event_id = models.UUIDField(unique=True)
+    event_id = models.UUIDField()  # unique through CrashEventKey (see InferenceSession.event_id)
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="crashes")
     session_id = models.CharField(max_length=64, help_text="The device's session id")
+    # No database constraint: a foreign key into a partitioned table needs its partition key too. Retention clears
+    # the links into a session partition before dropping it (telemetry/rollups/partitions.py).
     inference_session = models.ForeignKey(
-        InferenceSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="crashes"
+        InferenceSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="crashes", db_constraint=False
     )
     group = models.ForeignKey(CrashGroup, on_delete=models.CASCADE, related_name="crashes")
     fingerprint = models.CharField(max_length=64)

@@ -42,6 +42,7 @@ def _manage(*args, env):
         ({"DEBUG": "0", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
         ({"DEBUG": "1", "DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL is not a usable database URL"),
         ({"DEBUG": "1", "RAW_RETENTION_DAYS": "soon"}, "RAW_RETENTION_DAYS='soon' is not an integer"),
+        ({"DEBUG": "1", "RAW_PARTITIONS_AHEAD_DAYS": "0"}, "RAW_PARTITIONS_AHEAD_DAYS"),
         ({"DEBUG": "1", "LAB_FIELD_GAP_RATIO": "wide"}, "LAB_FIELD_GAP_RATIO='wide' is not a number"),
         (
             {"DEBUG": "1", "LAB_FIELD_GAP_RATIO": "nan"},
