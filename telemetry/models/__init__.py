@@ -30,6 +30,7 @@ from .rollups import (
     HourlySessionPartial,
     RollupDirtyHour,
 )
+from .trailing import TrailingGrain, TrailingRollup, TrailingWindow
 from .triage import AuditAction, CrashGroupAlias, CrashGroupAuditEvent, CrashGroupNote
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
     "HourlySessionPartial", "RollupDirtyHour",
+    "TrailingGrain", "TrailingRollup", "TrailingWindow",
     "AuditAction", "CrashGroupAlias", "CrashGroupAuditEvent", "CrashGroupNote",
 ]  # fmt: skip
