@@ -2,9 +2,9 @@
 
 The rollup run sums each window's rows ahead (rollups/trailing.py) from exactly the rows and functions a page would
 otherwise read for that range (reads.grouped_totals, reads.grouped_devices), so a figure is the same either way.
-A read is served only when the scope is unfiltered and its snapped range is the window's current range with a
-built fleet row for it; anything else (a filter, a custom range, an hour or day just rolled over) returns None and
-the caller reads the finer rollups as before.
+A read is served only when the scope is unfiltered and reads what the window's current range reads (read_span)
+with a built fleet row for it; anything else (a filter, a custom range, a day rolled over, for 24 h an hour) returns
+None and the caller reads the finer rollups as before.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ..models import TrailingGrain, TrailingRollup
 from .buckets import range_snap
+from .reads import range_pieces
 from .scope import RANGES, time_range_parse
 from .totals import SUM_COLUMNS, Totals
 
@@ -32,11 +33,28 @@ def trailing_ranges(now: datetime) -> dict[str, tuple[datetime, datetime]]:
     return ranges
 
 
-def trailing_window(*, start: datetime, end: datetime, filters: Mapping[str, object] | None) -> str | None:
-    """The preset window whose current range is exactly [start, end) (already snapped), when unfiltered."""
+def read_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """What a read of the snapped [start, end) sums: its whole UTC days when it has no hourly edge (the 7- and 30-day
+    windows, whose last day reaches now: any end within today reads the same rows), else the range itself.
+
+    A window's rows are stored under their span, so they serve every hour of the day they were built for, not only
+    the hour of the run (the demo has no beat to rebuild them each hour).
+    """
+    edges, days = range_pieces(start, end)
+    return days if not edges else (start, end)
+
+
+def trailing_window(
+    *, start: datetime, end: datetime, filters: Mapping[str, object] | None
+) -> tuple[str, tuple[datetime, datetime]] | None:
+    """(window, span) of the preset window whose current range reads what [start, end) (snapped) reads, unfiltered."""
     if filters:
         return None
-    return next((w for w, span in trailing_ranges(timezone.now()).items() if span == (start, end)), None)
+    span = read_span(start, end)
+    for window, (window_start, window_end) in trailing_ranges(timezone.now()).items():
+        if read_span(window_start, window_end) == span:
+            return window, span
+    return None
 
 
 def _totals(row: dict) -> Totals:
@@ -57,15 +75,17 @@ class TrailingFleet:
 
 
 def trailing_fleet_read(*, memo: dict | None, start: datetime, end: datetime, filters) -> TrailingFleet | None:
-    """The fleet and per-device-model rows of the window [start, end) is, or None (module docstring); ≤ 1 query."""
-    window = trailing_window(start=start, end=end, filters=filters)
-    if window is None:
+    """The fleet and per-device-model rows of the window [start, end) reads, or None (module docstring); ≤ 1 query."""
+    found = trailing_window(start=start, end=end, filters=filters)
+    if found is None:
         return None
-    key = ("trailing fleet", window, start, end)
+    window, (span_start, span_end) = found
+    key = ("trailing fleet", window, span_start, span_end)
     if memo is not None and key in memo:
         return memo[key]
+    grains = (TrailingGrain.FLEET, TrailingGrain.DEVICE_MODEL)
     rows = TrailingRollup.objects.filter(
-        window=window, bucket_start=start, range_end=end, grain__in=(TrailingGrain.FLEET, TrailingGrain.DEVICE_MODEL)
+        window=window, bucket_start=span_start, range_end=span_end, grain__in=grains
     ).values("grain", "device_model__slug", "computed_at", *SUM_COLUMNS)
     fleet, device_models, built_at = None, {}, None
     for row in rows:
@@ -80,15 +100,16 @@ def trailing_fleet_read(*, memo: dict | None, start: datetime, end: datetime, fi
 
 
 def trailing_cells_read(*, start: datetime, end: datetime, filters) -> dict[tuple, Totals] | None:
-    """Per compat cell (CELL_FIELDS ids) Totals of the window [start, end) is, devices exact; or None; 1 query.
+    """Per compat cell (CELL_FIELDS ids) Totals of the window [start, end) reads, devices exact; or None; 1 query.
 
     An empty window still has its fleet row (the marker that it was built), so None means "not built for this range".
     """
-    window = trailing_window(start=start, end=end, filters=filters)
-    if window is None:
+    found = trailing_window(start=start, end=end, filters=filters)
+    if found is None:
         return None
+    window, (span_start, span_end) = found
     rows = TrailingRollup.objects.filter(
-        window=window, bucket_start=start, range_end=end, grain__in=(TrailingGrain.FLEET, TrailingGrain.CELL)
+        window=window, bucket_start=span_start, range_end=span_end, grain__in=(TrailingGrain.FLEET, TrailingGrain.CELL)
     ).values("grain", *CELL_FIELDS, *SUM_COLUMNS)
     built, cells = False, {}
     for row in rows:

@@ -24,9 +24,10 @@ class TrailingGrain(models.TextChoices):
 class TrailingRollup(GrainSums):
     """One window × one grain value: the rows an unfiltered page would merge for that range, summed by the rollup.
 
-    bucket_start..range_end is the snapped range the row sums (the window's range when it was built): a page reads
-    the row only while its own range is exactly that, so a day or an hour rolling over falls back to the finer rows
-    until the next rollup run rebuilds the window. devices is exact for the range (not a sum of days).
+    bucket_start..range_end is what the row sums (kpi.trailing.read_span: the whole UTC days of a 7- or 30-day window,
+    the snapped hours of the 24 h one): a page reads the row only while its own range reads exactly that, so a day
+    (for 24 h, an hour) rolling over falls back to the finer rows until the next rollup run rebuilds the window.
+    devices is exact for the range (not a sum of days).
     """
 
     window = models.CharField(max_length=3, choices=TrailingWindow.choices)

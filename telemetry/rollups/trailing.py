@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..kpi.reads import grouped_device_pairs, grouped_totals
 from ..kpi.totals import Totals, totals_sum
-from ..kpi.trailing import CELL_FIELDS, trailing_ranges
+from ..kpi.trailing import CELL_FIELDS, read_span, trailing_ranges
 from ..models import (
     DailyCoarseRollup,
     DailyFleetRollup,
@@ -73,10 +73,12 @@ def _window_replace(*, window: str, start: datetime, end: datetime, now: datetim
         device_model_devices[_dm_id] += 1
     fleet_devices = len({device for _cell, device in pairs})
 
+    span_start, span_end = read_span(start, end)  # what the reads above summed: the key pages look the rows up by
+
     def row(grain: str, totals: Totals, devices: int, **keys) -> TrailingRollup:
         return rollup_row(
-            TrailingRollup, bucket_start=start, totals=totals, devices=devices, now=now, window=window, grain=grain,
-            range_end=end, **keys,
+            TrailingRollup, bucket_start=span_start, totals=totals, devices=devices, now=now, window=window,
+            grain=grain, range_end=span_end, **keys,
         )  # fmt: skip
 
     rows = [row(TrailingGrain.FLEET, fleet, fleet_devices)]  # always written: the marker that the window is built

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from telemetry.kpi import selectors
 from telemetry.kpi.buckets import hour_floor
-from telemetry.kpi.trailing import trailing_ranges
+from telemetry.kpi.trailing import read_span, trailing_ranges
 from telemetry.models import InferenceSession, TrailingGrain, TrailingRollup
 from telemetry.rollups.compute import rollup_hours_compute
 from telemetry.rollups.trailing import trailing_rollups_rebuild
@@ -68,7 +68,8 @@ def brute(sessions) -> dict:
 def test_each_window_holds_exactly_the_raw_sessions_of_its_range(fleet):
     for window, (start, end) in trailing_ranges(timezone.now()).items():
         raw = raw_in(start, end)
-        rows = TrailingRollup.objects.filter(window=window, bucket_start=start, range_end=end)
+        span_start, span_end = read_span(start, end)
+        rows = TrailingRollup.objects.filter(window=window, bucket_start=span_start, range_end=span_end)
         fleet_row = rows.get(grain=TrailingGrain.FLEET)
         want = brute(raw)
         assert {name: getattr(fleet_row, name) for name in want} == want, window
@@ -159,11 +160,28 @@ def test_a_window_built_for_an_earlier_range_is_not_served(fleet):
     now = timezone.now()
     trailing_rollups_rebuild(now=now - timedelta(days=1))  # as if no rollup ran since yesterday
     start, end = trailing_ranges(now)["7d"]
-    assert not TrailingRollup.objects.filter(window="7d", bucket_start=start, range_end=end).exists()
+    span_start, span_end = read_span(start, end)
+    assert not TrailingRollup.objects.filter(window="7d", bucket_start=span_start, range_end=span_end).exists()
     kpis = selectors.kpis_get(start=start, end=end)
     want = brute(raw_in(start, end))
     assert {name: getattr(kpis, name) for name in want} == want
     assert selectors.kpis_rolled_up_at(start=start, end=end) is None
+
+
+def test_day_windows_built_earlier_today_serve_every_hour_of_the_day_the_24h_one_only_its_hour(fleet, monkeypatch):
+    later = timezone.now() + timedelta(hours=1)
+    if later.date() != timezone.now().date():
+        pytest.skip("an hour from now is tomorrow")
+    monkeypatch.setattr(timezone, "now", lambda: later)  # no rollup ran since: the demo has no beat re-closing hours
+    for window in ("7d", "30d"):
+        start, end = trailing_ranges(later)[window]
+        assert selectors.kpis_rolled_up_at(start=start, end=end) is not None, window
+        kpis = selectors.kpis_get(start=start, end=end)
+        want = brute(raw_in(start, end))
+        assert {name: getattr(kpis, name) for name in want} == want, window
+    start, end = trailing_ranges(later)["24h"]
+    assert selectors.kpis_rolled_up_at(start=start, end=end) is None
+    assert selectors.kpis_get(start=start, end=end).sessions == brute(raw_in(start, end))["sessions"]
 
 
 def test_a_rollup_run_rebuilds_only_the_windows_holding_its_hours(fleet):
