@@ -62,11 +62,16 @@ def _cell_totals(
             return None
         # A preset window's cells are summed ahead, devices included (exact per cell); else the days' rows merge here.
         cells = trailing_cells_read(start=start, end=end, filters=filters)
-        memo[("trailing cells", start, end)] = cells  # None: not a built window (its devices are counted apart)
+        memo[_trailing_key(start, end, filters)] = cells  # None: not a window (its devices are counted apart)
         if cells is None:
             cells = grouped_totals(start=start, end=end, q=filter_q(filters), fields=DIMENSIONS["cohort"], daily=daily)
         memo[key] = cells
     return memo[key]
+
+
+def _trailing_key(start: datetime, end: datetime, filters: Mapping[str, object] | None) -> tuple:
+    """The memo key of a scope's trailing-window cells (only an unfiltered scope has them)."""
+    return ("trailing cells", start, end, tuple(sorted((k, str(v)) for k, v in (filters or {}).items())))
 
 
 def _breakdown_from_cells(*, memo: dict, cells: dict[tuple, Totals], dimension: str) -> dict[object, Totals] | None:
@@ -170,7 +175,7 @@ def kpi_breakdown(
     if groups is None:
         daily = daily_model(filters=filters, fields=fields)
         groups = grouped_totals(start=start, end=end, q=q, fields=fields, key=key, daily=daily)
-    if dimension == "cohort" and memo is not None and memo.get(("trailing cells", start, end)) is not None:
+    if dimension == "cohort" and memo is not None and memo.get(_trailing_key(start, end, filters)) is not None:
         devices = {cell: totals.devices for cell, totals in groups.items()} if count_devices else {}
     elif count_devices:
         devices = grouped_devices(
@@ -308,7 +313,7 @@ def cohorts_missing_targets(
         box = Q(**{f"{f}__in": {cohort[i] for cohort in cohorts} for i, f in enumerate(fields)})
         snapped_start, snapped_end = range_snap(start, end)
         memo = _request_memo.get()
-        window_cells = memo.get(("trailing cells", snapped_start, snapped_end)) if memo else None
+        window_cells = memo.get(_trailing_key(snapped_start, snapped_end, filters)) if memo else None
         if window_cells is not None:  # the window's cell rows hold each cell's exact devices
             devices = {cohort: window_cells[cohort].devices for cohort in cohorts if cohort in window_cells}
         else:
