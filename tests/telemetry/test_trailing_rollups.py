@@ -4,9 +4,11 @@ Every expected figure is brute force over the raw InferenceSession rows of the w
 page computes from the clock), never the selectors again.
 """
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -231,3 +233,14 @@ def test_fleet_page_query_count_is_pinned(client, viewer_user, fleet, django_ass
 # Session, user and role; the window's fleet and device-model rows (one query: KPIs, breakdown, devices); the day
 # series (sums, histograms), adoption (2), the CPU-fallback sample, the RSS distribution; the scope's catalog selects.
 FLEET_PAGE_QUERIES = 19
+
+
+def test_the_grains_backfill_builds_the_windows_from_the_grains_it_fills(fleet):
+    TrailingRollup.objects.all().delete()  # rollups computed before the windows existed
+    call_command("rollup_grains_backfill", stdout=io.StringIO())
+    start, end = trailing_ranges(timezone.now())["30d"]
+    row = TrailingRollup.objects.get(window="30d", grain=TrailingGrain.FLEET)
+    assert (row.sessions, row.devices) == (brute(raw_in(start, end))["sessions"], brute(raw_in(start, end))["devices"])
+    assert set(TrailingRollup.objects.filter(grain=TrailingGrain.FLEET).values_list("window", flat=True)) == {
+        "24h", "7d", "30d"
+    }  # fmt: skip
