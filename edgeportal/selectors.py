@@ -181,6 +181,7 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: st
     worst.sort(key=lambda row: (-row["kpis"].devices, -row["kpis"].sessions))
     return {
         "kpis": kpis,
+        "rolled_up_at": telemetry_selectors.kpis_rolled_up_at(start=start, end=end, filters=filters),
         "previous": before,
         "cards": cards,
         "release_cards": release_cards_get(time_range=time_range),

@@ -20,7 +20,7 @@ from django.utils import timezone
 from benchmarks.models import BenchmarkRun, RunStatus
 from compat.models import RuntimeVersion
 from compat.panels import CoverageState
-from telemetry.kpi.buckets import DAY, day_floor
+from telemetry.kpi.buckets import DAY, day_floor, range_snap
 from telemetry.kpi.grains import daily_model
 from telemetry.kpi.reads import grouped_devices
 from telemetry.kpi.scope import filter_q
@@ -80,7 +80,10 @@ def lab_coverage(*, start: datetime, end: datetime, filters: dict, now: datetime
     paths: dict[Pair, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     for mv, rv, delegate, dm, sessions in cells:
         paths[(mv, dm)][(runtime_of[rv], delegate)] += sessions
-    devices = grouped_devices(start=start, end=end, q=filter_q(filters), fields=PAIR)
+    # Snapped as the KPI selectors snap: an end at "now" then reaches the present, so today is read as its whole
+    # day of activity rows instead of a raw-session scan of today's hours (nothing starts after now: same counts).
+    snapped_start, snapped_end = range_snap(start, end)
+    devices = grouped_devices(start=snapped_start, end=snapped_end, q=filter_q(filters), fields=PAIR)
     since = (now or timezone.now()) - timedelta(days=settings.LAB_COVERAGE_DAYS)
     lab_paths: dict[Pair, set[tuple[int, int]]] = defaultdict(set)
     runs = BenchmarkRun.objects.filter(

@@ -1,11 +1,13 @@
-"""Dashboard render times at fleet scale: home, /fleet/ 30 days (all and one cohort) and a crash group page.
+"""Dashboard render times at fleet scale: home, /fleet/ 30 days (all and one cohort), a crash group, the compat
+matrix and a device page, each also as a ratio to a logged-in `GET /api/v1/me/` timed in the same run.
 
 Loads a synthetic fleet straight into PostgreSQL: rollup rows (hourly, daily, device-activity days, and the
 coarser grains through the rollup services that maintain them) at the cardinality the sessions would produce,
 and raw sessions / crash reports via COPY (10 M rows through the HTTP ingest path take too long here). The data
 covers `--days` UTC calendar days up to the current hour, as a live fleet's would. Then renders each page through
 the Django test client and prints the median render time and the query count per page, per size. Dashboards must
-cost what their rollup rows cost, so the script extrapolates 100 M from the two sizes it measured.
+cost what their rollup rows cost, so with two sizes the script prints each page's large / small ratio and
+extrapolates 100 M from them.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_fleet \\
         .venv/bin/python perf/dashboard_bench.py --sessions 1000000 --sessions 10000000
@@ -51,6 +53,7 @@ from telemetry.models import CrashGroup, DailyCrashGroupRollup, Device  # noqa: 
 from telemetry.rollups.crash_groups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
 from telemetry.rollups.daily import rollup_day_coarse_compute  # noqa: E402
 from telemetry.rollups.grains import device_models_seen_record  # noqa: E402
+from telemetry.rollups.trailing import trailing_rollups_rebuild  # noqa: E402
 
 DEVICE_MODELS, MODELS, VERSIONS, RUNTIMES = 40, 6, 4, 4
 TRUNCATE = (
@@ -59,7 +62,7 @@ TRUNCATE = (
     "telemetry_crashgroup", "telemetry_inferencesession", "telemetry_hourlyrollup",
     "telemetry_dailyrollup", "telemetry_dailycoarserollup", "telemetry_dailydevicemodelrollup",
     "telemetry_dailyfleetrollup", "telemetry_hourlyfleetrollup", "telemetry_dailymodelversiondevices",
-    "telemetry_devicemodeldevice",
+    "telemetry_devicemodeldevice", "telemetry_trailingrollup",
     "telemetry_deviceactivityday", "telemetry_rollupdirtyhour", "telemetry_device",
     "compat_compatevidence", "compat_compatstatuschange", "compat_compatentry", "compat_modelversion",
     "compat_mlmodel", "compat_delegate", "compat_runtimeversion", "compat_runtime", "compat_devicemodel",
@@ -311,6 +314,7 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     device_models_seen_record(activity=[(p["id"], p["dm"]) for p in profiles])  # as the hourly rollup records them
     raw, crashes, pairs = raw_load(profiles, catalog, sessions=sessions, start=start, days=days, hours=hours)
     load_s = time.perf_counter() - t0
+    windows_rebuild()
     biggest = CrashGroup.objects.order_by("-event_count").first()
     print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
           f"{days} d; rollups: {counts['hourly']:,} hourly, {counts['daily']:,} daily, {counts['activity']:,} activity rows, "
@@ -319,6 +323,14 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
           f" loaded in {load_s:.0f} s")  # fmt: skip
     return pages_measure(device_model=catalog["device_models"][5], model_version=catalog["versions"][5 % MODELS][2],
                          repeat=repeat)  # fmt: skip
+
+
+def windows_rebuild() -> None:
+    """The trailing windows, as every rollup run rebuilds them (after the raw rows: the 24 h edges count raw devices)."""
+    started = time.perf_counter()
+    windows = trailing_rollups_rebuild()
+    print(f"  trailing windows {', '.join(windows)} rebuilt in {(time.perf_counter() - started) * 1000:.0f} ms"
+          " (what each rollup run adds)")  # fmt: skip
 
 
 def pages_measure(*, device_model, model_version, repeat: int) -> dict:
@@ -332,15 +344,20 @@ def pages_measure(*, device_model, model_version, repeat: int) -> dict:
     cohort = (
         f"device_model={device_model.slug}&model={model_version.ml_model.slug}&model_version={model_version.version}"
     )
+    device = Device.objects.filter(device_model=device_model).order_by("uid").first()
     pages = {
+        "api me": "/api/v1/me/",  # the trivial logged-in request every page is judged against
         "home": "/",
         "fleet 30d": "/fleet/?range=30d",
         "fleet 30d cohort": f"/fleet/?range=30d&{cohort}",
         "crash group": f"/crashes/{biggest.pk}/",
+        "compat matrix": "/compat/",
+        "device page": f"/fleet/devices/{device.uid}/",
     }
     results = {name: measure(client, url, repeat) for name, url in pages.items()}
+    trivial = results["api me"][0]
     for name, (median_ms, queries) in results.items():
-        print(f"  {name:<18} median {median_ms:7.1f} ms  {queries:3d} queries")
+        print(f"  {name:<18} median {median_ms:7.1f} ms  {queries:3d} queries  {median_ms / trivial:5.1f}x api me")
     return results
 
 
@@ -352,6 +369,7 @@ def loaded_measure(*, repeat: int) -> None:
         cursor.execute("SELECT count(*) FROM telemetry_inferencesession")
         (sessions,) = cursor.fetchone()
     print(f"\nmeasured again on the loaded fleet: {sessions:,} raw sessions")
+    windows_rebuild()  # the windows' ranges move with the clock: a rollup run since the load would have rebuilt them
     pages_measure(device_model=DeviceModel.objects.order_by("id")[5], model_version=versions[2], repeat=repeat)
 
 
@@ -381,6 +399,10 @@ def main() -> None:
         }
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
+        print(f"\n{large:,} vs {small:,} sessions (each page's median, same run):")
+        for name in measured[large]:
+            a, b = measured[small][name][0], measured[large][name][0]
+            print(f"  {name:<18} {b / a:5.2f}x")
         print(f"\nExtrapolated to 100,000,000 sessions (linear in sessions from {small:,} and {large:,}):")
         for name in measured[large]:
             a, b = measured[small][name][0], measured[large][name][0]

@@ -129,6 +129,7 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
         "scope": scope,
         "query_string": scope.query_string,
         "kpis": kpis,
+        "rolled_up_at": selectors.kpis_rolled_up_at(start=start, end=end, filters=filters),
         "targets": targets,
         "latency_budget_ms": targets.p95_latency_ms(tier) if tier else None,
         "charts": [

@@ -132,16 +132,7 @@ def grouped_devices(
     DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
-    edges, (day_start, day_end) = range_pieces(start, end)
-    retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
-    raw_q, activity_days = Q(), Q()
-    for a, b in edges:
-        if a < retention_cutoff:  # raw rows are gone: count the edge's whole day (documented over-count)
-            activity_days |= Q(day__gte=day_floor(a).date(), day__lt=day_floor(b - HOUR).date() + DAY)
-        else:
-            raw_q |= Q(started_at__gte=a, started_at__lt=b)
-    if day_start < day_end:
-        activity_days |= Q(day__gte=day_start.date(), day__lt=day_end.date())
+    raw_q, activity_days = _device_pieces(start, end)
     activity = DeviceActivityDay.objects.filter(activity_days, q) if activity_days else None
     if not raw_q:
         if activity is None:
@@ -158,12 +149,39 @@ def grouped_devices(
             return {key({}): activity.aggregate(n=Count("device_id", distinct=True))["n"]}
         rows = activity.values(*fields).annotate(n=Count("device_id", distinct=True))
         return {key(row): row["n"] for row in rows}
-    pairs: set[tuple] = set()
-    raw = InferenceSession.objects.filter(raw_q, q).values(*fields, "device_id").distinct()
-    sources = [raw] + ([activity.values(*fields, "device_id").distinct()] if activity is not None else [])
-    for source in sources:
-        pairs.update((key(row), row["device_id"]) for row in source.iterator(chunk_size=5000))
     counts: dict[object, int] = defaultdict(int)
-    for group, _device in pairs:
+    for group, _device in grouped_device_pairs(start=start, end=end, q=q, fields=fields, key=key):
         counts[group] += 1
     return counts
+
+
+def _device_pieces(start: datetime, end: datetime) -> tuple[Q, Q]:
+    """(raw sessions' time Q, DeviceActivityDay days' Q) whose distinct devices are those of [start, end)."""
+    edges, (day_start, day_end) = range_pieces(start, end)
+    retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
+    raw_q, activity_days = Q(), Q()
+    for a, b in edges:
+        if a < retention_cutoff:  # raw rows are gone: count the edge's whole day (documented over-count)
+            activity_days |= Q(day__gte=day_floor(a).date(), day__lt=day_floor(b - HOUR).date() + DAY)
+        else:
+            raw_q |= Q(started_at__gte=a, started_at__lt=b)
+    if day_start < day_end:
+        activity_days |= Q(day__gte=day_start.date(), day__lt=day_end.date())
+    return raw_q, activity_days
+
+
+def grouped_device_pairs(
+    *, start: datetime, end: datetime, q: Q, fields: tuple[str, ...], key: Callable[[dict], object] | None = None
+) -> set[tuple[object, int]]:
+    """The (group, device id) pairs active in [start, end): what grouped_devices counts, for callers that count
+    several coarser groupings from one read (the trailing windows: cells, device models and the fleet)."""
+    key = key or (lambda row: tuple(row[f] for f in fields))
+    raw_q, activity_days = _device_pieces(start, end)
+    sources = [InferenceSession.objects.filter(raw_q, q)] if raw_q else []
+    if activity_days:
+        sources.append(DeviceActivityDay.objects.filter(activity_days, q))
+    pairs: set[tuple[object, int]] = set()
+    for source in sources:
+        rows = source.values(*fields, "device_id").distinct()
+        pairs.update((key(row), row["device_id"]) for row in rows.iterator(chunk_size=5000))
+    return pairs

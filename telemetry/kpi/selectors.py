@@ -24,6 +24,7 @@ from .kpis import Kpis
 from .reads import grouped_devices, grouped_totals
 from .scope import filter_q
 from .totals import SCALAR_SUM_COLUMNS, Totals, totals_sum
+from .trailing import trailing_cells_read, trailing_fleet_read
 
 # -- per-request cell totals -------------------------------------------------------------------------------------
 
@@ -59,8 +60,18 @@ def _cell_totals(
     if key not in memo:
         if not read:
             return None
-        memo[key] = grouped_totals(start=start, end=end, q=filter_q(filters), fields=DIMENSIONS["cohort"], daily=daily)
+        # A preset window's cells are summed ahead, devices included (exact per cell); else the days' rows merge here.
+        cells = trailing_cells_read(start=start, end=end, filters=filters)
+        memo[_trailing_key(start, end, filters)] = cells  # None: not a window (its devices are counted apart)
+        if cells is None:
+            cells = grouped_totals(start=start, end=end, q=filter_q(filters), fields=DIMENSIONS["cohort"], daily=daily)
+        memo[key] = cells
     return memo[key]
+
+
+def _trailing_key(start: datetime, end: datetime, filters: Mapping[str, object] | None) -> tuple:
+    """The memo key of a scope's trailing-window cells (only an unfiltered scope has them)."""
+    return ("trailing cells", start, end, tuple(sorted((k, str(v)) for k, v in (filters or {}).items())))
 
 
 def _breakdown_from_cells(*, memo: dict, cells: dict[tuple, Totals], dimension: str) -> dict[object, Totals] | None:
@@ -96,6 +107,11 @@ def kpis_get(
     start, end = range_snap(start, end)
     q = filter_q(filters or {})
     memo = _request_memo.get()
+    window = trailing_fleet_read(memo=memo, start=start, end=end, filters=filters)
+    if window is not None:  # an unfiltered preset window: one row, devices exact
+        totals = replace(window.fleet)
+        totals.devices = totals.devices if count_devices else 0
+        return Kpis.from_totals(totals, start=start, end=end)
     cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=False) if memo else None
     if cells is not None:
         totals = totals_sum(cells.values())
@@ -110,6 +126,16 @@ def kpis_get(
             start=start, end=end, q=q, fields=(), key=lambda row: (), by_device_model=device_model_only(filters)
         ).get((), 0)
     return Kpis.from_totals(totals, start=start, end=end)
+
+
+def kpis_rolled_up_at(
+    *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None
+) -> datetime | None:
+    """When the rollup run summed the figures of this scope, if they come from a trailing window (else None: read
+    from the finer rollups at request time); no query once the request read the window's KPIs."""
+    start, end = range_snap(start, end)
+    window = trailing_fleet_read(memo=_request_memo.get(), start=start, end=end, filters=filters)
+    return window.built_at if window is not None else None
 
 
 def kpi_breakdown(
@@ -133,6 +159,15 @@ def kpi_breakdown(
         key = lambda row: f"{row[fields[0]]} {row[fields[1]]}"  # noqa: E731 -- a label, as pages show it
     q = filter_q(filters or {})
     memo, groups = _request_memo.get(), None
+    window = (
+        trailing_fleet_read(memo=memo, start=start, end=end, filters=filters) if dimension == "device_model" else None
+    )
+    if window is not None:  # an unfiltered preset window: one row per device model, devices exact
+        groups = {slug: replace(totals) for slug, totals in window.device_models.items()}
+        if not count_devices:
+            for totals in groups.values():
+                totals.devices = 0
+        return _breakdown_sorted(groups, start=start, end=end)
     if memo is not None and dimension in ("cohort", "device_model"):
         # Device models read their own daily grain (~40 rows a day) unless the cells were read already.
         cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=dimension == "cohort")
@@ -140,17 +175,22 @@ def kpi_breakdown(
     if groups is None:
         daily = daily_model(filters=filters, fields=fields)
         groups = grouped_totals(start=start, end=end, q=q, fields=fields, key=key, daily=daily)
-    devices = (
-        grouped_devices(
+    if dimension == "cohort" and memo is not None and memo.get(_trailing_key(start, end, filters)) is not None:
+        devices = {cell: totals.devices for cell, totals in groups.items()} if count_devices else {}
+    elif count_devices:
+        devices = grouped_devices(
             start=start, end=end, q=q, fields=fields, key=key, by_device_model=device_model_only(filters, fields)
         )
-        if count_devices
-        else {}
-    )
-    result = []
+    else:
+        devices = {}
     for value, totals in groups.items():
         totals.devices = devices.get(value, 0)
-        result.append((value, Kpis.from_totals(totals, start=start, end=end)))
+    return _breakdown_sorted(groups, start=start, end=end)
+
+
+def _breakdown_sorted(groups: dict[object, Totals], *, start: datetime, end: datetime) -> list[tuple[object, Kpis]]:
+    """(value, Kpis) per group, most sessions first."""
+    result = [(value, Kpis.from_totals(totals, start=start, end=end)) for value, totals in groups.items()]
     result.sort(key=lambda item: (-item[1].sessions, str(item[0])))
     return result
 
@@ -272,7 +312,14 @@ def cohorts_missing_targets(
         # The smallest id-IN box holding the missing cohorts; the counts are then read for exactly those cohorts.
         box = Q(**{f"{f}__in": {cohort[i] for cohort in cohorts} for i, f in enumerate(fields)})
         snapped_start, snapped_end = range_snap(start, end)
-        devices = grouped_devices(start=snapped_start, end=snapped_end, q=filter_q(filters or {}) & box, fields=fields)
+        memo = _request_memo.get()
+        window_cells = memo.get(_trailing_key(snapped_start, snapped_end, filters)) if memo else None
+        if window_cells is not None:  # the window's cell rows hold each cell's exact devices
+            devices = {cohort: window_cells[cohort].devices for cohort in cohorts if cohort in window_cells}
+        else:
+            devices = grouped_devices(
+                start=snapped_start, end=snapped_end, q=filter_q(filters or {}) & box, fields=fields
+            )
         for row, cohort in zip(missing, cohorts, strict=True):
             row["kpis"] = replace(row["kpis"], devices=devices.get(cohort, 0))
     return missing

@@ -1,4 +1,5 @@
-"""Rollup runs: the given hours, then their days, then 7-day field evidence of every touched compat cell.
+"""Rollup runs: the given hours, then their days, the trailing windows over them, then 7-day field evidence of every
+touched compat cell.
 
 A run never queues a task: hours that a batch re-marked while they were rolled up come back in
 RollupResult.still_dirty, and the task that ran the rollup queues them again (telemetry/tasks.py).
@@ -17,6 +18,7 @@ from ..models import RollupDirtyHour
 from .daily import rollup_day_compute
 from .evidence import field_evidence_push
 from .hourly import rollup_hour_compute
+from .trailing import trailing_rollups_rebuild
 
 CLOSE_LOOKBACK_HOURS = 2  # the periodic task re-closes the current and previous hours
 
@@ -30,6 +32,7 @@ class RollupResult:
     cells: set[tuple[int, int, int, int]]
     evidence_items: int = 0
     still_dirty: list[datetime] = field(default_factory=list)  # re-marked meanwhile: to be queued again
+    windows: list[str] = field(default_factory=list)  # trailing windows rebuilt (rollups/trailing.py)
 
 
 def rollup_hours_compute(
@@ -53,7 +56,9 @@ def rollup_hours_compute(
     days = sorted({h.date() for h in hour_list})
     for day in days:
         rollup_day_compute(day=day)
-    result = RollupResult(hours=hour_list, days=days, cells=cells, still_dirty=still_dirty)
+    # After the days are committed: the dashboards' preset windows over these hours are summed again.
+    windows = trailing_rollups_rebuild(hours=hour_list) if hour_list else []
+    result = RollupResult(hours=hour_list, days=days, cells=cells, still_dirty=still_dirty, windows=windows)
     if push_evidence and cells:
         result.evidence_items = field_evidence_push(cells=cells, now=started)
     return result

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db import connection
 
-LOCK_HOUR, LOCK_DAY, LOCK_DAY_COARSE = 7301, 7302, 7303  # pg_advisory_xact_lock classes
+LOCK_HOUR, LOCK_DAY, LOCK_DAY_COARSE, LOCK_TRAILING = 7301, 7302, 7303, 7304  # pg_advisory_xact_lock classes
 
 
 def rollup_lock(kind: int, moment: datetime) -> None:
