@@ -55,6 +55,7 @@ def test_support_filters_the_matrix_opens_a_cell_and_saves_an_override(logged_in
 
     page.locator("label[for=id_tier-search]").click()  # the multi-select is a searchable dropdown (multiselect.js)
     page.get_by_role("group", name="Tier choices").locator("input[value='2']").check()
+    page.keyboard.press("Escape")  # the open list lies over the form's buttons; Escape closes it, the choice stays
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**tier=2**")
     assert matrix.get_by_label("Supported", exact=True).count() == 0

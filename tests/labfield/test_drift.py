@@ -35,8 +35,8 @@ from .drift_fleet import (
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/v1/lab-field/drift/"
-# The compat page's own and the gap panel's 19 (tests/labfield/test_pages.py), then the drift panel's drift_list: 6.
-CELL_PAGE_QUERIES = 25
+# The compat page's own and the gap panel's 21 (2 of them thermal; tests/labfield/test_pages.py), then drift_list's 6.
+CELL_PAGE_QUERIES = 27
 DRIFT_PAGE_QUERIES = 11  # session and user (2), drift_list's 6, the layout's group and permission reads (3)
 
 
