@@ -16,6 +16,15 @@ from .selectors import CELL_FILTERS, ORDERS
 FLAGGED_VALUES = {"": None, "true": True, "1": True, "false": False, "0": False}
 
 
+def _cell_filters(params: Mapping[str, str], errors: dict[str, list[str]]) -> dict:
+    """The cell filters every list takes; a bad one goes into errors (all of a request's errors are named at once)."""
+    try:
+        return kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        return {}
+
+
 @dataclass(frozen=True)
 class GapQuery:
     filters: dict
@@ -26,11 +35,7 @@ class GapQuery:
 def gap_query_parse(params: Mapping[str, str]) -> GapQuery:
     """Raises ValidationError naming each bad parameter."""
     errors: dict[str, list[str]] = {}
-    try:
-        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-        filters = {}
+    filters = _cell_filters(params, errors)
     flagged_text = (params.get("flagged") or "").lower()
     if flagged_text not in FLAGGED_VALUES:
         errors["flagged"] = ["flagged must be true or false."]
@@ -52,11 +57,7 @@ class DriftQuery:
 def drift_query_parse(params: Mapping[str, str]) -> DriftQuery:
     """The drift list's parameters (page, CSV, API): cell filters, `drifting`, `order`; ValidationError naming each."""
     errors: dict[str, list[str]] = {}
-    try:
-        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-        filters = {}
+    filters = _cell_filters(params, errors)
     drifting_text = (params.get("drifting") or "").lower()
     if drifting_text not in FLAGGED_VALUES:
         errors["drifting"] = ["drifting must be true or false."]
@@ -78,11 +79,7 @@ def thermal_query_parse(params: Mapping[str, str]) -> ThermalQuery:
     """The thermal attribution list's parameters (page, CSV and API): cell filters and `cell`; raises ValidationError
     naming each bad parameter."""
     errors: dict[str, list[str]] = {}
-    try:
-        filters = kpi_filters_clean(params={name: params.get(name) for name in CELL_FILTERS})
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-        filters = {}
+    filters = _cell_filters(params, errors)
     cell_text = (params.get("cell") or "").strip()
     cell = None
     if cell_text:
