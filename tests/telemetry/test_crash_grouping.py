@@ -4,7 +4,6 @@ import pytest
 
 from telemetry.ingest.crashes import crash_identity, message_template, version_newer
 from telemetry.models import CrashGroup, CrashGroupStatus, CrashReport
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post
 
 
@@ -69,12 +68,6 @@ def test_message_template_replaces_variable_parts():
 )  # fmt: skip
 def test_versions_compare_as_versions_not_strings(candidate, than, newer):
     assert version_newer(candidate, than) is newer
-
-
-@pytest.fixture
-def raw_key(ingest_key):
-    catalog_make()
-    return ingest_key[1]
 
 
 @pytest.mark.django_db

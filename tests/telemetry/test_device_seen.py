@@ -5,16 +5,9 @@ from datetime import timedelta
 import pytest
 
 from telemetry.models import Device
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, now, post, session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def raw_key(ingest_key, db):
-    catalog_make()
-    return ingest_key[1]
 
 
 def test_first_seen_is_the_earliest_event_of_a_buffered_batch(client, raw_key):

@@ -5,14 +5,7 @@ import pytest
 
 from compat.models import ModelVersion, RuntimeVersion
 from telemetry.models import InferenceSession
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, post, session
-
-
-@pytest.fixture
-def raw_key(ingest_key):
-    catalog_make()
-    return ingest_key[1]
 
 
 def _versions() -> tuple[int, int]:

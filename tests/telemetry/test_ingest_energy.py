@@ -6,16 +6,9 @@ import pytest
 
 from edgeportal_client.events import session_event
 from telemetry.models import InferenceSession
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, now, post, session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def raw_key(ingest_key, db):
-    catalog_make()
-    return ingest_key[1]
 
 
 def _energy(event: dict) -> float | None:

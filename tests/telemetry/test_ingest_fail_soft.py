@@ -14,16 +14,9 @@ from telemetry.api.throttling import IngestRateThrottle
 from telemetry.ingest.dirty_hours import rollup_hours_mark_dirty
 from telemetry.kpi.buckets import hour_floor
 from telemetry.models import HourlyRollup, InferenceSession, RollupDirtyHour
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, post, session
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def raw_key(ingest_key):
-    catalog_make()
-    return ingest_key[1]
 
 
 @pytest.fixture

@@ -6,14 +6,7 @@ import json
 import pytest
 
 from telemetry.models import CrashReport, Device, InferenceSession
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, now, post, session
-
-
-@pytest.fixture
-def raw_key(ingest_key):
-    catalog_make()
-    return ingest_key[1]
 
 
 def _body(events: list, **batch_kwargs) -> bytes:

@@ -10,14 +10,7 @@ from rest_framework.test import APIClient
 from compat.models import ModelVersion
 from telemetry.models import CrashGroup, CrashReport, Device, InferenceSession
 from tests.conftest import database_url_for_test_db
-from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, crash, post, session
-
-
-@pytest.fixture
-def raw_key(ingest_key):
-    catalog_make()
-    return ingest_key[1]
 
 
 @pytest.mark.django_db
