@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -48,7 +49,7 @@ for body in bodies[2:]:
 print(json.dumps({'events': accepted, 'seconds': time.perf_counter() - started}))
 """
 
-# Sessions spread evenly over the last 30 days on 20,000 devices, UUIDv7-shaped event ids of their start time.
+# Sessions spread evenly over the 30 days before `end` on 20,000 devices, UUIDv7-shaped event ids of their start time.
 PREFILL = """
 INSERT INTO telemetry_inferencesession (event_id, device_id, session_id, device_model_id, model_version_id,
     runtime_version_id, delegate_id, app_version, os_version, started_at, received_at, clock_offset_s, clock_flag,
@@ -59,7 +60,7 @@ SELECT (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || '7' || 
     600, 400, 0, '{"gamma": 1.0202020202020203, "counts": {"126": 300, "127": 100}, "zero_count": 0}'::jsonb,
     0.97, '[]'::jsonb, 210, 'nominal', false, true
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) n
-CROSS JOIN LATERAL (SELECT now() - interval '30 days' + (n::float / %(total)s) * interval '30 days'
+CROSS JOIN LATERAL (SELECT %(end)s::timestamptz - interval '30 days' + (n::float / %(total)s) * interval '30 days'
                     - interval '2 hours' AS t) times
 JOIN telemetry_device d ON d.id = %(device_base)s + (n %% %(devices)s)
 CROSS JOIN (SELECT min(id) AS id FROM compat_modelversion) mv
@@ -77,6 +78,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=40, help="1,000-event batches per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--layouts", default="partitioned", help="partitioned and/or plain (comma-separated)")
+    parser.add_argument(
+        "--until",
+        choices=("now", "today"),
+        default="now",
+        help="the prefill ends now (today's partition holds its day's share, as a live fleet's does) "
+        "or at 00:00 UTC today (history only: the partition being written starts empty in both)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     return parser.parse_args()
 
@@ -116,13 +124,16 @@ def _device_base(conn) -> int:
     return conn.execute("SELECT min(id) FROM telemetry_device WHERE uid LIKE 'prefill-%%'").fetchone()[0] - 1
 
 
-def prefill(*, env: dict, rows: int, layout: str) -> float:
+def prefill(*, env: dict, rows: int, layout: str, until: str) -> float:
     started = time.perf_counter()
+    end = datetime.now(UTC)
+    if until == "today":
+        end = end.replace(hour=0, minute=0, second=0, microsecond=0)
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         base, chunk = _device_base(conn), 1_000_000
         for first in range(1, rows + 1, chunk):
             conn.execute(PREFILL, {"first": first, "last": min(first + chunk - 1, rows), "total": rows,
-                                   "devices": 20000, "device_base": base})  # fmt: skip
+                                   "devices": 20000, "device_base": base, "end": end})  # fmt: skip
             print(f"  prefilled {min(first + chunk - 1, rows):,} / {rows:,}", flush=True)
         if layout == "partitioned":
             conn.execute(KEYS)
@@ -147,8 +158,8 @@ def main() -> None:
         for layout in args.layouts.split(","):
             empty, empty_env = database_make(server=args.server, layout=layout, env=env, made=made)
             full, full_env = database_make(server=args.server, layout=layout, env=env, made=made)
-            seconds = prefill(env=full_env, rows=args.prefill, layout=layout)
-            print(f"{layout}: prefilled {args.prefill:,} sessions in {seconds:,.0f} s", flush=True)
+            seconds = prefill(env=full_env, rows=args.prefill, layout=layout, until=args.until)
+            print(f"{layout}: prefilled {args.prefill:,} sessions until {args.until} in {seconds:,.0f} s", flush=True)
             ratios = []
             for number in range(1, args.rounds + 1):
                 bodies = batches_build(count=args.batches + 2, size=1000, crash_share=0.02, devices=500, seed=number)
@@ -165,7 +176,7 @@ def main() -> None:
                       f"events/s, full/empty {ratios[-1]:.1%}", flush=True)  # fmt: skip
                 bodies_file.unlink()
             print(f"{layout}: median full/empty over {args.rounds} rounds: {statistics.median(ratios):.1%} "
-                  f"({args.prefill:,} sessions pre-filled)", flush=True)  # fmt: skip
+                  f"({args.prefill:,} sessions pre-filled until {args.until})", flush=True)  # fmt: skip
     finally:
         if not args.keep_db:
             with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
