@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, DateTimeField, Exists, Max, OuterRef, Q, Value
 from django.utils import timezone
 
 from ..kpi.buckets import DAY
-from ..kpi.reads import grouped_device_pairs, grouped_totals, range_pieces
+from ..kpi.reads import grouped_device_pairs, grouped_totals, merge_rows_fast, range_pieces
 from ..kpi.totals import SUM_COLUMNS, Totals, totals_sum
 from ..kpi.trailing import CELL_FIELDS, read_span, trailing_ranges
 from ..models import (
@@ -88,8 +88,9 @@ def _window_replace(*, window: str, start: datetime, end: datetime, now: datetim
     _rows_write(TrailingRollup, window, sums, span_start, span_end, now)
 
 
-def _range_sums(start: datetime, end: datetime) -> WindowSums:
-    """[start, end) summed from the grain tables as an unfiltered page reads them (kpi.reads), devices exact."""
+def _range_sums(start: datetime, end: datetime, *, devices: bool = True) -> WindowSums:
+    """[start, end) summed from the grain tables as an unfiltered page reads them (kpi.reads), devices exact
+    (``devices=False``: left 0, for callers that count them otherwise)."""
     everything = Q()
     fleet = grouped_totals(
         start=start, end=end, q=everything, fields=(), key=lambda row: (), daily=DailyFleetRollup,
@@ -102,10 +103,12 @@ def _range_sums(start: datetime, end: datetime) -> WindowSums:
     for cell, totals in cells.items():
         per_device_model[cell[0]].append(totals)
     device_models = {dm_id: totals_sum(parts) for dm_id, parts in per_device_model.items()}
-    # Distinct devices of all three grains from one read of the window's (cell, device) pairs: never summed.
-    pairs = grouped_device_pairs(start=start, end=end, q=everything, fields=CELL_FIELDS)
     for totals in (fleet, *cells.values(), *device_models.values()):
         totals.devices = 0
+    if not devices:
+        return WindowSums(fleet, device_models, cells)
+    # Distinct devices of all three grains from one read of the window's (cell, device) pairs: never summed.
+    pairs = grouped_device_pairs(start=start, end=end, q=everything, fields=CELL_FIELDS)
     for cell, _device in pairs:
         cells[cell].devices += 1
     for dm_id, _device in {(cell[0], device) for cell, device in pairs}:
@@ -118,32 +121,40 @@ def _closed_read(*, window: str, start: datetime, end: datetime, touched) -> Win
     """The window's closed-day sums kept by an earlier run, or None when they must be summed again (docstring)."""
     if touched is None or any(start <= hour < end for hour in touched):
         return None
-    rows = list(TrailingClosedRollup.objects.filter(window=window).values("grain", *CELL_FIELDS, "bucket_start",
-                                                                          "range_end", "computed_at", *SUM_COLUMNS))  # fmt: skip
-    fleet_rows = [row for row in rows if row["grain"] == TrailingGrain.FLEET]
-    if len(fleet_rows) != 1 or (fleet_rows[0]["bucket_start"], fleet_rows[0]["range_end"]) != (start, end):
+    marker = list(
+        TrailingClosedRollup.objects.filter(window=window, grain=TrailingGrain.FLEET).values(
+            "bucket_start", "range_end", "computed_at"
+        )
+    )
+    if len(marker) != 1 or (marker[0]["bucket_start"], marker[0]["range_end"]) != (start, end):
         return None
     newest_day = DailyCoarseRollup.objects.filter(bucket_start__gte=start, bucket_start__lt=end).aggregate(
         at=Max("computed_at")
     )["at"]
-    if newest_day is not None and newest_day > fleet_rows[0]["computed_at"]:
+    if newest_day is not None and newest_day > marker[0]["computed_at"]:
         return None
+    fields = ("grain", *CELL_FIELDS)
+    groups: dict[tuple, Totals] = defaultdict(Totals)  # devices included: exact for the closed days
+    rows = TrailingClosedRollup.objects.filter(window=window)
+    if connection.vendor == "postgresql":  # histograms as text for msgspec: the ORM's JSON decoding was most of it
+        merge_rows_fast(rows, fields=fields, key=lambda row: tuple(row[f] for f in fields), groups=groups)
+    else:
+        for row in rows.values(*fields, *SUM_COLUMNS):
+            groups[tuple(row[f] for f in fields)].add_row(row)
     sums = WindowSums(Totals(), {}, {})
-    for row in rows:
-        totals = Totals()
-        totals.add_row(row)  # devices included: exact for the closed days
-        if row["grain"] == TrailingGrain.FLEET:
+    for (grain, *cell), totals in groups.items():
+        if grain == TrailingGrain.FLEET:
             sums.fleet = totals
-        elif row["grain"] == TrailingGrain.DEVICE_MODEL:
-            sums.device_models[row["device_model_id"]] = totals
+        elif grain == TrailingGrain.DEVICE_MODEL:
+            sums.device_models[cell[0]] = totals
         else:
-            sums.cells[tuple(row[name] for name in CELL_FIELDS)] = totals
+            sums.cells[tuple(cell)] = totals
     return sums
 
 
 def _today_added(closed: WindowSums, *, start: datetime, today: datetime) -> WindowSums:
     """The closed-day sums plus today's daily rows; devices: closed ones plus today's first seen in the window."""
-    current = _range_sums(today, today + DAY)  # today's daily rows only: ~one day of cells
+    current = _range_sums(today, today + DAY, devices=False)  # today's daily rows only; devices counted below
     new_cells = _devices_new(start=start, today=today, fields=CELL_FIELDS)
     new_device_models = _devices_new(start=start, today=today, fields=("device_model_id",))
     new_fleet = _devices_new(start=start, today=today, fields=()).get((), 0)
