@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, DateTimeField, Exists, Max, OuterRef, Q, Value
+from django.db.models import DateTimeField, Exists, Max, OuterRef, Q, Value
 from django.utils import timezone
 
 from ..kpi.buckets import DAY
@@ -155,9 +155,7 @@ def _closed_read(*, window: str, start: datetime, end: datetime, touched) -> Win
 def _today_added(closed: WindowSums, *, start: datetime, today: datetime) -> WindowSums:
     """The closed-day sums plus today's daily rows; devices: closed ones plus today's first seen in the window."""
     current = _range_sums(today, today + DAY, devices=False)  # today's daily rows only; devices counted below
-    new_cells = _devices_new(start=start, today=today, fields=CELL_FIELDS)
-    new_device_models = _devices_new(start=start, today=today, fields=("device_model_id",))
-    new_fleet = _devices_new(start=start, today=today, fields=()).get((), 0)
+    new_cells, new_device_models, new_fleet = _devices_new(start=start, today=today)
 
     def added(before: Totals | None, part: Totals | None, new: int) -> Totals:
         total = totals_sum([t for t in (before, part) if t is not None])
@@ -176,17 +174,35 @@ def _today_added(closed: WindowSums, *, start: datetime, today: datetime) -> Win
     return WindowSums(fleet, device_models, cells)
 
 
-def _devices_new(*, start: datetime, today: datetime, fields: tuple[str, ...]) -> dict[tuple, int]:
-    """Per value of ``fields``: devices active today with no activity row of that value in [start, today)."""
-    earlier = DeviceActivityDay.objects.filter(
-        day__gte=start.date(), day__lt=today.date(), device_id=OuterRef("device_id"),
-        **{name: OuterRef(name) for name in fields},
-    )  # fmt: skip
-    new = DeviceActivityDay.objects.filter(day=today.date()).filter(~Exists(earlier))
-    if not fields:  # values() without fields would group by every column
-        return {(): new.aggregate(n=Count("device_id", distinct=True))["n"]}
-    rows = new.values(*fields).annotate(n=Count("device_id", distinct=True))
-    return {tuple(row[name] for name in fields): row["n"] for row in rows}
+def _devices_new(*, start: datetime, today: datetime) -> tuple[dict[tuple, int], dict[tuple, int], int]:
+    """Devices active today with no activity row of the same cell / device model / at all in [start, today):
+    (per cell, per device model, fleet). One query: a device new to its device model or to the fleet is new to each
+    of its cells today, so only today's pairs new to their cell are probed further (most devices were seen before).
+    """
+    closed = DeviceActivityDay.objects.filter(
+        day__gte=start.date(), day__lt=today.date(), device_id=OuterRef("device_id")
+    )
+    rows = (
+        DeviceActivityDay.objects.filter(day=today.date())
+        .filter(~Exists(closed.filter(**{name: OuterRef(name) for name in CELL_FIELDS})))
+        .annotate(seen_dm=Exists(closed.filter(device_model_id=OuterRef("device_model_id"))), seen=Exists(closed))
+        .values_list(*CELL_FIELDS, "device_id", "seen_dm", "seen")
+        .distinct()
+    )
+    cells: dict[tuple, set] = defaultdict(set)
+    device_models: dict[tuple, set] = defaultdict(set)
+    fleet: set[int] = set()
+    for *cell, device, seen_dm, seen in rows:
+        cells[tuple(cell)].add(device)
+        if not seen_dm:
+            device_models[(cell[0],)].add(device)
+        if not seen:
+            fleet.add(device)
+    return (
+        {cell: len(devices) for cell, devices in cells.items()},
+        {dm: len(devices) for dm, devices in device_models.items()},
+        len(fleet),
+    )
 
 
 def _rows_write(model, window: str, sums: WindowSums, start: datetime, end: datetime, computed_at: datetime) -> None:
