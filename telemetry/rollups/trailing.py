@@ -110,9 +110,11 @@ def _range_sums(start: datetime, end: datetime, *, devices: bool = True) -> Wind
     # Distinct devices of all three grains from one read of the window's (cell, device) pairs: never summed.
     pairs = grouped_device_pairs(start=start, end=end, q=everything, fields=CELL_FIELDS)
     for cell, _device in pairs:
-        cells[cell].devices += 1
+        if cell in cells:  # a pair of raw sessions not rolled up yet makes no row (grouped_totals is a defaultdict)
+            cells[cell].devices += 1
     for dm_id, _device in {(cell[0], device) for cell, device in pairs}:
-        device_models[dm_id].devices += 1
+        if dm_id in device_models:
+            device_models[dm_id].devices += 1
     fleet.devices = len({device for _cell, device in pairs})
     return WindowSums(fleet, device_models, cells)
 
