@@ -32,6 +32,7 @@ from telemetry.kpi.buckets import DAY, day_floor
 from telemetry.kpi.histogram_sql import histogram_sums
 from telemetry.kpi.reads import grouped_devices, grouped_totals
 from telemetry.kpi.totals import Totals
+from telemetry.kpi.trailing import trailing_cells_totals
 from telemetry.models import DailyCoarseRollup, DailyRollup, DeviceActivityDay, HourlyRollup, InferenceSession
 
 # A compat cell, as the rollups, the activity rows, the raw sessions and the lab runs all name its columns.
@@ -88,6 +89,11 @@ def cells_totals(*, days: int, q: Q, now: datetime | None = None, devices: bool 
     """Field Totals per cell over the last ``days`` days, devices exact (DailyCoarseRollup + DeviceActivityDay;
     ``devices=False`` skips the device count, which latency figures do not need, and leaves it 0)."""
     start, end = days_window(days, now=now)
+    if not devices:
+        # The 7-day window's cell rows when the rollup run built them for this range: a seventh of the daily rows.
+        kept = trailing_cells_totals(start=start, end=end, q=q, fields=CELL, key=_key)
+        if kept is not None:
+            return kept
     totals = grouped_totals(start=start, end=end, q=q, fields=CELL, key=_key, daily=DailyCoarseRollup)
     if not devices:
         return dict(totals)

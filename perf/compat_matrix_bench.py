@@ -62,13 +62,15 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if args.reset:
         from benchmarks.models import BenchmarkRun, BenchmarkSeries
-        from telemetry.models import DailyCoarseRollup
+        from telemetry.models import DailyCoarseRollup, TrailingClosedRollup, TrailingRollup
 
         # lab runs protect their catalog rows; --overlay's runs and rollups go first
         for model in (
             BenchmarkRun,
             BenchmarkSeries,
             DailyCoarseRollup,
+            TrailingRollup,
+            TrailingClosedRollup,
             CompatEntry,
             ModelVersion,
             MLModel,
@@ -251,6 +253,10 @@ def _seed_lab_and_field(*, share: float) -> int:
                                                  latency_histogram=histogram))  # fmt: skip
         BenchmarkRun.objects.bulk_create(runs, batch_size=2000)
         DailyCoarseRollup.objects.bulk_create(rollups, batch_size=2000)
+    # As the rollup run that wrote these days would: the trailing windows' cell rows (the overlay reads the 7-day one).
+    from telemetry.rollups.trailing import trailing_rollups_rebuild
+
+    trailing_rollups_rebuild()
     return len(chosen)
 
 

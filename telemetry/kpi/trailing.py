@@ -9,15 +9,18 @@ None and the caller reads the finer rollups as before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import TrailingGrain, TrailingRollup
 from .buckets import range_snap
-from .reads import range_pieces
+from .reads import merge_rows_fast, range_pieces
 from .scope import RANGES, time_range_parse
 from .totals import SUM_COLUMNS, Totals
 
@@ -118,3 +121,32 @@ def trailing_cells_read(*, start: datetime, end: datetime, filters) -> dict[tupl
         else:
             cells[tuple(row[name] for name in CELL_FIELDS)] = _totals(row)
     return cells if built else None
+
+
+def trailing_cells_totals(
+    *, start: datetime, end: datetime, q: Q, fields: tuple[str, ...], key: Callable[[dict], object]
+) -> dict[object, Totals] | None:
+    """Totals per compat cell (``fields``: CELL_FIELDS in the caller's order, ``key`` its cell key) of the cells
+    ``q`` selects, from the preset window whose span is what [start, end) reads; None when no built window reads
+    that. One query: the window's cell rows (one per cell, instead of one per cell and day), devices exact.
+    """
+    found = trailing_window(start=start, end=end, filters=None)
+    if found is None:
+        return None
+    window, (span_start, span_end) = found
+    # The fleet row (every cell column NULL: q never selects it) comes along as the marker that the window is built.
+    rows = TrailingRollup.objects.filter(
+        Q(grain=TrailingGrain.FLEET) | (Q(grain=TrailingGrain.CELL) & q),
+        window=window, bucket_start=span_start, range_end=span_end,
+    )  # fmt: skip
+    groups: dict[object, Totals] = defaultdict(Totals)
+    if connection.vendor == "postgresql":
+        merge_rows_fast(rows, fields=fields, key=key, groups=groups)
+    else:
+        for row in rows.values(*fields, *SUM_COLUMNS):
+            groups[key(row)].add_row(row)
+    marker = key(dict.fromkeys(fields))
+    if marker not in groups:
+        return None
+    del groups[marker]
+    return dict(groups)

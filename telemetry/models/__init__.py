@@ -31,7 +31,7 @@ from .rollups import (
     HourlySessionPartial,
     RollupDirtyHour,
 )
-from .trailing import TrailingGrain, TrailingRollup, TrailingWindow
+from .trailing import TrailingClosedRollup, TrailingGrain, TrailingRollup, TrailingWindow
 from .triage import AuditAction, CrashGroupAlias, CrashGroupAuditEvent, CrashGroupNote
 
 __all__ = [
@@ -43,6 +43,6 @@ __all__ = [
     "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
     "HourlySessionPartial", "RollupDirtyHour",
-    "TrailingGrain", "TrailingRollup", "TrailingWindow",
+    "TrailingClosedRollup", "TrailingGrain", "TrailingRollup", "TrailingWindow",
     "AuditAction", "CrashGroupAlias", "CrashGroupAuditEvent", "CrashGroupNote",
 ]  # fmt: skip

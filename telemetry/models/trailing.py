@@ -21,14 +21,8 @@ class TrailingGrain(models.TextChoices):
     CELL = "cell", "Compat cell"
 
 
-class TrailingRollup(GrainSums):
-    """One window × one grain value: the rows an unfiltered page would merge for that range, summed by the rollup.
-
-    bucket_start..range_end is what the row sums (kpi.trailing.read_span: the whole UTC days of a 7- or 30-day window,
-    the snapped hours of the 24 h one): a page reads the row only while its own range reads exactly that, so a day
-    (for 24 h, an hour) rolling over falls back to the finer rows until the next rollup run rebuilds the window.
-    devices is exact for the range (not a sum of days).
-    """
+class TrailingSums(GrainSums):
+    """The keys of a trailing-window row: which window, which grain value, over which summed range."""
 
     window = models.CharField(max_length=3, choices=TrailingWindow.choices)
     grain = models.CharField(max_length=12, choices=TrailingGrain.choices)
@@ -47,7 +41,32 @@ class TrailingRollup(GrainSums):
     )
 
     class Meta:
+        abstract = True
+
+
+class TrailingRollup(TrailingSums):
+    """One window × one grain value: the rows an unfiltered page would merge for that range, summed by the rollup.
+
+    bucket_start..range_end is what the row sums (kpi.trailing.read_span: the whole UTC days of a 7- or 30-day window,
+    the snapped hours of the 24 h one): a page reads the row only while its own range reads exactly that, so a day
+    (for 24 h, an hour) rolling over falls back to the finer rows until the next rollup run rebuilds the window.
+    devices is exact for the range (not a sum of days).
+    """
+
+    class Meta:
         indexes = [models.Index(fields=["window", "bucket_start", "range_end"], name="trailingrollup_window_idx")]
 
     def __str__(self) -> str:
         return f"{self.window} {self.grain} {self.device_model_id}/{self.model_version_id} from {self.bucket_start:%Y-%m-%d}"
+
+
+class TrailingClosedRollup(TrailingSums):
+    """A 7- or 30-day window's closed days (all but today) summed once per day by the rollup run.
+
+    A run adds today's rows to these instead of summing the window's days again (rollups/trailing.py); devices is
+    exact for the closed days. Rebuilt when the window's first day moves (day roll-over) or a closed day is
+    recomputed (late data). Never read by pages.
+    """
+
+    def __str__(self) -> str:
+        return f"{self.window} closed {self.grain} {self.device_model_id}/{self.model_version_id}"

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from labfield.field import CELL, cell_q, cells_exact_q
 from labfield.selectors import cell_gap_get
-from telemetry.models import DailyCoarseRollup
+from telemetry.models import DailyCoarseRollup, TrailingRollup
 
 from .conftest import MIN_SESSIONS, expected_field, expected_lab, more_cells
 from .test_gap_selectors import close, entry_of
@@ -108,9 +108,33 @@ def test_the_overlay_reads_a_fixed_number_of_queries(planted, client, viewer_use
     assert overlaid - plain == OVERLAY_QUERIES
 
 
-# the lab runs of the shown cells, then the 7-day daily cell rollups of those with a lab figure (whole UTC days, today
-# included: no hourly rows).
+# the lab runs of the shown cells, then the 7-day window's cell rows of those with a lab figure (TrailingRollup, which
+# the rollup run built for whole UTC days, today included; without them the 7 daily cell rollups, also one query).
 OVERLAY_QUERIES = 2
+
+
+def test_the_overlay_reads_the_7_day_window_rows_with_the_daily_rows_figures(planted, client, viewer_user):
+    client.force_login(viewer_user)
+
+    def render(params):
+        """(html, queries of the daily cell rollups, queries of the window rows)."""
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(MATRIX, params).content.decode()
+        sql = [q["sql"] for q in captured.captured_queries]
+        return (
+            html,
+            sum("telemetry_dailycoarserollup" in q for q in sql),
+            sum("telemetry_trailingrollup" in q for q in sql),
+        )
+
+    _, plain_daily, _ = render({})
+    served, daily, window = render({"overlay": "gap"})
+    assert (daily, window) == (plain_daily, 1)  # the overlay's field figures: one read of the window's cell rows
+    TrailingRollup.objects.all().delete()  # not built for this range: the 7 daily cell rollups, the same figures
+    merged, daily, _ = render({"overlay": "gap"})
+    assert daily == plain_daily + 1
+    assert matrix_cells(served) == matrix_cells(merged)
+    assert any("gap p95" in title for _, title, _ in matrix_cells(served).values())
 
 
 def test_the_overlay_reads_the_rollups_of_exactly_the_cells_asked(planted):
