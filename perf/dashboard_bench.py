@@ -63,7 +63,7 @@ TRUNCATE = (
     "telemetry_dailyrollup", "telemetry_dailycoarserollup", "telemetry_dailydevicemodelrollup",
     "telemetry_dailyfleetrollup", "telemetry_hourlyfleetrollup", "telemetry_dailymodelversiondevices",
     "telemetry_devicemodeldevice", "telemetry_trailingrollup",
-    "telemetry_deviceactivityday", "telemetry_rollupdirtyhour", "telemetry_device",
+    "telemetry_deviceactivityday", "telemetry_devicelackingday", "telemetry_rollupdirtyhour", "telemetry_device",
     "compat_compatevidence", "compat_compatstatuschange", "compat_compatentry", "compat_modelversion",
     "compat_mlmodel", "compat_delegate", "compat_runtimeversion", "compat_runtime", "compat_devicemodel",
 )  # fmt: skip
@@ -205,9 +205,14 @@ def rollups_load(profiles, catalog, *, sessions: int, start: datetime, days: int
         lat, rss = (json.dumps({"gamma": json.loads(hist_cache[hkey][0])["gamma"], "counts": m}) for m in merged)
         s = fleet["sums"]
         fleet_rows.append((moment, s[0], s[1], s[2], s[3], s[4], lat, s[5], s[6], rss,
-                           min(fleet["devices"], len(profiles)), now))  # fmt: skip
+                           min(fleet["devices"], len(profiles)), now,
+                           int(rng.binomial(s[0], 0.1))))  # fmt: skip  # fallback sessions, as the raw rows' 10 %
     return {
-        "fleet_hourly": _copy("telemetry_hourlyfleetrollup", [c for c in columns if c not in columns[1:7]], fleet_rows),
+        "fleet_hourly": _copy(
+            "telemetry_hourlyfleetrollup",
+            [c for c in columns if c not in columns[1:7]] + ["fallback_sessions"],
+            fleet_rows,
+        ),
         "hourly": _copy("telemetry_hourlyrollup", columns, hourly),
         "daily": _copy("telemetry_dailyrollup", columns, daily),
         "activity": _copy(

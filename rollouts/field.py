@@ -11,6 +11,8 @@ import numpy as np
 from django.db.models import Q
 
 from compat.models import DeviceModel
+from telemetry.kpi import coverage
+from telemetry.kpi.coverage import MISSING_FIELDS, missing_q
 from telemetry.models import Device, InferenceSession
 from telemetry.tasks import rollups_deferred
 
@@ -222,30 +224,24 @@ def fallback_sessions_by_month(*, start: datetime, end: datetime) -> dict[dateti
     return {row["month"]: (row["with_fallback"], row["total"]) for row in rows}
 
 
-# A session lacks a KPI field when one of these holds (docs/rollouts.md "Observability coverage").
-MISSING_FIELDS = {
-    "model_version": Q(model_version__isnull=True),
-    "latency": Q(latency_histogram__counts={}),
-    "accelerated_fraction": Q(accelerated_fraction__isnull=True),
-    "peak_rss": Q(peak_rss_mb__isnull=True),
-}
-
-
-def _missing() -> Q:
-    q = Q()
-    for condition in MISSING_FIELDS.values():
-        q |= condition
-    return q
-
-
 def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end)."""
     from django.db.models import Count
 
     counts = InferenceSession.objects.filter(started_at__gte=start, started_at__lt=end).aggregate(
-        active=Count("device_id", distinct=True), lacking=Count("device_id", distinct=True, filter=_missing())
+        active=Count("device_id", distinct=True), lacking=Count("device_id", distinct=True, filter=missing_q())
     )
     return counts["active"], counts["active"] - counts["lacking"]
+
+
+def rolled_up_fallback_sessions_by_month(*, start: datetime, end: datetime) -> dict[datetime, tuple[int, int]]:
+    """fallback_sessions_by_month from the fleet rollups (range snapped to hours; as of the last rollup run)."""
+    return coverage.fallback_sessions_by_month(start=start, end=end)
+
+
+def rolled_up_observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
+    """observability_devices from the device-day rollups (range snapped to hours; as of the last rollup run)."""
+    return coverage.observability_devices(start=start, end=end)
 
 
 def observability_gaps(*, start: datetime, end: datetime, limit: int = 200) -> list[dict]:
@@ -253,7 +249,7 @@ def observability_gaps(*, start: datetime, end: datetime, limit: int = 200) -> l
     device model, sessions lacking each field (one grouped query, at most `limit` rows)."""
     from django.db.models import Count
 
-    lacking = InferenceSession.objects.filter(_missing(), started_at__gte=start, started_at__lt=end)
+    lacking = InferenceSession.objects.filter(missing_q(), started_at__gte=start, started_at__lt=end)
     per_field = {f"lacking_{name}": Count("id", filter=q) for name, q in MISSING_FIELDS.items()}
     rows = (
         lacking.values("device__uid", "device__device_model__slug")

@@ -159,10 +159,14 @@ def defect_escape_rate(*, start: datetime, end: datetime) -> dict:
     return {"value": rate, "field": in_field, "lab": in_lab, "versions": versions}
 
 
-def unsupported_operator_incidence(*, start: datetime, end: datetime) -> list[dict]:
-    """Per UTC month: compat cells that turned unsupported, and sessions reporting fallback ops (count and share)."""
+def unsupported_operator_incidence(*, start: datetime, end: datetime, rolled_up: bool = False) -> list[dict]:
+    """Per UTC month: compat cells that turned unsupported, and sessions reporting fallback ops (count and share).
+
+    `rolled_up`: the session counts from the fleet rollups (the home card) instead of the raw rows (the drill-down).
+    """
+    read = field.rolled_up_fallback_sessions_by_month if rolled_up else field.fallback_sessions_by_month
     months: dict[str, dict] = {}
-    for month, (with_fallback, total) in field.fallback_sessions_by_month(start=start, end=end).items():
+    for month, (with_fallback, total) in read(start=start, end=end).items():
         months[month.strftime("%Y-%m")] = {
             "sessions_with_fallback_ops": with_fallback,
             "sessions": total,
@@ -187,10 +191,11 @@ def fallback_share(months: list[dict]) -> float | None:
     return round(sum(month["sessions_with_fallback_ops"] for month in months) / sessions, 4) if sessions else None
 
 
-def observability_coverage(*, start: datetime, end: datetime) -> dict:
+def observability_coverage(*, start: datetime, end: datetime, rolled_up: bool = False) -> dict:
     """Devices active in range none of whose sessions lacks a KPI field (version, latency, errors, accelerated
-    fraction, peak RSS) ÷ devices active in range."""
-    active, covered = field.observability_devices(start=start, end=end)
+    fraction, peak RSS) ÷ devices active in range. `rolled_up`: from the device-day rollups (the home card)."""
+    read = field.rolled_up_observability_devices if rolled_up else field.observability_devices
+    active, covered = read(start=start, end=end)
     return {"value": round(covered / active, 4) if active else None, "covered": covered, "active": active}
 
 

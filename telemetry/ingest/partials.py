@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS
 
+from ..kpi.coverage import session_lacks_kpi_field
 from ..kpi.totals import SessionSums
 from ..models import HourlySessionPartial
 from ..models.rollups import COHORT_FIELDS
@@ -25,6 +26,7 @@ HOUR_S = 3600
 PARTIAL_COLUMNS = (
     "bucket_start", *COHORT_FIELDS, "device_id", "sessions", "crashed_sessions", "inferences", "errors",
     "accelerated_weighted_sum", "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero",
+    "fallback_sessions", "lacking_sessions",
 )  # fmt: skip
 
 
@@ -38,13 +40,16 @@ def sessions_sum(
     latency_counts: Sequence[dict[int, int]],
     latency_zero: Sequence[int],
     peak_rss_mb: Sequence[float | None],
+    fallback: Sequence[bool],
+    lacking: Sequence[bool],
 ) -> dict[Hashable, SessionSums]:
     """What the sessions add to their groups (session i to groups[i]): the one definition behind the partials and
     the raw hourly rollup. Columns in, one numpy pass per sum: summing session by session in Python was ~3.5 µs per
     ingested event (the histogram merges most of it).
 
     Sums are exact (integers in float64 only while below 2**53, else Python ints); the accelerated weighted sum adds
-    each session's `fraction × inferences` in session order within its group, as a Python loop would.
+    each session's `fraction × inferences` in session order within its group, as a Python loop would. `fallback` and
+    `lacking` flag the sessions reporting CPU fallback ops and those lacking a KPI field (kpi.coverage).
     """  # fmt: skip
     index: dict[Hashable, int] = {}
     owners = np.array([index.setdefault(group, len(index)) for group in groups], dtype=np.int64)
@@ -61,6 +66,10 @@ def sessions_sum(
         "inferences": int_sums(owners, inferences_column, size).tolist(),
         "errors": int_sums(owners, np.fromiter(errors, np.int64, count), size).tolist(),
         "latency_zero": int_sums(owners, np.fromiter(latency_zero, np.int64, count), size).tolist(),
+        "fallback_sessions": np.bincount(owners, weights=np.fromiter(fallback, bool, count), minlength=size)
+        .astype(np.int64).tolist(),
+        "lacking_sessions": np.bincount(owners, weights=np.fromiter(lacking, bool, count), minlength=size)
+        .astype(np.int64).tolist(),
     }  # fmt: skip
     weighted = ~np.isnan(fractions)
     weighted_owners, weights = owners[weighted], inferences_column[weighted]
@@ -100,17 +109,27 @@ def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]
         (int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(columns["started_at"], cohorts, strict=True)
     ]
     histograms = columns["latency_histogram"]
+    lacking = [
+        session_lacks_kpi_field(model_version_id=version, latency_counts=histogram.get("counts"),
+                                accelerated_fraction=fraction, peak_rss_mb=rss)
+        for version, histogram, fraction, rss in zip(
+            columns["model_version_id"], histograms, columns["accelerated_fraction"], columns["peak_rss_mb"],
+            strict=True,
+        )
+    ]  # fmt: skip
     summed = sessions_sum(
         groups, has_crash=columns["has_crash"], inferences=columns["inferences"], errors=columns["errors"],
         accelerated=columns["accelerated_fraction"], latency_counts=[histogram["counts"] for histogram in histograms],
         latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=columns["peak_rss_mb"],
+        fallback=[bool(ops) for ops in columns["fallback_ops"]], lacking=lacking,
     )  # fmt: skip
     starts = {hour: datetime.fromtimestamp(hour * HOUR_S, UTC) for hour, _ in summed}
     _insert([
         (
             starts[hour], *cohort, device_id, sums.sessions, sums.crashed_sessions,
             sums.inferences, sums.errors, sums.accelerated_weighted_sum, sums.accelerated_weight,
-            sums.latency_counts, sums.latency_zero, sums.rss_counts, sums.rss_zero,
+            sums.latency_counts, sums.latency_zero, sums.rss_counts, sums.rss_zero, sums.fallback_sessions,
+            sums.lacking_sessions,
         )
         for (hour, cohort), sums in summed.items()
     ])  # fmt: skip
@@ -126,7 +145,7 @@ def crashed_partials_insert(*, flipped: list[tuple]) -> None:
     for started_at, cohort, device_id in flipped:
         counts[(int(started_at.timestamp()) // HOUR_S, cohort, device_id)] += 1
     _insert([
-        (datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, 0, crashed, 0, 0, 0.0, 0, {}, 0, {}, 0)
+        (datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, 0, crashed, 0, 0, 0.0, 0, {}, 0, {}, 0, 0, 0)
         for (hour, cohort, device_id), crashed in counts.items()
     ])  # fmt: skip
 

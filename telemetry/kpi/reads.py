@@ -132,7 +132,7 @@ def grouped_devices(
     DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
-    raw_q, activity_days = _device_pieces(start, end)
+    raw_q, activity_days = device_pieces(start, end)
     activity = DeviceActivityDay.objects.filter(activity_days, q) if activity_days else None
     if not raw_q:
         if activity is None:
@@ -155,7 +155,7 @@ def grouped_devices(
     return counts
 
 
-def _device_pieces(start: datetime, end: datetime) -> tuple[Q, Q]:
+def device_pieces(start: datetime, end: datetime) -> tuple[Q, Q]:
     """(raw sessions' time Q, DeviceActivityDay days' Q) whose distinct devices are those of [start, end)."""
     edges, (day_start, day_end) = range_pieces(start, end)
     retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
@@ -176,7 +176,7 @@ def grouped_device_pairs(
     """The (group, device id) pairs active in [start, end): what grouped_devices counts, for callers that count
     several coarser groupings from one read (the trailing windows: cells, device models and the fleet)."""
     key = key or (lambda row: tuple(row[f] for f in fields))
-    raw_q, activity_days = _device_pieces(start, end)
+    raw_q, activity_days = device_pieces(start, end)
     sources = [InferenceSession.objects.filter(raw_q, q)] if raw_q else []
     if activity_days:
         sources.append(DeviceActivityDay.objects.filter(activity_days, q))

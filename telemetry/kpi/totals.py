@@ -42,6 +42,8 @@ class SessionSums:
     latency_zero: int
     rss_counts: dict[int, int]
     rss_zero: int
+    fallback_sessions: int = 0
+    lacking_sessions: int = 0
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Totals:
     latency_zero: int = 0
     rss_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rss_zero: int = 0
+    # Kept for the fleet grain and device-lacking days only (kpi.coverage), so not in SCALAR_SUM_COLUMNS.
+    fallback_sessions: int = 0
+    lacking_sessions: int = 0
 
     def add_histogram(self, wire: dict | None, *, rss: bool = False) -> None:
         """Merge a LatencyHistogram wire dict (keys stay strings: cheaper than parsing each row)."""
@@ -87,6 +92,8 @@ class Totals:
         for key, count in sums.rss_counts.items():
             self.rss_counts[str(key)] += count
         self.rss_zero += sums.rss_zero
+        self.fallback_sessions += sums.fallback_sessions
+        self.lacking_sessions += sums.lacking_sessions
 
     def add_scalars(self, values: dict) -> None:
         """Add the scalar sums of a mapping keyed by SCALAR_SUM_COLUMNS (a rollup row, or SQL sums of rows)."""

@@ -91,6 +91,9 @@ class HourlySessionPartial(CohortColumns):
     latency_zero = models.PositiveBigIntegerField(default=0)
     rss_counts = models.JSONField(default=dict)
     rss_zero = models.PositiveIntegerField(default=0)
+    # The release KPIs' counts (docs/rollouts.md): sessions reporting CPU fallback ops, sessions lacking a KPI field.
+    fallback_sessions = models.PositiveIntegerField(default=0)
+    lacking_sessions = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["bucket_start"], name="sessionpartial_bucket_idx")]
@@ -202,6 +205,10 @@ class DailyFleetRollup(GrainSums):
     Unfiltered KPIs and day series read one row per day instead of merging every cohort's histogram.
     """
 
+    fallback_sessions = models.PositiveIntegerField(
+        default=0, help_text="Sessions reporting CPU fallback ops (the day's fleet hours summed)"
+    )
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bucket_start"], name="dailyfleetrollup_unique")]
 
@@ -214,6 +221,8 @@ class HourlyFleetRollup(GrainSums):
 
     Unfiltered partial-day edges (e.g. the previous period of a 7-day view) read one row per hour.
     """
+
+    fallback_sessions = models.PositiveIntegerField(default=0, help_text="Sessions reporting CPU fallback ops")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bucket_start"], name="hourlyfleetrollup_unique")]
@@ -261,6 +270,19 @@ class DeviceActivityDay(CohortColumns):
 
     def __str__(self) -> str:
         return f"{self.device_id} on {self.day}"
+
+
+class DeviceLackingDay(models.Model):
+    """A device sent a session lacking a KPI field on a UTC day: observability coverage over days without raw scans."""
+
+    day = models.DateField()
+    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "device"], name="devicelackingday_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} lacked a KPI field on {self.day}"
 
 
 class DeviceModelDevice(models.Model):

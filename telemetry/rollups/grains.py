@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from ..kpi.buckets import HOUR
+from ..kpi.buckets import DAY, HOUR
 from ..kpi.totals import SUM_COLUMNS, Totals, totals_sum
 from ..models import (
     DailyCoarseRollup,
@@ -42,9 +42,9 @@ def hour_fleet_replace(*, hour: datetime, cohort_totals: Iterable, device_ids: s
     if not parts:
         return
     total: Totals = totals_sum(parts)
-    HourlyFleetRollup.objects.bulk_create(
-        [rollup_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)]
-    )
+    row = rollup_row(HourlyFleetRollup, bucket_start=hour, totals=total, devices=len(device_ids), now=now)
+    row.fallback_sessions = sum(part.fallback_sessions for part in parts)
+    HourlyFleetRollup.objects.bulk_create([row])
 
 
 def device_models_seen_record(*, activity: Iterable[tuple[int, int]]) -> None:
@@ -88,9 +88,15 @@ def day_grains_replace(*, start: datetime, day: date, now: datetime) -> None:
     )  # fmt: skip
     if per_device_model:
         fleet_devices = activity.aggregate(n=Count("device_id", distinct=True))["n"]
-        DailyFleetRollup.objects.bulk_create(
-            [rollup_row(DailyFleetRollup, bucket_start=start, totals=fleet, devices=fleet_devices, now=now)]
+        row = rollup_row(DailyFleetRollup, bucket_start=start, totals=fleet, devices=fleet_devices, now=now)
+        # The cell rows keep no fallback count: the day's fleet hours do (each replaced in its hour's transaction).
+        row.fallback_sessions = (
+            HourlyFleetRollup.objects.filter(bucket_start__gte=start, bucket_start__lt=start + DAY).aggregate(
+                n=Sum("fallback_sessions")
+            )["n"]
+            or 0
         )
+        DailyFleetRollup.objects.bulk_create([row])
     DailyModelVersionDevices.objects.bulk_create(
         [
             DailyModelVersionDevices(day=day, model_version_id=row["model_version_id"], devices=row["n"])

@@ -24,10 +24,12 @@ from django.utils import timezone
 
 from ..ingest.partials import sessions_sum
 from ..kpi.buckets import HOUR, hour_floor
+from ..kpi.coverage import session_lacks_kpi_field
 from ..kpi.totals import SessionSums, Totals
 from ..models import (
     CrashReport,
     DeviceActivityDay,
+    DeviceLackingDay,
     HourlyRollup,
     HourlySessionPartial,
     InferenceSession,
@@ -76,23 +78,29 @@ _histogram_decode = msgspec.json.Decoder(_HistogramCounts | None).decode
 _counts_decode = msgspec.json.Decoder(dict[str, int]).decode
 
 
-def _partials_merge(hour: datetime, per_cohort: dict[Cohort, Totals], activity: set[tuple]) -> None:
+def _partials_merge(hour: datetime, per_cohort: dict[Cohort, Totals], activity: set[tuple], lacking: set[int]) -> None:
     """Adds the hour's HourlySessionPartial rows (the sessions ingest summed as it stored them)."""
     # Histograms as text decoded by msgspec, as for raw sessions: a device posting small batches makes about a
     # partial per session, and Django's JSONField decoding was the slower half of such a rollup.
     rows = HourlySessionPartial.objects.filter(bucket_start=hour).values_list(
         *COHORT_FIELDS, "device_id", "sessions", "crashed_sessions", "inferences", "errors",
         "accelerated_weighted_sum", "accelerated_weight", Cast("latency_counts", output_field=TextField()),
-        "latency_zero", Cast("rss_counts", output_field=TextField()), "rss_zero",
+        "latency_zero", Cast("rss_counts", output_field=TextField()), "rss_zero", "fallback_sessions",
+        "lacking_sessions",
     )  # fmt: skip
     for row in rows.iterator(chunk_size=5000):
-        *group, device_id, sessions, crashed, inferences, errors, weighted, weight, latency, zero, rss, rss_zero = row
+        *group, device_id, sessions, crashed, inferences, errors, weighted, weight, latency, zero, rss, rss_zero = row[
+            :-2
+        ]
+        fallback, lacking_sessions = row[-2:]
         group = tuple(group)
         if sessions:  # a crashed-session correction alone is no activity of its own
             activity.add((device_id, group))
+        if lacking_sessions:
+            lacking.add(device_id)
         per_cohort[group].add_sums(SessionSums(
             sessions, crashed, inferences, errors, weighted, weight, _counts_decode(latency), zero,
-            _counts_decode(rss), rss_zero,
+            _counts_decode(rss), rss_zero, fallback, lacking_sessions,
         ))  # fmt: skip
 
 
@@ -102,9 +110,10 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
-    """Per-cohort totals of one hour, plus the (device, cohort) activity pairs: the partials ingest wrote for the
-    sessions it stored, and the sessions no partial covers read raw (test factories, direct loads, older rows).
+def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple], set[int]]:
+    """Per-cohort totals of one hour, plus the (device, cohort) activity pairs and the devices with a session lacking
+    a KPI field: the partials ingest wrote for the sessions it stored, and the sessions no partial covers read raw
+    (test factories, direct loads, older rows).
 
     One streamed pass over those sessions: sums, histograms, peak-RSS buckets and activity pairs (distinct
     devices are counted from those), histograms decoded from their JSON text with msgspec. A separate GROUP BY
@@ -115,27 +124,36 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
     """
     per_cohort: dict[Cohort, Totals] = defaultdict(Totals)
     activity: set[tuple] = set()
-    _partials_merge(hour, per_cohort, activity)
+    lacking: set[int] = set()
+    _partials_merge(hour, per_cohort, activity, lacking)
     rows = (
         InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR, in_partial=False)
         .order_by()
         .values_list(
             *COHORT_FIELDS, "device_id", "has_crash", "inferences", "errors", "accelerated_fraction", "peak_rss_mb",
-            Cast("latency_histogram", output_field=TextField()),
+            Cast("latency_histogram", output_field=TextField()), Cast("fallback_ops", output_field=TextField()),
         )
     )  # fmt: skip
     cohort_width = len(COHORT_FIELDS)
     for chunk in _chunks(rows.iterator(chunk_size=5000), 5000):
         columns = list(zip(*chunk, strict=True))
         groups = list(zip(*columns[:cohort_width], strict=True))
-        device_ids, has_crash, inferences, errors, accelerated, peak_rss, texts = columns[cohort_width:]
+        device_ids, has_crash, inferences, errors, accelerated, peak_rss, texts, fallback_texts = columns[cohort_width:]
         activity.update(zip(device_ids, groups, strict=True))
         histograms = [_histogram_decode(text) if text else None for text in texts]
         latency_counts = [histogram.counts if histogram is not None else {} for histogram in histograms]
+        flags = [
+            session_lacks_kpi_field(model_version_id=group[1], latency_counts=counts, accelerated_fraction=fraction,
+                                    peak_rss_mb=rss)
+            for group, counts, fraction, rss in zip(groups, latency_counts, accelerated, peak_rss, strict=True)
+        ]  # fmt: skip
+        lacking.update(device_id for device_id, flag in zip(device_ids, flags, strict=True) if flag)
         latency_zero = [histogram.zero_count if histogram is not None else 0 for histogram in histograms]
         summed = sessions_sum(
             groups, has_crash=has_crash, inferences=inferences, errors=errors, accelerated=accelerated,
             latency_counts=latency_counts, latency_zero=latency_zero, peak_rss_mb=peak_rss,
+            # jsonb and SQLite both render an empty list as "[]"
+            fallback=[text not in (None, "[]") for text in fallback_texts], lacking=flags,
         )  # fmt: skip
         for group, sums in summed.items():
             per_cohort[group].add_sums(sums)
@@ -148,7 +166,7 @@ def _hour_totals(hour: datetime) -> tuple[dict[Cohort, Totals], set[tuple]]:
     )
     for row in crashes:
         per_cohort[cohort_of(row)].crashes += row["n"]
-    return per_cohort, activity
+    return per_cohort, activity, lacking
 
 
 def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> HourResult | None:
@@ -176,7 +194,7 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> HourResu
             )
         )
         HourlyRollup.objects.filter(bucket_start=hour).delete()
-        per_cohort, activity = _hour_totals(hour)
+        per_cohort, activity, lacking = _hour_totals(hour)
         HourlyRollup.objects.bulk_create(
             [cohort_row(HourlyRollup, hour, cohort, totals, now) for cohort, totals in per_cohort.items()],
             batch_size=500,
@@ -187,6 +205,11 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> HourResu
                 DeviceActivityDay(day=hour.date(), device_id=device_id, **dict(zip(COHORT_FIELDS, cohort, strict=True)))
                 for device_id, cohort in activity
             ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        DeviceLackingDay.objects.bulk_create(
+            [DeviceLackingDay(day=hour.date(), device_id=device_id) for device_id in lacking],
             batch_size=1000,
             ignore_conflicts=True,
         )

@@ -124,3 +124,28 @@ def test_share_trends_are_in_percentage_points(client, viewer_user, fleet):
     cards = {card.key: card for card in client.get("/?range=24h").context["cards"]}
     trend = cards["crash_free"].trend
     assert trend.unit == "share" and trend.delta is not None and trend.text.endswith(" pp vs previous period")
+
+
+def test_home_query_count_is_pinned_whatever_the_sessions(client, viewer_user, fleet, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(viewer_user)
+    client.get("/")  # the default 7 calendar days
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/").status_code == 200
+    assert len(first) == HOME_QUERIES
+    # More history: another day of sessions on more devices, some lacking a field or falling back to the CPU.
+    start = hour_floor(timezone.now()) - timedelta(days=3)
+    for device in [device_make(fleet) for _ in range(4)]:
+        for hour in range(24):
+            session_make(fleet, device=device, at=start + timedelta(hours=hour), samples=[11.0], rss=None)
+    rollup_range_compute(start=start, end=start + timedelta(days=1))
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/").status_code == 200
+    assert len(second) == len(first)
+
+
+# The default home page (no rollouts in range): the fleet figures from the trailing windows and rollups, the release
+# cards from rollups.
+HOME_QUERIES = 45

@@ -19,8 +19,17 @@ def _hours(delta: timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
+def rolled_up(settings) -> None:
+    """Rolls up every hour holding a session: the fallback and coverage cards read rollups, as of the last run."""
+    from telemetry.models import InferenceSession
+    from telemetry.rollups.compute import rollup_hours_compute
+
+    settings.RAW_RETENTION_DAYS = 3650  # the fixture's November must stay inside retention whatever today is
+    rollup_hours_compute(hours=set(InferenceSession.objects.values_list("started_at", flat=True)), push_evidence=False)
+
+
 @pytest.fixture
-def release():
+def release(settings):
     """Two ended rollouts (one completed, one rolled back by the guardrails), one running without field sessions,
     two resolved alerts and a resolved crash group, a failed lab run before a rollout, four active devices (one
     with a session lacking peak RSS, one reporting a CPU fallback op)."""
@@ -71,6 +80,7 @@ def release():
     BenchmarkRun.objects.create(series=series, model_version=c.v3, runtime_version=c.tflite_216, delegate=c.gpu,
                                 device_model=c.pixel, status="failed", ran_at=START + timedelta(days=2, hours=1))  # fmt: skip
     c.created = created
+    rolled_up(settings)
     return c
 
 
@@ -187,14 +197,14 @@ def test_drill_down_lists_the_device_lacking_a_field_with_its_link(client, viewe
     assert client.get("/kpis/release/no-such-kpi/").status_code == 404
 
 
-def test_release_cards_take_a_fixed_number_of_queries(release, django_assert_num_queries):
+def test_release_cards_take_a_fixed_number_of_queries(release, settings, django_assert_num_queries):
     from edgeportal.release_kpis import release_cards_get
     from telemetry.kpi.scope import TimeRange
 
     window = TimeRange("custom", START, END)
     # targets 1, lead time 2, success 1, MTTR 2, escape 6 (rollouts, crash groups, alerts, decisions, regressions,
-    # failed runs), unsupported-op 2, coverage 1
-    with django_assert_num_queries(15):
+    # failed runs), unsupported-op 2 (fleet days, status changes), coverage 2 (active and lacking device days)
+    with django_assert_num_queries(16):
         release_cards_get(time_range=window)
     more = devices_make(release, count=5)
     sessions_make(release, devices=more, version=release.v3, per_device=3, started_at=START + timedelta(days=4),
@@ -202,5 +212,6 @@ def test_release_cards_take_a_fixed_number_of_queries(release, django_assert_num
     Rollout.objects.create(name="more", ml_model=release.yolo, baseline_version=release.v1,
                            candidate_version=release.v2, stages=[{"percent": 100}], status="rolled_back",
                            started_at=START + timedelta(days=4), ended_at=START + timedelta(days=8))  # fmt: skip
-    with django_assert_num_queries(15):
+    rolled_up(settings)
+    with django_assert_num_queries(16):
         release_cards_get(time_range=window)

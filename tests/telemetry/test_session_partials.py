@@ -150,19 +150,24 @@ def test_sessions_sum_adds_each_session_to_its_group_like_a_loop():
             "counts": {rng.randint(-50, 400): rng.randint(1, 40) for _ in range(rng.randint(0, 25))},
             "zero": rng.randint(0, 2),
             "rss": rng.choice([None, 0.0, 0.0005, rng.uniform(10, 900)]),
+            "fallback": rng.random() < 0.2,
+            "lacking": rng.random() < 0.2,
         }
         for _ in range(500)
     ]
     sessions.append({**sessions[0], "group": "b", "counts": {7: 2**53 - 1}, "accelerated": None, "rss": None})
     sessions.append({**sessions[0], "group": "b", "counts": {7: 2**53 - 1}, "accelerated": None, "rss": None})
     expected = defaultdict(lambda: {"sessions": 0, "crashed": 0, "inferences": 0, "errors": 0, "weighted": 0.0,
-                                    "weight": 0, "latency": Counter(), "zero": 0, "rss": Counter(), "rss_zero": 0})  # fmt: skip
+                                    "weight": 0, "latency": Counter(), "zero": 0, "rss": Counter(), "rss_zero": 0,
+                                    "fallback": 0, "lacking": 0})  # fmt: skip
     for s in sessions:
         e = expected[s["group"]]
         e["sessions"] += 1
         e["crashed"] += s["has_crash"]
         e["inferences"] += s["inferences"]
         e["errors"] += s["errors"]
+        e["fallback"] += s["fallback"]
+        e["lacking"] += s["lacking"]
         if s["accelerated"] is not None:
             e["weighted"] += s["accelerated"] * s["inferences"]
             e["weight"] += s["inferences"]
@@ -178,6 +183,7 @@ def test_sessions_sum_adds_each_session_to_its_group_like_a_loop():
         inferences=[s["inferences"] for s in sessions], errors=[s["errors"] for s in sessions],
         accelerated=[s["accelerated"] for s in sessions], latency_counts=[s["counts"] for s in sessions],
         latency_zero=[s["zero"] for s in sessions], peak_rss_mb=[s["rss"] for s in sessions],
+        fallback=[s["fallback"] for s in sessions], lacking=[s["lacking"] for s in sessions],
     )  # fmt: skip
 
     assert list(summed) == list(expected)  # groups in order of first appearance
@@ -190,6 +196,7 @@ def test_sessions_sum_adds_each_session_to_its_group_like_a_loop():
         assert got.latency_counts == {key: count for key, count in e["latency"].items() if count}
         assert (got.latency_zero, got.rss_zero) == (e["zero"], e["rss_zero"])
         assert got.rss_counts == dict(e["rss"])
+        assert (got.fallback_sessions, got.lacking_sessions) == (e["fallback"], e["lacking"])
     assert summed["b"].latency_counts[7] >= 2 * (2**53 - 1)
     assert sessions_sum([], has_crash=[], inferences=[], errors=[], accelerated=[], latency_counts=[],
-                        latency_zero=[], peak_rss_mb=[]) == {}  # fmt: skip
+                        latency_zero=[], peak_rss_mb=[], fallback=[], lacking=[]) == {}  # fmt: skip
