@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telemetry', '0015_trailing_rollups'),
+        ('telemetry', '0016_trailing_closed_rollups'),
     ]
 
     operations = [
