@@ -26,7 +26,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from perf.ingest_bench import DEVICE_MODELS, SEED, _cpu_seconds, batches_build  # noqa: E402
+from perf.ingest_bench import DEVICE_MODELS, SEED, batches_build  # noqa: E402
+from perf.procstat import cpu_seconds  # noqa: E402
 
 
 def _setup(db_url: str) -> str:
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
             batch = bodies[number * args.batches : (number + 1) * args.batches]
             spent[0], stored = 0.0, 0
             profiler = cProfile.Profile(time.process_time) if args.profile and number == args.repeat else None
-            cpu_before, db_before = time.process_time(), _cpu_seconds(backend)
+            cpu_before, db_before = time.process_time(), cpu_seconds(backend)
             if profiler:
                 profiler.enable()
             for body in batch:
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
             if profiler:
                 profiler.disable()
             cpu = time.process_time() - cpu_before
-            db = _cpu_seconds(backend) - db_before
+            db = cpu_seconds(backend) - db_before
             rounds.append((cpu / stored * 1e6, spent[0] / stored * 1e6, db / stored * 1e6, stored))
             print(f"round {number}: web {rounds[-1][0]:6.1f} µs/event (rows_insert_skipping_stored {rounds[-1][1]:5.1f}), "
                   f"database {rounds[-1][2]:5.1f} µs/event, {stored:,} stored", flush=True)  # fmt: skip
