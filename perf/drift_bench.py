@@ -2,7 +2,7 @@
 
 Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a throwaway one) with one cell of
 `--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
-builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, and a lab run with a per-op
+builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups (built by telemetry/rollups/fallback.py, timed), and a lab run with a per-op
 profile. Then times `cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
 `GET /api/v1/lab-field/drift/`, median of `--rounds`, and prints the query counts.
 
@@ -38,8 +38,9 @@ from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa
 from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.services import api_key_create  # noqa: E402
 from labfield.drift import cell_drift_get, drift_list  # noqa: E402
-from telemetry.kpi.buckets import day_floor  # noqa: E402
+from telemetry.kpi.buckets import day_floor, hours_between  # noqa: E402
 from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
+from telemetry.rollups.fallback import fallback_day_replace, fallback_hour_replace  # noqa: E402
 
 LIST = "/api/v1/lab-field/drift/"
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
@@ -51,7 +52,8 @@ def seed(sessions: int, devices: int) -> CompatEntry:
             "TRUNCATE telemetry_inferencesession, telemetry_dailyrollup, telemetry_device, benchmarks_benchmarkop, "
             "benchmarks_benchmarkrun, benchmarks_benchmarkseries, compat_compatevidence, compat_compatstatuschange, "
             "compat_compatentry, compat_modelversion, compat_mlmodel, compat_delegate, compat_runtimeversion, "
-            "compat_runtime, compat_devicemodel CASCADE"
+            "compat_runtime, compat_devicemodel, telemetry_hourlyfallbackrollup, telemetry_dailyfallbackrollup, "
+            "telemetry_dailyfallbackdevice CASCADE"
         )
     dm = DeviceModel.objects.create(slug="pixel-8", vendor="Google", name="Pixel 8", os_family="android", tier=1,
                                     accelerators=["gpu"])  # fmt: skip
@@ -106,6 +108,13 @@ def seed(sessions: int, devices: int) -> CompatEntry:
                     accelerated_weight=w)
         for (day, os_version), (n, ws, w) in sums.items()
     ])  # fmt: skip
+    # The fallback rollups as the rollup run builds them: every hour from its raw rows, then each day (timed below).
+    began = time.perf_counter()
+    for hour in hours_between(start, timezone.now()):
+        fallback_hour_replace(hour=hour)
+    for day in range(7):
+        fallback_day_replace(day=(start + timedelta(days=day)).date())
+    print(f"fallback rollups of 7 days built in {time.perf_counter() - began:.1f} s (168 hours, then 7 days)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return entry
