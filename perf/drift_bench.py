@@ -2,8 +2,9 @@
 
 Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a throwaway one) with one cell of
 `--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
-builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups (built by telemetry/rollups/fallback.py, timed), and a lab run with a per-op
-profile. Then times `cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
+builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups
+(telemetry/rollups/fallback.py; timed, rebuilt on --reuse), and a lab run with a per-op profile. Then times
+`cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
 `GET /api/v1/lab-field/drift/`, median of `--rounds`, and prints the query counts.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
@@ -108,16 +109,22 @@ def seed(sessions: int, devices: int) -> CompatEntry:
                     accelerated_weight=w)
         for (day, os_version), (n, ws, w) in sums.items()
     ])  # fmt: skip
-    # The fallback rollups as the rollup run builds them: every hour from its raw rows, then each day (timed below).
+    fallback_build()
+    return entry
+
+
+def fallback_build() -> None:
+    """The fallback rollups as the rollup run builds them: every hour from its raw rows, then each day."""
+    start = day_floor(timezone.now()) - timedelta(days=6)
     began = time.perf_counter()
-    for hour in hours_between(start, timezone.now()):
+    hours = hours_between(start, timezone.now())
+    for hour in hours:
         fallback_hour_replace(hour=hour)
     for day in range(7):
         fallback_day_replace(day=(start + timedelta(days=day)).date())
-    print(f"fallback rollups of 7 days built in {time.perf_counter() - began:.1f} s (168 hours, then 7 days)")
+    print(f"fallback rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return entry
 
 
 def timed(fn, rounds: int) -> tuple[float, int]:
@@ -145,6 +152,7 @@ def main() -> None:
     if args.reuse:
         entry = CompatEntry.objects.get()
         print(f"reusing {InferenceSession.objects.count():,} sessions")
+        fallback_build()
     else:
         entry = seed(args.sessions, args.devices)
         print(f"seeded {args.sessions:,} sessions / {args.devices:,} devices in {time.perf_counter() - began:.0f} s")
