@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ..kpi.buckets import DAY, HOUR, hour_floor
@@ -110,3 +111,26 @@ def fallback_day_replace(*, day: date) -> None:
             ],
             batch_size=BATCH_SIZE,
         )  # fmt: skip
+
+
+def fallback_rollups_backfill() -> dict[str, int]:
+    """Fills the fallback rollups for hours rolled up before they existed (once, after migrating); idempotent.
+
+    Only hours whose raw sessions are still kept can be counted; an hour that already has rows is left alone.
+    """
+    kept_since = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
+    done = set(HourlyFallbackRollup.objects.values_list("bucket_start", flat=True).distinct())
+    hours = (
+        InferenceSession.objects.filter(started_at__gte=hour_floor(kept_since) + HOUR)
+        .annotate(hour=TruncHour("started_at"))
+        .values_list("hour", flat=True)
+        .distinct()
+        .order_by()
+    )
+    todo = sorted(set(hours) - done)
+    for hour in todo:
+        fallback_hour_replace(hour=hour)
+    days = sorted({hour.date() for hour in todo})
+    for day in days:
+        fallback_day_replace(day=day)
+    return {"fallback hours": len(todo), "fallback days": len(days)}

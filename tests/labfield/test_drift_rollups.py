@@ -2,6 +2,7 @@
 affected equal a brute-force reckoning over the raw sessions, also after late data re-rolls past hours, and no raw
 session is read by the list."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,3 +114,16 @@ def test_an_hour_past_raw_retention_keeps_its_rows(fleet, settings):
     InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + timedelta(hours=1)).delete()
     assert fallback_hour_replace(hour=hour) is False
     assert HourlyFallbackRollup.objects.filter(bucket_start=hour).count() == kept
+
+
+def test_the_backfill_fills_hours_rolled_up_before_the_rollups_existed(fleet):
+    from django.core.management import call_command
+
+    expected = sorted(DailyFallbackRollup.objects.values_list("bucket_start", "firmware", "op", "sessions"))
+    HourlyFallbackRollup.objects.all().delete()
+    DailyFallbackRollup.objects.all().delete()
+    call_command("fallback_rollups_backfill", stdout=io.StringIO())
+    assert sorted(DailyFallbackRollup.objects.values_list("bucket_start", "firmware", "op", "sessions")) == expected
+    call_command("fallback_rollups_backfill", stdout=io.StringIO())  # idempotent: nothing left to fill
+    assert sorted(DailyFallbackRollup.objects.values_list("bucket_start", "firmware", "op", "sessions")) == expected
+    assert_matches_raw(fleet.now)
