@@ -5,7 +5,8 @@ Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a thr
 builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups
 (telemetry/rollups/fallback.py; timed, rebuilt on --reuse), and a lab run with a per-op profile. Then times
 `cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
-`GET /api/v1/lab-field/drift/`, median of `--rounds`, and prints the query counts.
+`GET /api/v1/lab-field/drift/`, then the unfiltered thermal list and `GET /api/v1/lab-field/thermal/`, median of
+`--rounds`, and prints the query counts.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
 """
@@ -39,11 +40,13 @@ from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa
 from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.services import api_key_create  # noqa: E402
 from labfield.drift import cell_drift_get, drift_list  # noqa: E402
+from labfield.thermal import thermal_list  # noqa: E402
 from telemetry.kpi.buckets import day_floor, hours_between  # noqa: E402
 from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
 from telemetry.rollups.fallback import fallback_day_replace, fallback_hour_replace  # noqa: E402
 
 LIST = "/api/v1/lab-field/drift/"
+THERMAL = "/api/v1/lab-field/thermal/"
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
 
 
@@ -170,6 +173,15 @@ def main() -> None:
             for name, fn in reads:
                 median, queries = timed(fn, args.rounds)
                 print(f"{label}, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
+    # The thermal attribution list over the same sessions, unfiltered (labfield/thermal.py: raw sessions still).
+    thermal_reads = (
+        ("thermal_list (unfiltered page, API)", lambda: thermal_list(filters={})),
+        ("GET /api/v1/lab-field/thermal/", lambda: client.get(THERMAL, HTTP_AUTHORIZATION=f"Bearer {raw_key}")),
+    )
+    with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
+        for name, fn in thermal_reads:
+            median, queries = timed(fn, args.rounds)
+            print(f"thermal, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
     drift = cell_drift_get(entry=entry)
     print("check:", drift.drifting_parts, [(op.name, op.sessions) for op in drift.ops], drift.devices_affected)
 
