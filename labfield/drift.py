@@ -2,10 +2,11 @@
 
 For each cell whose latest successful lab run reports op placement, the field's inference-weighted accelerated
 fraction over the last DRIFT_DAYS days is compared with the lab's, for the whole cell and per OS version, app version
-(daily rollups) and firmware (raw sessions: rollups do not keep it). A part drifts when it is more than
+(DailyRollup) and firmware (DailyFallbackRollup, telemetry/models/fallback.py). A part drifts when it is more than
 LAB_FIELD_DRIFT_POINTS points below the lab over at least LAB_FIELD_DRIFT_MIN_SESSIONS sessions; the ops named are
-the field's fallback ops that the lab ran on the accelerator. Every read is one aggregate query for all cells; the
-raw window is scanned twice (its groups, then the devices affected), never a row per session into Python.
+the field's fallback ops that the lab ran on the accelerator. Every read is one aggregate query over rollup rows for
+all cells (devices affected from DailyFallbackDevice): no raw session is read, so a page costs what the cells' days,
+firmware builds and ops cost, not their sessions.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Sum, TextField, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from benchmarks.models import BenchmarkOp, BenchmarkRun, RunStatus
 from compat.models import CompatEntry
 from telemetry.kpi.scope import filter_q
-from telemetry.models import DailyRollup, InferenceSession
+from telemetry.models import DailyFallbackDevice, DailyFallbackRollup, DailyRollup
+from telemetry.models.fallback import ALL_SESSIONS
 
-from .field import CELL, Cell, cell_q, days_window, thermal_window
+from .field import CELL, Cell, cell_q, days_window
 from .lab import LABEL_FIELDS, CellLabels
 
 DRIFT_DAYS = 7  # the judged window; "since" looks back SINCE_DAYS
@@ -77,7 +79,7 @@ class FallbackOp:
     """An op the lab ran on the accelerator that the field reports as a fallback."""
 
     name: str
-    sessions: int  # field sessions (raw window) that report it among their fallback ops
+    sessions: int  # field sessions (judged days) that report it among their fallback ops
     share: float  # ÷ the cell's field sessions in the same window
 
     @property
@@ -98,7 +100,7 @@ class CellDrift:
     app_versions: list[Part] = field(default_factory=list)
     firmware: list[Part] = field(default_factory=list)
     ops: list[FallbackOp] = field(default_factory=list)  # lab-delegated ops that fell back, most sessions first
-    raw_sessions: int = 0  # sessions of the raw window (the ops' denominator)
+    raw_sessions: int = 0  # sessions of the judged days in the fallback rollups (the ops' denominator)
     devices_affected: int = 0  # distinct devices with a session that fell back on one of `ops`
 
     @property
@@ -259,37 +261,31 @@ def _rollup_parts(cells, lab, rule, q, now) -> tuple[dict[Cell, dict[str, dict]]
     return parts, candidates
 
 
-def _raw_sessions(q: Q, cells, now) -> tuple:
-    start, end = thermal_window(DRIFT_DAYS, now=now)
-    return InferenceSession.objects.filter(q, cell_q(cells), started_at__gte=start, started_at__lt=end)
-
-
-def _raw_parts(sessions, lab, rule) -> tuple[dict[Cell, int], dict[Cell, dict[str, int]], dict[Cell, list[Part]]]:
-    """One scan of the raw window grouped in SQL by (cell, firmware, fallback list): per cell its sessions, per
-    lab-delegated op the sessions that fell back on it, and the firmware parts."""
-    reporting = Q(accelerated_fraction__isnull=False)
+def _fallback_parts(q: Q, cells, lab, rule, now) -> tuple[dict[Cell, int], dict[Cell, dict[str, int]], dict]:
+    """One DailyFallbackRollup query over the judged days: per cell its sessions, per lab-delegated op the sessions
+    that fell back on it (ops are stored upper-cased), and the firmware parts."""
+    start, end = days_window(DRIFT_DAYS, now=now)
     rows = (
-        sessions.order_by()
-        .values_list(*CELL, "device__firmware", "fallback_ops")
-        .annotate(
-            n=Count("id"),
-            ws=Sum(F("accelerated_fraction") * F("inferences"), filter=reporting, output_field=FloatField()),
-            w=Sum("inferences", filter=reporting),
-        )
+        DailyFallbackRollup.objects.filter(q, cell_q(cells), bucket_start__gte=start, bucket_start__lt=end)
+        .order_by()
+        .values_list(*CELL, "firmware", "op")
+        .annotate(n=Sum("sessions"), ws=Sum("accelerated_weighted_sum"), w=Sum("accelerated_weight"))
     )
     totals: dict[Cell, int] = defaultdict(int)
     ops: dict[Cell, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     firmware: dict[Cell, dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0]))
-    for *cell_ids, firmware_version, fallback_ops, n, weighted, weight in rows:
+    for *cell_ids, firmware_version, op, n, weighted, weight in rows:
         cell = tuple(cell_ids)
         if cell not in lab:
             continue  # cell_q is a superset of the cells
-        totals[cell] += n
-        acc = firmware[cell][firmware_version]
-        acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + (weighted or 0.0), acc[2] + (weight or 0)
-        delegated = {op.upper(): op for op in lab[cell].delegated_ops}
-        for name in {str(op).upper() for op in fallback_ops or []} & delegated.keys():
-            ops[cell][delegated[name]] += n
+        if op == ALL_SESSIONS:
+            totals[cell] += n
+            acc = firmware[cell][firmware_version]
+            acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + weighted, acc[2] + weight
+            continue
+        delegated = {name.upper(): name for name in lab[cell].delegated_ops}
+        if op in delegated:
+            ops[cell][delegated[op]] += n
     parts = {
         cell: [_part(key, n, ws, w, lab[cell].accelerated_fraction, rule) for key, (n, ws, w) in by_firmware.items()]
         for cell, by_firmware in firmware.items()
@@ -297,19 +293,16 @@ def _raw_parts(sessions, lab, rule) -> tuple[dict[Cell, int], dict[Cell, dict[st
     return totals, ops, parts
 
 
-def _devices_affected(sessions, drifts: list[CellDrift]) -> dict[Cell, int]:
-    """Distinct devices with a session listing one of the cell's drift ops (the JSON list's text holds '"OP"')."""
+def _devices_affected(q: Q, drifts: list[CellDrift], now) -> dict[Cell, int]:
+    """Distinct devices with a judged day falling back on one of the cell's drift ops (DailyFallbackDevice)."""
     match = Q()
     for drift in drifts:
-        ops = Q()
-        for op in drift.ops:
-            ops |= Q(ops_text__contains=f'"{op.name}"')
-        match |= Q(**dict(zip(CELL, drift.cell, strict=True))) & ops
+        match |= Q(**dict(zip(CELL, drift.cell, strict=True)), op__in=[op.name.upper() for op in drift.ops])
     if not match:
         return {}
+    start, end = days_window(DRIFT_DAYS, now=now)
     rows = (
-        sessions.annotate(ops_text=Cast("fallback_ops", TextField()))
-        .filter(match)
+        DailyFallbackDevice.objects.filter(q, match, day__gte=start.date(), day__lt=end.date())
         .order_by()
         .values_list(*CELL)
         .annotate(n=Count("device_id", distinct=True))
@@ -327,7 +320,7 @@ def drift_list(
 ) -> list[CellDrift]:  # fmt: skip
     """Every cell with a lab run reporting op placement and field sessions in the last DRIFT_DAYS days, ranked
     (ORDERS); ≤ 6 queries whatever the number of cells (lab runs, their ops, daily rollups, for the candidate cells
-    the raw window by firmware and fallback list and the devices affected, compat entries)."""
+    the fallback rollups by firmware and op and the devices affected, compat entries)."""
     rule = rule or Rule.from_settings()
     q = filter_q(filters or {})
     lab, labels = lab_placements(q=q, now=now)
@@ -337,10 +330,9 @@ def drift_list(
     cells = [cell for cell in lab if parts.get(cell, {}).get("cell")]
     if not cells:
         return []
-    # Raw rows only for cells the rollups show below the lab (a healthy fleet reads none): ops, firmware, devices.
+    # Fallback rows only for cells the rollups show below the lab (a healthy fleet reads none): ops, firmware, devices.
     below = [cell for cell in cells if cell in candidates]
-    sessions = _raw_sessions(q, below, now)
-    raw_totals, ops, firmware = _raw_parts(sessions, lab, rule) if below else ({}, {}, {})
+    raw_totals, ops, firmware = _fallback_parts(q, below, lab, rule, now) if below else ({}, {}, {})
     drifts = []
     for cell in cells:
         total = raw_totals.get(cell, 0)
@@ -354,7 +346,7 @@ def drift_list(
             ),
         )  # fmt: skip
         drifts.append(drift)
-    affected = _devices_affected(sessions, [drift for drift in drifts if drift.drifting and drift.ops])  # ≤ 1 query
+    affected = _devices_affected(q, [drift for drift in drifts if drift.drifting and drift.ops], now)  # ≤ 1 query
     entries = dict(
         ((row[0], row[1], row[2], row[3]), row[4])
         for row in CompatEntry.objects.filter(cell_q(cells)).values_list(*CELL, "id")

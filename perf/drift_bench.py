@@ -2,9 +2,11 @@
 
 Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a throwaway one) with one cell of
 `--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
-builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, and a lab run with a per-op
-profile. Then times `cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
-`GET /api/v1/lab-field/drift/`, median of `--rounds`, and prints the query counts.
+builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups
+(telemetry/rollups/fallback.py; timed, rebuilt on --reuse), and a lab run with a per-op profile. Then times
+`cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
+`GET /api/v1/lab-field/drift/`, then the unfiltered thermal list and `GET /api/v1/lab-field/thermal/`, median of
+`--rounds`, and prints the query counts.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
 """
@@ -38,10 +40,13 @@ from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa
 from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.services import api_key_create  # noqa: E402
 from labfield.drift import cell_drift_get, drift_list  # noqa: E402
-from telemetry.kpi.buckets import day_floor  # noqa: E402
+from labfield.thermal import thermal_list  # noqa: E402
+from telemetry.kpi.buckets import day_floor, hours_between  # noqa: E402
 from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
+from telemetry.rollups.fallback import fallback_day_replace, fallback_hour_replace  # noqa: E402
 
 LIST = "/api/v1/lab-field/drift/"
+THERMAL = "/api/v1/lab-field/thermal/"
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
 
 
@@ -51,7 +56,8 @@ def seed(sessions: int, devices: int) -> CompatEntry:
             "TRUNCATE telemetry_inferencesession, telemetry_dailyrollup, telemetry_device, benchmarks_benchmarkop, "
             "benchmarks_benchmarkrun, benchmarks_benchmarkseries, compat_compatevidence, compat_compatstatuschange, "
             "compat_compatentry, compat_modelversion, compat_mlmodel, compat_delegate, compat_runtimeversion, "
-            "compat_runtime, compat_devicemodel CASCADE"
+            "compat_runtime, compat_devicemodel, telemetry_hourlyfallbackrollup, telemetry_dailyfallbackrollup, "
+            "telemetry_dailyfallbackdevice CASCADE"
         )
     dm = DeviceModel.objects.create(slug="pixel-8", vendor="Google", name="Pixel 8", os_family="android", tier=1,
                                     accelerators=["gpu"])  # fmt: skip
@@ -106,9 +112,22 @@ def seed(sessions: int, devices: int) -> CompatEntry:
                     accelerated_weight=w)
         for (day, os_version), (n, ws, w) in sums.items()
     ])  # fmt: skip
+    fallback_build()
+    return entry
+
+
+def fallback_build() -> None:
+    """The fallback rollups as the rollup run builds them: every hour from its raw rows, then each day."""
+    start = day_floor(timezone.now()) - timedelta(days=6)
+    began = time.perf_counter()
+    hours = hours_between(start, timezone.now())
+    for hour in hours:
+        fallback_hour_replace(hour=hour)
+    for day in range(7):
+        fallback_day_replace(day=(start + timedelta(days=day)).date())
+    print(f"fallback rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return entry
 
 
 def timed(fn, rounds: int) -> tuple[float, int]:
@@ -136,6 +155,7 @@ def main() -> None:
     if args.reuse:
         entry = CompatEntry.objects.get()
         print(f"reusing {InferenceSession.objects.count():,} sessions")
+        fallback_build()
     else:
         entry = seed(args.sessions, args.devices)
         print(f"seeded {args.sessions:,} sessions / {args.devices:,} devices in {time.perf_counter() - began:.0f} s")
@@ -153,6 +173,15 @@ def main() -> None:
             for name, fn in reads:
                 median, queries = timed(fn, args.rounds)
                 print(f"{label}, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
+    # The thermal attribution list over the same sessions, unfiltered (labfield/thermal.py: raw sessions still).
+    thermal_reads = (
+        ("thermal_list (unfiltered page, API)", lambda: thermal_list(filters={})),
+        ("GET /api/v1/lab-field/thermal/", lambda: client.get(THERMAL, HTTP_AUTHORIZATION=f"Bearer {raw_key}")),
+    )
+    with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
+        for name, fn in thermal_reads:
+            median, queries = timed(fn, args.rounds)
+            print(f"thermal, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
     drift = cell_drift_get(entry=entry)
     print("check:", drift.drifting_parts, [(op.name, op.sessions) for op in drift.ops], drift.devices_affected)
 

@@ -1,6 +1,7 @@
 """Telemetry models, one module per kind: raw rows, rollups, triage, alerts. Django finds them through this face."""
 
 from .alerts import Alert, AlertKpi, AlertRule, AlertStatus
+from .fallback import DailyFallbackDevice, DailyFallbackRollup, HourlyFallbackRollup
 from .partitions import CrashEventKey, RawTableCopy, RawTableCopyStatus, SessionEventKey
 from .raw import (
     ClockFlag,
@@ -39,6 +40,7 @@ __all__ = [
     "Alert", "AlertKpi", "AlertRule", "AlertStatus",
     "ClockFlag", "CrashGroup", "CrashGroupDevice", "CrashGroupStatus", "CrashKind", "CrashReport", "Device",
     "InferenceSession",
+    "DailyFallbackDevice", "DailyFallbackRollup", "HourlyFallbackRollup",
     "CrashEventKey", "RawTableCopy", "RawTableCopyStatus", "SessionEventKey",
     "CohortColumns", "CohortRollup", "CrashGroupRollup", "DailyCoarseRollup", "DailyCrashGroupRollup",
     "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",

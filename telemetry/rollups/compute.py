@@ -17,6 +17,7 @@ from ..kpi.buckets import HOUR, hour_floor, hours_between
 from ..models import RollupDirtyHour
 from .daily import rollup_day_compute
 from .evidence import field_evidence_push
+from .fallback import fallback_day_replace, fallback_hour_replace
 from .hourly import rollup_hour_compute
 from .trailing import trailing_rollups_rebuild
 
@@ -53,9 +54,12 @@ def rollup_hours_compute(
             cells |= touched.cells
             if touched.still_dirty:
                 still_dirty.append(hour)
+    for hour in hour_list:
+        fallback_hour_replace(hour=hour)  # drift's firmware and fallback-op rows (rollups/fallback.py)
     days = sorted({h.date() for h in hour_list})
     for day in days:
         rollup_day_compute(day=day)
+        fallback_day_replace(day=day)
     # After the days are committed: the dashboards' preset windows over these hours are summed again.
     windows = trailing_rollups_rebuild(hours=hour_list) if hour_list else []
     result = RollupResult(hours=hour_list, days=days, cells=cells, still_dirty=still_dirty, windows=windows)

@@ -1,0 +1,136 @@
+"""Fallback rollups (telemetry/models/fallback.py): an hour's rows replaced from its raw sessions, a day's rows the
+sums of its hours, and the day's devices that fell back on each op.
+
+Called by the rollup run (rollups/compute.py) after the hourly and daily cohort rollups, each hour and day in its own
+transaction under that bucket's lock, so late data re-rolls exactly as the cohort rollups do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from ..kpi.buckets import DAY, HOUR, hour_floor
+from ..models import DailyFallbackDevice, DailyFallbackRollup, HourlyFallbackRollup, InferenceSession
+from ..models.fallback import ALL_SESSIONS, FALLBACK_CELL_FIELDS
+from .locks import LOCK_DAY, LOCK_HOUR, rollup_lock
+
+BATCH_SIZE = 1000
+
+
+def fallback_ops_normalized(fallback_ops) -> set[str]:
+    """A session's fallback ops as the rollups key them: upper-cased, each once."""
+    return {str(op).upper() for op in fallback_ops or []}
+
+
+def _cell_keys(cell: tuple) -> dict:
+    return dict(zip(FALLBACK_CELL_FIELDS, cell, strict=True))
+
+
+def fallback_hour_replace(*, hour: datetime) -> bool:
+    """Replaces one hour's HourlyFallbackRollup rows from raw sessions and records its days' devices that fell back.
+
+    One grouped scan of the hour: (cell, device, firmware, fallback list) with sessions and accelerated sums. Hours
+    whose raw rows retention is removing keep their rows (as rollups/hourly.py does); returns whether it ran.
+    """
+    hour = hour_floor(hour)
+    now = timezone.now()
+    if hour < now - timedelta(days=settings.RAW_RETENTION_DAYS):
+        return False
+    with transaction.atomic():
+        rollup_lock(LOCK_HOUR, hour)  # read under the lock: a concurrent recompute of the hour waits
+        reporting = Q(accelerated_fraction__isnull=False)
+        rows = (
+            InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR)
+            .order_by()
+            .values_list(*FALLBACK_CELL_FIELDS, "device_id", "device__firmware", "fallback_ops")
+            .annotate(
+                n=Count("id"),
+                ws=Sum(F("accelerated_fraction") * F("inferences"), filter=reporting, output_field=FloatField()),
+                w=Sum("inferences", filter=reporting),
+            )
+        )
+        sums: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0])  # (cell, firmware, op) -> sessions, weighted, weight
+        devices: set[tuple] = set()  # (cell, op, device id)
+        for *cell_ids, device_id, firmware, fallback_ops, n, weighted, weight in rows.iterator(chunk_size=5000):
+            cell = tuple(cell_ids)
+            for op in (ALL_SESSIONS, *fallback_ops_normalized(fallback_ops)):
+                acc = sums[(cell, firmware or "", op)]
+                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + (weighted or 0.0), acc[2] + (weight or 0)
+                if op != ALL_SESSIONS:
+                    devices.add((cell, op, device_id))
+        HourlyFallbackRollup.objects.filter(bucket_start=hour).delete()
+        HourlyFallbackRollup.objects.bulk_create(
+            [
+                HourlyFallbackRollup(
+                    bucket_start=hour, firmware=firmware, op=op, sessions=n, accelerated_weighted_sum=ws,
+                    accelerated_weight=w, computed_at=now, **_cell_keys(cell),
+                )
+                for (cell, firmware, op), (n, ws, w) in sums.items()
+            ],
+            batch_size=BATCH_SIZE,
+        )  # fmt: skip
+        # Raw rows only grow while they are kept (retention removes whole old days): insert-or-ignore is exact.
+        DailyFallbackDevice.objects.bulk_create(
+            [
+                DailyFallbackDevice(day=hour.date(), op=op, device_id=device_id, **_cell_keys(cell))
+                for cell, op, device_id in devices
+            ],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+    return True
+
+
+def fallback_day_replace(*, day: date) -> None:
+    """Replaces one UTC day's DailyFallbackRollup rows with the sums of its hourly rows (one transaction)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    now = timezone.now()
+    with transaction.atomic():
+        rollup_lock(LOCK_DAY, start)
+        DailyFallbackRollup.objects.filter(bucket_start=start).delete()
+        rows = (
+            HourlyFallbackRollup.objects.filter(bucket_start__gte=start, bucket_start__lt=start + DAY)
+            .order_by()
+            .values_list(*FALLBACK_CELL_FIELDS, "firmware", "op")
+            .annotate(n=Sum("sessions"), ws=Sum("accelerated_weighted_sum"), w=Sum("accelerated_weight"))
+        )
+        DailyFallbackRollup.objects.bulk_create(
+            [
+                DailyFallbackRollup(
+                    bucket_start=start, firmware=firmware, op=op, sessions=n, accelerated_weighted_sum=ws,
+                    accelerated_weight=w, computed_at=now, **_cell_keys(tuple(cell)),
+                )
+                for *cell, firmware, op, n, ws, w in rows.iterator(chunk_size=BATCH_SIZE)
+            ],
+            batch_size=BATCH_SIZE,
+        )  # fmt: skip
+
+
+def fallback_rollups_backfill() -> dict[str, int]:
+    """Fills the fallback rollups for hours rolled up before they existed (once, after migrating); idempotent.
+
+    Only hours whose raw sessions are still kept can be counted; an hour that already has rows is left alone.
+    """
+    kept_since = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
+    done = set(HourlyFallbackRollup.objects.values_list("bucket_start", flat=True).distinct())
+    hours = (
+        InferenceSession.objects.filter(started_at__gte=hour_floor(kept_since) + HOUR)
+        .annotate(hour=TruncHour("started_at"))
+        .values_list("hour", flat=True)
+        .distinct()
+        .order_by()
+    )
+    todo = sorted(set(hours) - done)
+    for hour in todo:
+        fallback_hour_replace(hour=hour)
+    days = sorted({hour.date() for hour in todo})
+    for day in days:
+        fallback_day_replace(day=day)
+    return {"fallback hours": len(todo), "fallback days": len(days)}
