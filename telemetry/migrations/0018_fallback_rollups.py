@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('compat', '0004_evidence_degraded_reason'),
-        ('telemetry', '0015_trailing_rollups'),
+        ('telemetry', '0017_release_kpi_rollups'),
     ]
 
     operations = [
