@@ -20,6 +20,7 @@ from core.slo import SloTargets, slo_targets_get
 from labfield.coverage import lab_coverage
 from telemetry.kpi import selectors as telemetry_selectors
 from telemetry.kpi.scope import TimeRange
+from telemetry.alerts.selectors import alerts_by_impact
 from telemetry.models import Alert, AlertStatus
 from telemetry.support.selectors import crash_groups_new_and_regressed
 
@@ -200,6 +201,6 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: st
         ),
         "lab_regressions_open": Regression.objects.filter(status=RegressionStatus.OPEN).aggregate(n=Count("id"))["n"],
         "alerts": list(
-            Alert.objects.filter(status=AlertStatus.OPEN).select_related("rule").order_by("-opened_at")[:10]
+            alerts_by_impact(Alert.objects.filter(status=AlertStatus.OPEN).select_related("rule"))[:10]
         ),
     }
