@@ -1,6 +1,8 @@
 """The order alerts are listed in (docs/lab-field.md, "Regression alerts")."""
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+
+from ..models import Alert
 
 
 def alerts_by_impact(queryset: QuerySet) -> QuerySet:
@@ -19,3 +21,16 @@ def alerts_by_impact(queryset: QuerySet) -> QuerySet:
         "-opened_at",
         "-id",
     )
+
+
+ALERT_STATUSES = ("open", "resolved", "all")
+
+
+def alerts_list(*, status: str = "open") -> QuerySet:
+    """The alert list of the page and the API, by impact (one query; `status` is open, resolved or all)."""
+    if status not in ALERT_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}")
+    queryset = Alert.objects.select_related("rule")
+    if status != "all":
+        queryset = queryset.filter(status=status)
+    return alerts_by_impact(queryset)

@@ -75,3 +75,51 @@ def test_triaged_and_baseline_absorbed_regressions_resolve_their_alert(planted, 
     result = evaluate(minutes=10)
     assert {f"regression:{crowd.pk}", f"regression:{lab_only.pk}"} <= set(result.resolved)
     assert open_alerts(rule) == []
+
+
+PAGE, API = "/fleet/alerts/", "/api/v1/telemetry/alerts/"
+
+
+def test_the_alert_page_and_api_rank_by_impact(planted, rule, client, viewer_user, read_client):
+    evaluate()
+    crowd, lab_only = planted.regressions["crowd"], planted.regressions["lab_only"]
+    rows = [r for r in read_client.get(API).json()["results"] if r["kpi"] == AlertKpi.LAB_REGRESSION]
+    assert [r["cohort_key"] for r in rows] == [f"regression:{crowd.pk}", f"regression:{lab_only.pk}"]
+    devices, per_day, share = expected_population(planted, "crowd")
+    assert rows[0]["field_population"] == {
+        "in_field": True, "active_devices": 120, "sessions_per_day": pytest.approx(per_day),
+        "fleet_share": pytest.approx(share),
+    }  # fmt: skip
+    assert rows[1]["field_population"] == {"in_field": False, "active_devices": 0, "sessions_per_day": 0.0,
+                                           "fleet_share": 0.0}  # fmt: skip
+    client.force_login(viewer_user)
+    html = client.get(PAGE).content.decode()
+    rows = html[html.index("<tbody>") :]
+    assert rows.index("120 active devices") < rows.index("no field population")
+
+
+def test_a_bad_status_is_a_400(planted, client, viewer_user, read_client):
+    assert read_client.get(API, {"status": "nope"}).status_code == 400
+    client.force_login(viewer_user)
+    assert client.get(PAGE, {"status": "nope"}).status_code == 400
+
+
+def test_alert_list_query_counts_do_not_grow_with_alerts(planted, rule, client, viewer_user, read_client,
+                                                         django_assert_num_queries):  # fmt: skip
+    client.force_login(viewer_user)
+    evaluate()
+    with django_assert_num_queries(PAGE_QUERIES):
+        client.get(PAGE)
+    with django_assert_num_queries(API_QUERIES):
+        read_client.get(API)
+    for i in range(3):
+        AlertRule.objects.create(name=f"extra {i}", kpi=AlertKpi.ERRORS_PER_1K, threshold=0.0, min_sessions=1)
+    evaluate(minutes=10)
+    assert Alert.objects.filter(status=AlertStatus.OPEN).count() > 6
+    with django_assert_num_queries(PAGE_QUERIES):
+        client.get(PAGE)
+    with django_assert_num_queries(API_QUERIES):
+        read_client.get(API)
+
+
+PAGE_QUERIES, API_QUERIES = 5, 4  # session + user (key + scope) , count, the page of alerts with their rules
