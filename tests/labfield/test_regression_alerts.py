@@ -108,12 +108,13 @@ def test_alert_list_query_counts_do_not_grow_with_alerts(planted, rule, client, 
                                                          django_assert_num_queries):  # fmt: skip
     client.force_login(viewer_user)
     evaluate()
+    read_client.get(API)  # the key's first use this minute also records its last use: measure from the second
     with django_assert_num_queries(PAGE_QUERIES):
         client.get(PAGE)
     with django_assert_num_queries(API_QUERIES):
         read_client.get(API)
     for i in range(3):
-        AlertRule.objects.create(name=f"extra {i}", kpi=AlertKpi.ERRORS_PER_1K, threshold=0.0, min_sessions=1)
+        AlertRule.objects.create(name=f"extra {i}", kpi=AlertKpi.P95_LATENCY_MS, threshold=0.001, min_sessions=1)
     evaluate(minutes=10)
     assert Alert.objects.filter(status=AlertStatus.OPEN).count() > 6
     with django_assert_num_queries(PAGE_QUERIES):
@@ -122,4 +123,4 @@ def test_alert_list_query_counts_do_not_grow_with_alerts(planted, rule, client, 
         read_client.get(API)
 
 
-PAGE_QUERIES, API_QUERIES = 5, 4  # session + user (key + scope) , count, the page of alerts with their rules
+PAGE_QUERIES, API_QUERIES = 5, 3  # as measured; neither grows with the alerts
