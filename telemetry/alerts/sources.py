@@ -11,7 +11,10 @@ from datetime import datetime
 
 from ..models import AlertKpi, AlertRule
 
-SOURCE_KPIS = {AlertKpi.DELEGATE_FALLBACK_DRIFT, AlertKpi.LAB_REGRESSION}  # no rollup KPI: only a registered source judges them
+SOURCE_KPIS = {
+    AlertKpi.DELEGATE_FALLBACK_DRIFT,
+    AlertKpi.LAB_REGRESSION,
+}  # no rollup KPI: only a registered source judges them
 
 
 @dataclass(frozen=True)
