@@ -3,31 +3,51 @@
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
+DEFAULT_NAME = "Lab regressions in the field"
 
+
+def create_default(apps, schema_editor):
+    # Without a rule no regression opens an alert: one enabled rule, any change size (threshold blank).
+    AlertRule = apps.get_model("telemetry", "AlertRule")
+    if not AlertRule.objects.filter(kpi="lab_regression").exists():
+        AlertRule.objects.create(name=DEFAULT_NAME, kpi="lab_regression")
+
+
+class Migration(migrations.Migration):
     dependencies = [
-        ('telemetry', '0017_release_kpi_rollups'),
+        ("telemetry", "0017_release_kpi_rollups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='alert',
-            name='field_devices',
+            model_name="alert",
+            name="field_devices",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='field_sessions_per_day',
+            model_name="alert",
+            name="field_sessions_per_day",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='fleet_share',
+            model_name="alert",
+            name="fleet_share",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='alertrule',
-            name='kpi',
-            field=models.CharField(choices=[('p95_latency_ms', 'p95 latency (ms)'), ('crash_free_sessions', 'Crash-free sessions'), ('errors_per_1k', 'Errors per 1k inferences'), ('accelerator_utilization', 'Accelerator utilization'), ('delegate_fallback_drift', 'Delegate-fallback drift (points below the lab)'), ('lab_regression', 'Lab regression (field impact)')], max_length=32),
+            model_name="alertrule",
+            name="kpi",
+            field=models.CharField(
+                choices=[
+                    ("p95_latency_ms", "p95 latency (ms)"),
+                    ("crash_free_sessions", "Crash-free sessions"),
+                    ("errors_per_1k", "Errors per 1k inferences"),
+                    ("accelerator_utilization", "Accelerator utilization"),
+                    ("delegate_fallback_drift", "Delegate-fallback drift (points below the lab)"),
+                    ("lab_regression", "Lab regression (field impact)"),
+                ],
+                max_length=32,
+            ),
         ),
+        migrations.RunPython(create_default, migrations.RunPython.noop),
     ]
