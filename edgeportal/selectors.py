@@ -18,6 +18,7 @@ from compat.models import DeviceModel
 from core.kpi_status import kpi_status
 from core.slo import SloTargets, slo_targets_get
 from labfield.coverage import lab_coverage
+from telemetry.alerts.selectors import alerts_by_impact
 from telemetry.kpi import selectors as telemetry_selectors
 from telemetry.kpi.scope import TimeRange
 from telemetry.models import Alert, AlertStatus
@@ -199,7 +200,5 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: st
             )[:10]
         ),
         "lab_regressions_open": Regression.objects.filter(status=RegressionStatus.OPEN).aggregate(n=Count("id"))["n"],
-        "alerts": list(
-            Alert.objects.filter(status=AlertStatus.OPEN).select_related("rule").order_by("-opened_at")[:10]
-        ),
+        "alerts": list(alerts_by_impact(Alert.objects.filter(status=AlertStatus.OPEN).select_related("rule"))[:10]),
     }

@@ -16,11 +16,13 @@ class LabFieldConfig(AppConfig):
         from .field import regressions_impact_annotate
         from .overlay import matrix_gap_overlay
         from .panels import cell_drift_panel, cell_gap_panel, matrix_coverage
+        from .regression_alerts import regression_alert_source
         from .services import drift_alert_source
 
         cell_panel_register(cell_gap_panel)
         cell_panel_register(cell_drift_panel)
         alert_source_register(AlertKpi.DELEGATE_FALLBACK_DRIFT, drift_alert_source)
+        alert_source_register(AlertKpi.LAB_REGRESSION, regression_alert_source)
         matrix_coverage_register(matrix_coverage)
         matrix_overlay_register(name="gap", label="Lab-vs-field gap (p95 ratio, 7 days)", provider=matrix_gap_overlay)
         regression_impact_register(regressions_impact_annotate)

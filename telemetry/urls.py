@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .alerts import views as alert_views
 from .fleet import views as fleet_views
 from .fleet.release_health import ReleaseHealthRows
 from .support import views as support_views
@@ -17,6 +18,7 @@ def fleet_patterns(
         path("", fleet_views.fleet_health, options, name="health"),
         path("compare/", fleet_views.release_compare, name="compare"),
         path("devices/", support_views.device_search, name="devices"),
+        path("alerts/", alert_views.alert_list, name="alerts"),
         # `path`, not `str`: uids stored before ingest restricted them (API.md) may hold a '/'; their pages still route.
         path(
             "devices/<path:uid>/timeline.<str:fmt>", support_views.device_timeline_export, name="device-timeline-export"

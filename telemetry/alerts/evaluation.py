@@ -59,9 +59,9 @@ def _cohorts(*, window_hours: int, now: datetime, cache: dict) -> list:
     return cache[window_hours]
 
 
-def _open_or_refresh(*, rule, key, label, filters, value, threshold, sessions, now) -> bool:
+def _open_or_refresh(*, rule, key, label, filters, value, threshold, sessions, now, impact=None) -> bool:
     """Refreshes the open alert of (rule, key) or opens one; True when this call opened it."""
-    fields = {"value": value, "threshold": threshold, "sessions": sessions, "last_seen_at": now}
+    fields = {"value": value, "threshold": threshold, "sessions": sessions, "last_seen_at": now, **(impact or {})}
     if Alert.objects.filter(rule=rule, cohort_key=key, status=AlertStatus.OPEN).update(**fields):
         return False
     try:
@@ -135,7 +135,9 @@ def _verdict_apply(*, rule, verdict: SourceVerdict, now: datetime, result: Evalu
     """A registered source's findings through the same open/refresh/resolve path as the KPI rules."""
     for finding in verdict.findings:
         if _open_or_refresh(rule=rule, key=finding.key, label=finding.label, filters=finding.filters,
-                            value=finding.value, threshold=finding.threshold, sessions=finding.sessions, now=now):  # fmt: skip
+                            value=finding.value, threshold=finding.threshold, sessions=finding.sessions, now=now,
+                            impact={"field_devices": finding.field_devices, "fleet_share": finding.fleet_share,
+                                    "field_sessions_per_day": finding.field_sessions_per_day}):  # fmt: skip
             result.opened.append(finding.key)
         else:
             result.refreshed += 1

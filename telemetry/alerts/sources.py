@@ -11,7 +11,10 @@ from datetime import datetime
 
 from ..models import AlertKpi, AlertRule
 
-SOURCE_KPIS = {AlertKpi.DELEGATE_FALLBACK_DRIFT}  # no rollup KPI: only a registered source judges them
+SOURCE_KPIS = {
+    AlertKpi.DELEGATE_FALLBACK_DRIFT,
+    AlertKpi.LAB_REGRESSION,
+}  # no rollup KPI: only a registered source judges them
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,10 @@ class AlertFinding:
     value: float
     threshold: float
     sessions: int
+    # Field impact (lab-regression alerts): None where the source has none.
+    field_devices: int | None = None
+    field_sessions_per_day: float | None = None
+    fleet_share: float | None = None
 
 
 @dataclass(frozen=True)

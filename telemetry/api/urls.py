@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from ..alerts.views import AlertListView
 from .ingest_views import IngestView
 from .read_views import CrashGroupViewSet, DeviceViewSet, KpisView
 
@@ -13,3 +14,4 @@ from .triage_views import triage_urlpatterns  # noqa: E402  (triage PATCH/notes/
 
 urlpatterns = [path("ingest/", IngestView.as_view(), name="ingest")] + triage_urlpatterns + urlpatterns
 urlpatterns += [path("telemetry/kpis/", KpisView.as_view(), name="kpis")]
+urlpatterns += [path("telemetry/alerts/", AlertListView.as_view(), name="alerts")]

@@ -12,6 +12,8 @@ class AlertKpi(models.TextChoices):
     ACCELERATOR_UTILIZATION = "accelerator_utilization", "Accelerator utilization"
     # Judged by labfield (telemetry.alerts.sources), not from the rollups' KPIs: drop below the lab, in points.
     DELEGATE_FALLBACK_DRIFT = "delegate_fallback_drift", "Delegate-fallback drift (points below the lab)"
+    # Judged by labfield too: an open lab regression, weighted by its cell's field population (docs/lab-field.md).
+    LAB_REGRESSION = "lab_regression", "Lab regression (field impact)"
 
 
 class AlertRule(models.Model):
@@ -49,6 +51,11 @@ class Alert(models.Model):
     value = models.FloatField()
     threshold = models.FloatField()
     sessions = models.PositiveIntegerField(default=0)
+    # Field impact of a lab-regression alert (blank on KPI alerts): its cell's active devices and sessions per day
+    # over 7 days, and the devices' share of the fleet; the alert list ranks by field_devices.
+    field_devices = models.PositiveIntegerField(null=True, blank=True)
+    field_sessions_per_day = models.FloatField(null=True, blank=True)
+    fleet_share = models.FloatField(null=True, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
