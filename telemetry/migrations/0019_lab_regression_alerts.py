@@ -15,7 +15,7 @@ def create_default(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("telemetry", "0017_release_kpi_rollups"),
+        ("telemetry", "0018_fallback_rollups"),
     ]
 
     operations = [

@@ -49,7 +49,7 @@ def test_the_list_page_shows_the_population_and_orders_by_it(planted, client, vi
     ordered = [r.pk for r in response.context["regressions"]]
     assert ordered == [planted.regressions["crowd"].pk, planted.regressions["lab_only"].pk]
     page = response.content.decode()
-    assert "120 devices · " in page and "not in the field" in page
+    assert "120 devices · " in page and "no field population" in page
 
 
 def test_list_query_counts_do_not_grow_with_regressions(planted, client, viewer_user, read_client):
