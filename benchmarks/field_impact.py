@@ -14,6 +14,7 @@ from django.db.models import F, QuerySet
 RegressionAnnotate = Callable[[QuerySet], QuerySet]
 _annotate: list[RegressionAnnotate] = []
 IMPACT_ORDER = "impact"  # the `order` parameter of the regression list and API
+NEWEST_ORDER = "newest"  # the list page ranks by impact unless asked for this
 
 
 def regression_impact_register(annotate: RegressionAnnotate) -> None:

@@ -191,7 +191,9 @@ def regressions(request):
     filterset = RegressionFilterSet(params, queryset=selectors.regressions_list())
     rows = filterset.qs if filterset.is_valid() else selectors.regressions_list().none()
     rows = field_impact.regressions_with_impact(rows)
-    by_impact = request.GET.get("order") == field_impact.IMPACT_ORDER
+    # Impact first wherever an app supplies it (the page is where the lab decides what to fix first); the API keeps
+    # newest first by default for the tooling built against it, `?order=impact` there.
+    by_impact = field_impact.impact_known() and request.GET.get("order") != field_impact.NEWEST_ORDER
     if by_impact:
         rows = field_impact.regressions_by_impact(rows)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))

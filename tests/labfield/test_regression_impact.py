@@ -45,9 +45,12 @@ def test_the_api_says_which_regressions_reach_the_field_and_orders_by_impact(pla
 
 def test_the_list_page_shows_the_population_and_orders_by_it(planted, client, viewer_user):
     client.force_login(viewer_user)
-    response = client.get(PAGE, {"order": "impact"})
+    newer = regression_on(planted, "hot", run=lab_run(planted, "hot", p50=10.0, p95=20.0, days_ago=0))
+    response = client.get(PAGE)  # impact first by default
     ordered = [r.pk for r in response.context["regressions"]]
-    assert ordered == [planted.regressions["crowd"].pk, planted.regressions["lab_only"].pk]
+    assert ordered == [planted.regressions["crowd"].pk, newer.pk, planted.regressions["lab_only"].pk]
+    newest = [r.pk for r in client.get(PAGE, {"order": "newest"}).context["regressions"]]
+    assert newest[0] == newer.pk
     page = response.content.decode()
     assert "120 devices · " in page and "no field population" in page
 
