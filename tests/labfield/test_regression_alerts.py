@@ -29,7 +29,10 @@ def open_alerts(*rules):
 
 
 def test_each_open_regression_opens_one_alert_with_its_field_impact_ranked_by_it(planted, rule):
-    kpi_rule = AlertRule.objects.create(name="p95", kpi=AlertKpi.P95_LATENCY_MS, threshold=0.001, min_sessions=1)
+    # 72 h: the planted field sessions are a day and a few minutes old, whatever the time of day the test runs at.
+    kpi_rule = AlertRule.objects.create(
+        name="p95", kpi=AlertKpi.P95_LATENCY_MS, threshold=0.001, min_sessions=1, window_hours=72
+    )
     evaluate()
     crowd, lab_only = (planted.regressions[name] for name in ("crowd", "lab_only"))
     alerts = open_alerts(rule, kpi_rule)
@@ -114,7 +117,9 @@ def test_alert_list_query_counts_do_not_grow_with_alerts(planted, rule, client, 
     with django_assert_num_queries(API_QUERIES):
         read_client.get(API)
     for i in range(3):
-        AlertRule.objects.create(name=f"extra {i}", kpi=AlertKpi.P95_LATENCY_MS, threshold=0.001, min_sessions=1)
+        AlertRule.objects.create(
+            name=f"extra {i}", kpi=AlertKpi.P95_LATENCY_MS, threshold=0.001, min_sessions=1, window_hours=72
+        )
     evaluate(minutes=10)
     assert Alert.objects.filter(status=AlertStatus.OPEN).count() > 6
     with django_assert_num_queries(PAGE_QUERIES):
