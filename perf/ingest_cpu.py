@@ -2,7 +2,7 @@
 
     .venv/bin/python perf/ingest_cpu.py [--batches 40] [--size 1000] [--repeat 3] [--view] [--profile] [--server postgres://...]
 
-Creates a throwaway PostgreSQL database (ep_wti_<hex>), migrates it, seeds ingest_bench's catalog, then ingests
+Creates a throwaway PostgreSQL database (ep_wti_<hex>, --db-prefix), migrates it, seeds ingest_bench's catalog, then ingests
 `--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
 stored event: this process's CPU (time.process_time, so other load on the shared machine does not count), the part
 of it spent inside bulk.rows_insert_skipping_stored (COPY text formatting and the COPY itself) and the database backend's
@@ -132,9 +132,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--view", action="store_true", help="post through the DRF view (test client)")
+    parser.add_argument("--db-prefix", default="ep_wti", help="name prefix of the throwaway database")
     parser.add_argument("--profile", action="store_true", help="cProfile the last round: top 30 by own time")
     args = parser.parse_args()
-    db_name = f"ep_wti_{uuid.uuid4().hex[:8]}"
+    db_name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     server = args.server.rstrip("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db_name}"')
