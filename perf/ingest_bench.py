@@ -228,6 +228,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--rollup-wait", type=float, default=60)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--db-prefix", default="ep_ingest_bench", help="name prefix of the throwaway database")
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker: what the rollups cost the web")
     parser.add_argument("--rounds", type=int, default=1, help="whole runs back to back, each on a fresh database; "
                         "prints the median ratio (one run swings ±8 points on a shared machine)")  # fmt: skip
@@ -236,7 +237,7 @@ def _arguments() -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> tuple[float, float, float]:
     """One whole run on a fresh database; prints its figures, returns (ratio, ratio per CPU-second)."""
-    db_name = f"ep_ingest_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    db_name = f"{args.db_prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     db_url = f"{args.server.rstrip('/')}/{db_name}"
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "bench-" + "x" * 60, "DEBUG": "0",

@@ -2,12 +2,14 @@
 
     .venv/bin/python perf/ingest_cpu.py [--batches 40] [--size 1000] [--repeat 3] [--view] [--profile] [--server postgres://...]
 
-Creates a throwaway PostgreSQL database (ep_wti_<hex>), migrates it, seeds ingest_bench's catalog, then ingests
+Creates a throwaway PostgreSQL database (ep_wti_<hex>, --db-prefix), migrates it, seeds ingest_bench's catalog, then ingests
 `--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
 stored event: this process's CPU (time.process_time, so other load on the shared machine does not count), the part
 of it spent inside bulk.rows_insert_skipping_stored (COPY text formatting and the COPY itself) and the database backend's
 CPU (from /proc, when the server is local). Best of `--repeat` rounds. `--view` posts through the DRF view with
-Django's test client instead (adds auth, throttle, middleware and the JSON response). Drops the database at the end.
+Django's test client instead (adds auth, throttle, middleware and the JSON response). `--statements` splits the
+backend's CPU of the last round by statement (/proc/<backend>/schedstat around each statement and COPY; what is
+left is COMMIT: the deferred foreign-key checks). Drops the database at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pstats
 import sys
 import time
 import uuid
+from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -66,6 +70,56 @@ def _timed_rows_insert(spent: list[float]):
     services.rows_insert_skipping_stored = timed
 
 
+def _backend_ns(pid: int) -> int:
+    """CPU nanoseconds a (local) database backend has run so far."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+class StatementMeter:
+    """Database backend CPU by statement text while `on`: Django's execute wrapper, and the ingest's COPYs (psycopg's
+    own cursor.copy, which the wrapper does not see)."""
+
+    def __init__(self) -> None:
+        self.pid, self.on = 0, False
+        self.spent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def _timed(self, text: str, call):
+        if not self.on:
+            return call()
+        began = _backend_ns(self.pid)
+        try:
+            return call()
+        finally:
+            spent = self.spent[" ".join(text.split())[:100]]
+            spent[0] += _backend_ns(self.pid) - began
+            spent[1] += 1
+
+    def execute(self, execute, sql, params, many, context):
+        return self._timed(sql, lambda: execute(sql, params, many, context))
+
+    def install(self, stack: ExitStack) -> None:
+        from django.db import connection
+
+        from telemetry.ingest import bulk, raw_insert
+
+        original = bulk._copy
+
+        def copy(statement: str, payload: str) -> None:
+            return self._timed(statement, lambda: original(statement, payload))
+
+        bulk._copy = raw_insert._copy = copy
+        stack.enter_context(connection.execute_wrapper(self.execute))
+
+    def report(self, *, stored: int, db_ns: float) -> None:
+        print(f"\ndatabase CPU by statement, last round ({stored:,} stored):")
+        for text, (ns, count) in sorted(self.spent.items(), key=lambda item: -item[1][0]):
+            print(f"{ns / stored / 1e3:7.2f} µs/event  {count:4d}×  {text}")
+        covered = sum(ns for ns, _ in self.spent.values())
+        print(
+            f"{(db_ns - covered) / stored / 1e3:7.2f} µs/event  outside statements: COMMIT (deferred foreign-key checks)"
+        )
+
+
 def run(args: argparse.Namespace, raw_key: str) -> None:
     from django.db import connection
     from django.test import Client
@@ -93,18 +147,24 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
 
     print(f"building {args.batches * (args.repeat + 1)} batches of {args.size} events …", flush=True)
     bodies = batches_build(count=args.batches * (args.repeat + 1), size=args.size, crash_share=0.02, devices=200)
-    with rollups_deferred():  # rollups belong to the Celery worker, not to the web process
+    statements, stack = StatementMeter(), ExitStack()
+    if args.statements:
+        statements.install(stack)
+    with stack, rollups_deferred():  # rollups belong to the Celery worker, not to the web process
         for body in bodies[: args.batches // 4 or 1]:  # warm up: imports, staging tables, catalog versions
             ingest(body)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (backend,) = cursor.fetchone()
+        statements.pid = backend
         rounds = []
         for number in range(1, args.repeat + 1):
             batch = bodies[number * args.batches : (number + 1) * args.batches]
             spent[0], stored = 0.0, 0
             profiler = cProfile.Profile(time.process_time) if args.profile and number == args.repeat else None
+            statements.on = args.statements and number == args.repeat
             cpu_before, db_before = time.process_time(), cpu_seconds(backend)
+            db_ns_before = _backend_ns(backend) if args.statements else 0
             if profiler:
                 profiler.enable()
             for body in batch:
@@ -113,6 +173,7 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
                 profiler.disable()
             cpu = time.process_time() - cpu_before
             db = cpu_seconds(backend) - db_before
+            db_ns = _backend_ns(backend) - db_ns_before if args.statements else 0
             rounds.append((cpu / stored * 1e6, spent[0] / stored * 1e6, db / stored * 1e6, stored))
             print(f"round {number}: web {rounds[-1][0]:6.1f} µs/event (rows_insert_skipping_stored {rounds[-1][1]:5.1f}), "
                   f"database {rounds[-1][2]:5.1f} µs/event, {stored:,} stored", flush=True)  # fmt: skip
@@ -121,6 +182,8 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
     print(f"\n{mode}, {args.batches} × {args.size}-event batches, best of {args.repeat}; load avg "
           f"{os.getloadavg()[0]:.2f}\nweb CPU {web:.1f} µs/event, of which rows_insert_skipping_stored {insert:.1f}; "
           f"database backend {db:.1f} µs/event")  # fmt: skip
+    if args.statements:
+        statements.report(stored=stored, db_ns=db_ns)
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
@@ -132,9 +195,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--view", action="store_true", help="post through the DRF view (test client)")
+    parser.add_argument("--db-prefix", default="ep_wti", help="name prefix of the throwaway database")
+    parser.add_argument("--statements", action="store_true", help="database CPU of the last round by statement")
     parser.add_argument("--profile", action="store_true", help="cProfile the last round: top 30 by own time")
     args = parser.parse_args()
-    db_name = f"ep_wti_{uuid.uuid4().hex[:8]}"
+    db_name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     server = args.server.rstrip("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db_name}"')

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -102,18 +102,22 @@ def _events_fast(envelope: wire.TypedEnvelope) -> tuple[list, list, int] | None:
     duplicates = 0
     sampled = [event.latency_ms for event in envelope.events if event.__class__ is wire.SessionIn and event.latency_ms]
     samples = iter(samples_histograms(sampled)) if sampled else None
+    session_class, max_offset = wire.SessionIn, wire.MAX_UTC_OFFSET
     try:
         for index, event in enumerate(envelope.events):
+            is_session = event.__class__ is session_class
             # Bucketed above in this order, duplicates included.
-            of_samples = next(samples) if event.__class__ is wire.SessionIn and event.latency_ms else None
+            of_samples = next(samples) if is_session and event.latency_ms else None
             event_key = event.event_id.int  # hash(UUID) is hash(.int), via a Python-level __hash__
             if event_key in seen:
                 duplicates += 1
                 continue
             seen.add(event_key)
-            if wire.offset_out_of_range(event.started_at if event.__class__ is wire.SessionIn else event.occurred_at):
+            at = event.started_at if is_session else event.occurred_at
+            # wire.offset_out_of_range inline, skipped for UTC (msgspec's tzinfo of "Z" and "+00:00" is UTC itself)
+            if at.tzinfo is not UTC and abs(at.utcoffset()) > max_offset:
                 return None  # reported by index on the slow path
-            if isinstance(event, wire.SessionIn):
+            if is_session:
                 sessions.append((index, event, session_histogram(event, None, of_samples)))
             else:
                 crashes.append((index, event))
@@ -225,24 +229,39 @@ def _batch_store(
     *, api_key, envelope, sessions, crashes, clock: Clock, result: IngestResult, expect_stored: bool
 ) -> None:
     info = envelope.device
+    # Each event's stack once (a 5-tuple built by attrgetter): the catalog read, the rejections and the rows.
+    session_stacks = list(map(stack_of, [event for _, event, _ in sessions]))
+    crash_stacks = list(map(stack_of, [event for _, event in crashes]))
     device_model_id, stacks = stacks_resolve(
-        device_model=info.model,
-        key_prefix=api_key.prefix,
-        stacks={*map(stack_of, [event for _, event, _ in sessions]), *map(stack_of, [event for _, event in crashes])},
+        device_model=info.model, key_prefix=api_key.prefix, stacks={*session_stacks, *crash_stacks}
     )
     if device_model_id is None:  # every event is rejected, each with all of its errors
-        for index, event in [(index, event) for index, event, _ in sessions] + crashes:
-            _reject(result, index, event, stacks[stack_of(event)])
+        for (index, event), stack in zip(
+            [(index, event) for index, event, _ in sessions] + crashes, session_stacks + crash_stacks, strict=True
+        ):
+            _reject(result, index, event, stacks[stack])
         return
+
+    # The events whose stack resolved, each with its ids and its corrected time (computed once per event: the
+    # device's first/last seen and the rows both need it); the others are rejected here, by index.
+    correct = clock.correct
+    stored_sessions, stored_crashes = [], []
+    for (index, event, histogram), stack in zip(sessions, session_stacks, strict=True):
+        ids = stacks[stack]
+        if ids.__class__ is dict:
+            _reject(result, index, event, ids)
+        else:
+            stored_sessions.append((event, histogram, ids, correct(event.started_at)))
+    for (index, event), stack in zip(crashes, crash_stacks, strict=True):
+        ids = stacks[stack]
+        if ids.__class__ is dict:
+            _reject(result, index, event, ids)
+        else:
+            stored_crashes.append((event, ids, correct(event.occurred_at)))
 
     app_version, os_version = info.app_version or "", info.os_version or ""
     # First/last seen are the device's earliest and latest stored event times, not the batch's arrival.
-    seen = [
-        clock.correct(event.started_at)[0] for _, event, _ in sessions if stacks[stack_of(event)].__class__ is not dict
-    ]
-    seen += [
-        clock.correct(event.occurred_at)[0] for _, event in crashes if stacks[stack_of(event)].__class__ is not dict
-    ]
+    seen = [corrected[0] for *_, corrected in stored_sessions] + [corrected[0] for *_, corrected in stored_crashes]
     device_id = device_upsert(
         uid=info.uid, device_model_id=device_model_id, os_version=os_version, app_version=app_version,
         firmware=info.firmware or "", fleet=api_key.fleet,
@@ -255,12 +274,12 @@ def _batch_store(
     cohort = (device_id, device_model_id, app_version, os_version)
     # A session whose crash is in the same batch (the usual case: the app reports both on its next start) is
     # stored flagged: updating it afterwards would write the row and its seven index entries twice.
-    crashed = {event.session_id for _, event in crashes if stacks[stack_of(event)].__class__ is not dict}
-    touched, flagged = _sessions_store(sessions=sessions, stacks=stacks, cohort=cohort, clock=clock, result=result,
+    crashed = {event.session_id for event, _, _ in stored_crashes}
+    touched, flagged = _sessions_store(sessions=stored_sessions, cohort=cohort, clock=clock, result=result,
                                        crashed=crashed, expect_stored=expect_stored)  # fmt: skip
     # Their crashes are stored linked to them: linking afterwards would update each crash row and its indexes.
     linked = session_ids_by_event(device_id=device_id, sessions=flagged) if flagged else {}
-    touched += _crashes_store(crashes=crashes, stacks=stacks, cohort=cohort, clock=clock, result=result,
+    touched += _crashes_store(crashes=stored_crashes, cohort=cohort, clock=clock, result=result,
                               linked=linked, expect_stored=expect_stored)  # fmt: skip
     flipped = session_crash_link(device_id=device_id)
     crashed_partials_insert(flipped=[(started, cohort, device_id) for started, cohort, summed in flipped if summed])
@@ -270,30 +289,27 @@ def _batch_store(
 
 
 def _sessions_store(
-    *, sessions, stacks, cohort, clock: Clock, result: IngestResult, crashed: set[str], expect_stored: bool
+    *, sessions, cohort, clock: Clock, result: IngestResult, crashed: set[str], expect_stored: bool
 ) -> tuple[list[datetime], list]:
-    """Validates each session's stack and stores the valid ones (`crashed`: session ids with a crash in the batch).
+    """Stores the sessions (event, histogram, stack ids, corrected time) whose stack resolved (`crashed`: session ids
+    with a crash in the batch).
 
     Returns the hours of those actually inserted, and (event_id, session_id, started_at) of those inserted flagged
     as crashed.
     """
     device_id, device_model_id, app_version, os_version = cohort
-    received_at, correct = clock.received_at, clock.correct
-    rows = []
-    for index, event, histogram in sessions:
-        ids = stacks[stack_of(event)]
-        if ids.__class__ is dict:
-            _reject(result, index, event, ids)
-            continue
-        model_version_id, runtime_version_id, delegate_id = ids
-        started_at, clock_flag, offset_s = correct(event.started_at)
-        rows.append((
+    received_at = clock.received_at
+    rows = [
+        (
             event.event_id, device_id, event.session_id, device_model_id, model_version_id, runtime_version_id,
             delegate_id, app_version, os_version, started_at, received_at, offset_s,
             clock_flag, event.duration_s, event.inferences, event.errors, histogram,
             event.accelerated_fraction, event.fallback_ops, event.peak_rss_mb, event.thermal_state or "",
             event.session_id in crashed, True, event.energy_mj_per_inference,
-        ))  # fmt: skip
+        )
+        for event, histogram, (model_version_id, runtime_version_id, delegate_id), (started_at, clock_flag, offset_s)
+        in sessions
+    ]  # fmt: skip
     skipped = rows_insert_skipping_stored(
         model=InferenceSession, columns=SESSION_COLUMNS, rows=rows, expect_stored=expect_stored
     )
@@ -312,26 +328,22 @@ def _sessions_store(
 
 
 def _crashes_store(
-    *, crashes, stacks, cohort, clock: Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
+    *, crashes, cohort, clock: Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
 ) -> list[datetime]:
-    """Validates, scrubs and groups each crash, stores the valid ones and counts them in their groups.
+    """Scrubs and groups each crash (event, stack ids, corrected time) whose stack resolved, stores them and counts
+    them in their groups.
 
     `linked`: {session_id: InferenceSession id} of the sessions this batch stored, for their crashes.
     """
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
-    for index, event in crashes:
-        ids = stacks[stack_of(event)]
-        if ids.__class__ is dict:
-            _reject(result, index, event, ids)
-            continue
+    for event, ids, (occurred_at, clock_flag, offset_s) in crashes:
         message = secrets_scrub(event.message)
         frames = frames_scrub([msgspec.structs.asdict(frame) for frame in event.frames])
         signal, exception_type = event.signal or "", event.exception_type or ""
         identity = crash_identity(
             kind=event.kind, signal=signal, exception_type=exception_type, message=message, frames=frames
         )
-        occurred_at, clock_flag, offset_s = clock.correct(event.occurred_at)
         prepared.append((ids, event, identity.fingerprint, occurred_at, clock_flag, offset_s, message, frames))
         seed = seeds.get(identity.fingerprint)
         first = min(occurred_at, seed.first_seen_at) if seed else occurred_at
