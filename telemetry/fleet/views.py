@@ -16,6 +16,7 @@ from ..kpi import selectors
 from ..kpi.scope import Scope, filter_choices, scope_parse
 from . import charts
 from . import selectors as fleet_selectors
+from .fallback import SAMPLE_SESSIONS, fallback_ops_get
 from .release_health import ReleaseHealthRows, release_health_panel
 from .releases import release_compare_rows, release_options
 
@@ -118,7 +119,7 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
     per_version: dict[str, dict] = {}
     for row in adoption:
         per_version.setdefault(row["model_version"], {})[row["day"]] = row["devices"]
-    ops, sampled = fleet_selectors.fallback_ops_top(end=end, filters=filters)
+    fallback = fallback_ops_get(start=start, end=end, filters=filters)
     budget_mb = None
     if filters.get("device_model"):
         budget_mb = (
@@ -147,7 +148,9 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
             charts.accelerator_chart(
                 x=x, utilization=[k.accelerator_utilization for k in series], target=targets.accelerator_utilization
             ),
-            charts.fallback_ops_chart(ops=ops),
+            charts.fallback_ops_chart(
+                ops=[(o.op, o.sessions, o.share) for o in fallback.ops], sample=fallback.is_sample
+            ),
             charts.memory_chart(
                 bins=fleet_selectors.peak_rss_distribution(start=start, end=end, filters=filters),
                 budget_mb=budget_mb,
@@ -155,7 +158,8 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
             ),
             charts.adoption_chart(x=days, series={v: [d.get(day, 0) for day in days] for v, d in per_version.items()}),
         ],  # fmt: skip
-        "fallback_sampled": sampled,
+        "fallback": fallback,
+        "sample_sessions": SAMPLE_SESSIONS,
         "chart_events": events,
         # Sentry app sessions beside the crash-free KPI: handed in by the project (protocols is above telemetry).
         "release_health": release_health_panel(release_health, start=start, end=end, filters=filters),
