@@ -2,6 +2,7 @@
 brute-force count over the raw sessions for every range and filter the rollups carry, in one query that never reads
 the raw session table; a bounded raw sample (said so on the page) for the app and OS version filters they lack."""
 
+import json
 import random
 from datetime import timedelta
 
@@ -169,7 +170,7 @@ def test_the_page_says_when_a_filter_sends_the_figures_to_the_sample(client, vie
     "url, queries",
     [
         ("/fleet/?range=30d", 19),
-        ("/fleet/?range=30d&device_model=google-pixel-8&model=yolov8n&model_version=1.5.0", 29),
+        ("/fleet/?range=30d&device_model=google-pixel-8&model=yolov8n&model_version=1.5.0", 28),
     ],
 )
 def test_the_fleet_page_query_count_is_pinned(client, viewer_user, fleet, url, queries, django_assert_num_queries):
@@ -177,3 +178,14 @@ def test_the_fleet_page_query_count_is_pinned(client, viewer_user, fleet, url, q
     client.get(url)  # warm sessions / content types
     with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
+
+
+def test_a_device_model_scope_reads_its_tier_and_memory_budget_in_one_query(client, viewer_user, fleet):
+    client.force_login(viewer_user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/fleet/?range=30d&device_model=google-pixel-8")
+    reads = [q["sql"] for q in queries.captured_queries if "memory_budget_mb" in q["sql"]]
+    assert len(reads) == 1 and '"tier"' in reads[0]
+    assert response.context["latency_budget_ms"] == response.context["targets"].p95_latency_ms(1)  # Pixel 8: tier 1
+    memory = next(c for c in response.context["charts"] if c.chart_id == "chart-memory")
+    assert "budget 400 MB" in json.dumps(memory.figure)
