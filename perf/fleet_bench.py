@@ -20,6 +20,7 @@ import pstats
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,11 +29,14 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.http import QueryDict  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
 from compat.models import DeviceModel, MLModel, ModelVersion  # noqa: E402
 from core.roles import roles_sync  # noqa: E402
+from telemetry.fleet import fallback  # noqa: E402
+from telemetry.kpi.scope import scope_parse  # noqa: E402
 from telemetry.models import DailyFallbackRollup, HourlyFallbackRollup  # noqa: E402
 from telemetry.rollups.fallback import fallback_rollups_backfill  # noqa: E402
 
@@ -67,23 +71,31 @@ def client_make() -> Client:
 
 
 def measure(client: Client, urls: dict[str, str], repeat: int) -> None:
-    """Median of `repeat` warm renders per page, interleaved (load swings hit every page alike), and its ratio."""
+    """Median of `repeat` warm renders per page, interleaved (load swings hit every page alike), and its ratio; with
+    the process's CPU time and the queries' time per render, less swayed than wall time by other work on the cores."""
     for url in urls.values():
         assert client.get(url, secure=True).status_code == 200, url  # warm
-    timings: dict[str, list[float]] = {name: [] for name in urls}
-    queries: dict[str, int] = {}
+    timings: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
+    queries: dict[str, tuple[int, int]] = {}  # (queries, of which on the raw session table)
     for _ in range(repeat):
         for name, url in urls.items():
             with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 response = client.get(url, secure=True)
-                timings[name].append((time.perf_counter() - started) * 1000)
+                wall, cpu = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
             assert response.status_code == 200, (url, response.status_code)
-            queries[name] = len(captured.captured_queries)
-    trivial = statistics.median(timings["api me"])
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(f"  {name:<18} median {median:7.1f} ms  {queries[name]:3d} queries  {median / trivial:5.1f}x api me")
+            sql = sum(float(q["time"]) for q in captured.captured_queries) * 1000
+            timings[name].append((wall, cpu, sql))
+            raw = sum("telemetry_inferencesession" in q["sql"] for q in captured.captured_queries)
+            queries[name] = (len(captured.captured_queries), raw)
+    medians = {
+        name: [statistics.median(column) for column in zip(*rows, strict=True)] for name, rows in timings.items()
+    }
+    trivial_wall, trivial_cpu = medians["api me"][0], medians["api me"][1]
+    for name, (wall, cpu, sql) in medians.items():
+        print(f"  {name:<18} median {wall:7.1f} ms  {queries[name][0]:3d} queries ({queries[name][1]} on raw sessions)"
+              f"  {wall / trivial_wall:5.1f}x api me"
+              f"  (python CPU {cpu:6.1f} ms, {cpu / trivial_cpu:5.1f}x; SQL {sql:6.1f} ms)")  # fmt: skip
 
 
 def profile(client: Client, name: str, url: str, *, top: int = 25) -> None:
@@ -103,6 +115,28 @@ def profile(client: Client, name: str, url: str, *, top: int = 25) -> None:
     print(f"  slowest queries of one render ({len(captured.captured_queries) // 5} in all):")
     for q in slowest[:5]:
         print(f"    {float(q['time']) * 1000:7.1f} ms  {q['sql'][:220]}")
+
+
+def fallback_compare(urls: dict[str, str], repeat: int) -> None:
+    """The CPU-fallback figures alone, per page scope: the rollup read the page makes against the bounded raw sample
+    (the newest 5,000 sessions of the last 24 h: what the page read before, and still reads with an app or OS version
+    filter), interleaved in one process."""
+    print(f"\nCPU-fallback figures alone, median of {repeat} reads each (wall ms):")
+    for name in ("fleet 30d", "fleet 30d cohort"):
+        scope = scope_parse(QueryDict(urls[name].split("?", 1)[1]))
+        scoped = {"start": scope.time_range.start, "end": scope.time_range.end, "filters": scope.filters}
+        reads = {
+            "rollups": partial(fallback.fallback_ops_get, **scoped),
+            "raw sample": partial(fallback._sample_ops, **scoped, limit=fallback.TOP_OPS, sampled_by=("bench",)),
+        }
+        timings: dict[str, list[float]] = {read: [] for read in reads}
+        for _ in range(repeat):
+            for read, call in reads.items():
+                started = time.perf_counter()
+                call()
+                timings[read].append((time.perf_counter() - started) * 1000)
+        rollups, sample = (statistics.median(timings[read]) for read in reads)
+        print(f"  {name:<18} rollups {rollups:6.1f} ms, raw sample {sample:6.1f} ms ({sample / rollups:.1f}x)")
 
 
 def main() -> None:
@@ -134,6 +168,7 @@ def main() -> None:
             print(f"\nfleet page on {cursor.fetchone()[0]:,} raw sessions, median of {args.repeat} renders each:")
         client, urls = client_make(), pages()
         measure(client, urls, args.repeat)
+        fallback_compare(urls, args.repeat)
         if args.profile:
             for name in ("fleet 30d", "fleet 30d cohort"):
                 profile(client, name, urls[name])
