@@ -163,7 +163,9 @@ def test_the_page_says_when_a_filter_sends_the_figures_to_the_sample(client, vie
     client.force_login(viewer_user)
     response = client.get("/fleet/?range=7d&app_version=3.3.0")
     assert response.context["fallback"].is_sample
-    assert "The fallback rollups do not carry app_version" in response.content.decode()
+    assert "The fallback rollups do not carry app version, so with this filter" in response.content.decode()
+    both = client.get("/fleet/?range=7d&app_version=3.3.0&os_version=Android+14").content.decode()
+    assert "do not carry app version or OS version, so with these filters" in both
 
 
 @pytest.mark.parametrize(
