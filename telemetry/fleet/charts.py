@@ -59,24 +59,26 @@ def accelerator_chart(*, x: Sequence[datetime], utilization: Sequence, target: f
     )
 
 
-def fallback_ops_chart(*, ops: Sequence[tuple[str, int]]) -> Chart:
-    """Top ops that fell back to CPU, by sessions reporting them (horizontal bars, biggest on top)."""
+def fallback_ops_chart(*, ops: Sequence[tuple[str, int, float | None]], sample: bool = False) -> Chart:
+    """Top ops that fell back to CPU, by sessions listing them, with their share (horizontal bars, biggest on top)."""
     ops = list(ops)[::-1]
+    of = "sampled sessions" if sample else "sessions in scope"
     trace = {
         "type": "bar",
         "orientation": "h",
         "name": "sessions",
-        "x": [count for _, count in ops],
-        "y": [name for name, _ in ops],
+        "x": [count for _, count, _ in ops],
+        "y": [name for name, _, _ in ops],
+        "customdata": [None if share is None else round(share * 100, 3) for _, _, share in ops],
         "marker": {"color": PALETTE[1]},
-        "hovertemplate": "%{y}: %{x:,} sessions<extra></extra>",
+        "hovertemplate": f"%{{y}}: %{{x:,}} sessions (%{{customdata}} % of {of})<extra></extra>",
     }
     return chart(
         chart_id="chart-fallback-ops",
         traces=[trace] if ops else [],
-        layout=base_layout(x_title="sessions reporting the op", hovermode="closest"),
+        layout=base_layout(x_title="sessions listing the op", hovermode="closest"),
         title="Top CPU fallback ops",
-        description="Operators that fell back to the CPU, by number of sessions reporting them.",
+        description=f"Operators that fell back to the CPU, by sessions listing them and their share of {of}.",
         empty_message="No CPU fallback reported in this range.",
     )
 

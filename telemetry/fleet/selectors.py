@@ -1,7 +1,6 @@
-"""Fleet reads beyond the KPI selectors: the peak-RSS distribution and the top CPU-fallback ops of a scope."""
+"""Fleet reads beyond the KPI selectors: the peak-RSS distribution (CPU-fallback ops: fleet/fallback.py)."""
 
 import math
-from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import connection, connections
@@ -10,7 +9,6 @@ from edgeportal_client.histogram import bucket_value
 
 from ..kpi.grains import daily_model, hourly_model
 from ..kpi.scope import filter_q
-from ..models import InferenceSession
 
 
 def peak_rss_distribution(
@@ -56,33 +54,3 @@ def _histogram_counts_merge(queryset, *, column: str) -> dict[int, int]:
 def _nice_width(raw: float) -> float:
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-
-
-FALLBACK_SAMPLE_HOURS = 24
-FALLBACK_SAMPLE_SESSIONS = 5000
-
-
-def fallback_ops_top(
-    *, end: datetime, filters: dict[str, object], limit: int = 10
-) -> tuple[list[tuple[str, int]], int]:
-    """Top CPU-fallback ops among the newest sessions that fell back, in the last 24 h of the range.
-
-    Rollups keep no per-op counts, so this reads a bounded sample of raw rows (at most 5,000 sessions): its cost
-    does not grow with the fleet. Returns (ops with session counts, sessions sampled).
-    """
-    sessions = (
-        InferenceSession.objects.filter(
-            filter_q(filters),
-            started_at__gte=end - timedelta(hours=FALLBACK_SAMPLE_HOURS),
-            started_at__lt=end,
-            accelerated_fraction__lt=1,
-        )
-        .order_by("-started_at")
-        .values_list("fallback_ops", flat=True)[:FALLBACK_SAMPLE_SESSIONS]
-    )
-    counter: Counter[str] = Counter()
-    sampled = 0
-    for ops in sessions:
-        sampled += 1
-        counter.update(set(ops or ()))
-    return counter.most_common(limit), sampled

@@ -16,6 +16,7 @@ from ..kpi import selectors
 from ..kpi.scope import Scope, filter_choices, scope_parse
 from . import charts
 from . import selectors as fleet_selectors
+from .fallback import SAMPLE_SESSIONS, fallback_ops_get
 from .release_health import ReleaseHealthRows, release_health_panel
 from .releases import release_compare_rows, release_options
 
@@ -42,13 +43,15 @@ SORT_COLUMNS = {
 }
 
 
-def _tier_in_scope(filters: dict[str, object]) -> int | None:
+def _device_model_in_scope(filters: dict[str, object]) -> tuple[int | None, int | None]:
+    """(tier, memory budget MB) of the scope: the tier filter or the filtered device model's (one query), else None."""
+    tier, budget_mb = None, None
+    if filters.get("device_model"):
+        row = DeviceModel.objects.filter(slug=filters["device_model"]).values_list("tier", "memory_budget_mb").first()
+        tier, budget_mb = row or (None, None)
     if "tier" in filters:
-        return int(filters["tier"])
-    slug = filters.get("device_model")
-    if slug:
-        return DeviceModel.objects.filter(slug=slug).values_list("tier", flat=True).first()
-    return None
+        tier = int(filters["tier"])
+    return tier, budget_mb
 
 
 def breakdown_filter_params(dimension: str, value) -> dict[str, str]:
@@ -112,18 +115,13 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
     bucket = "hour" if end - start <= timedelta(days=2) else "day"
     series = selectors.kpi_timeseries(start=start, end=end, filters=filters, bucket=bucket)
     x = [k.start for k in series]
-    tier = _tier_in_scope(filters)
+    tier, budget_mb = _device_model_in_scope(filters)
     adoption = selectors.adoption_timeseries(start=start, end=end, filters=filters)
     days = sorted({row["day"] for row in adoption})
     per_version: dict[str, dict] = {}
     for row in adoption:
         per_version.setdefault(row["model_version"], {})[row["day"]] = row["devices"]
-    ops, sampled = fleet_selectors.fallback_ops_top(end=end, filters=filters)
-    budget_mb = None
-    if filters.get("device_model"):
-        budget_mb = (
-            DeviceModel.objects.filter(slug=filters["device_model"]).values_list("memory_budget_mb", flat=True).first()
-        )
+    fallback = fallback_ops_get(start=start, end=end, filters=filters)
     events = _events_for(chart_events, start=start, end=end, filters=filters)
     context = {
         "scope": scope,
@@ -147,7 +145,9 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
             charts.accelerator_chart(
                 x=x, utilization=[k.accelerator_utilization for k in series], target=targets.accelerator_utilization
             ),
-            charts.fallback_ops_chart(ops=ops),
+            charts.fallback_ops_chart(
+                ops=[(o.op, o.sessions, o.share) for o in fallback.ops], sample=fallback.is_sample
+            ),
             charts.memory_chart(
                 bins=fleet_selectors.peak_rss_distribution(start=start, end=end, filters=filters),
                 budget_mb=budget_mb,
@@ -155,7 +155,8 @@ def fleet_health(request, *, chart_events: ChartEvents | None = None, release_he
             ),
             charts.adoption_chart(x=days, series={v: [d.get(day, 0) for day in days] for v, d in per_version.items()}),
         ],  # fmt: skip
-        "fallback_sampled": sampled,
+        "fallback": fallback,
+        "sample_sessions": SAMPLE_SESSIONS,
         "chart_events": events,
         # Sentry app sessions beside the crash-free KPI: handed in by the project (protocols is above telemetry).
         "release_health": release_health_panel(release_health, start=start, end=end, filters=filters),
