@@ -121,7 +121,7 @@ def home_dashboard_get(*, time_range: TimeRange, filters: dict, query_string: st
     start, end = time_range.start, time_range.end
     # Cohorts first: within a request they read the scope's per-cell totals once, and the device-model breakdown
     # and kpis_get reuse them.
-    worst = telemetry_selectors.cohorts_missing_targets(start=start, end=end, filters=filters)
+    worst = telemetry_selectors.cohorts_missing_targets(start=start, end=end, filters=filters, targets=targets)
     by_device_model = telemetry_selectors.kpi_breakdown(start=start, end=end, filters=filters, dimension="device_model")
     kpis = telemetry_selectors.kpis_get(start=start, end=end, filters=filters)
     previous = time_range.previous
