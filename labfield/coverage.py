@@ -81,9 +81,12 @@ def lab_coverage(*, start: datetime, end: datetime, filters: dict, now: datetime
         )  # fmt: skip
     if not cells:
         return LabCoverage(None, 0, 0, 0, 0, [])
-    runtime_of = dict(
-        RuntimeVersion.objects.filter(id__in={rv for _, rv, _, _, _ in cells}).values_list("id", "runtime_id")
-    )
+    if window is not None:
+        runtime_of = window.runtime_of
+    else:
+        runtime_of = dict(
+            RuntimeVersion.objects.filter(id__in={rv for _, rv, _, _, _ in cells}).values_list("id", "runtime_id")
+        )
     paths: dict[Pair, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     for mv, rv, delegate, dm, sessions in cells:
         paths[(mv, dm)][(runtime_of[rv], delegate)] += sessions
