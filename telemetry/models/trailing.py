@@ -15,8 +15,8 @@ class TrailingWindow(models.TextChoices):
 
 class TrailingGrain(models.TextChoices):
     """What one row sums: the whole fleet, one device model, one compat cell, one (model version × device model)
-    pair (lab coverage's unit: labfield/coverage.py), or the whole fleet over the window's previous period (the
-    trends; its own range, devices not counted)."""
+    pair (lab coverage's unit, labfield/coverage.py: its scalar sums and exact devices, no histograms), or the whole
+    fleet over the window's previous period (the trends; its own range, devices not counted)."""
 
     FLEET = "fleet", "Fleet"
     DEVICE_MODEL = "device_model", "Device model"

@@ -32,7 +32,7 @@ from ..kpi.buckets import DAY
 from ..kpi.coverage import lacking_devices
 from ..kpi.kpis import QUANTILE_COLUMNS, totals_quantiles
 from ..kpi.reads import grouped_device_pairs, grouped_totals, merge_rows_fast, range_pieces
-from ..kpi.totals import SUM_COLUMNS, Totals, totals_sum
+from ..kpi.totals import SCALAR_SUM_COLUMNS, SUM_COLUMNS, Totals, totals_sum
 from ..kpi.windows import CELL_FIELDS, read_span, trailing_range_pairs
 from ..models import (
     DailyCoarseRollup,
@@ -139,11 +139,14 @@ def _range_sums(start: datetime, end: datetime, *, devices: bool = True) -> Wind
 
 
 def _pairs_summed(cells: dict[tuple, Totals]) -> dict[tuple[int, int], Totals]:
-    """Each (model version, device model) pair's Totals: its cells' sums (devices left to the caller)."""
-    per_pair: dict[tuple[int, int], list[Totals]] = defaultdict(list)
-    for cell, totals in cells.items():
-        per_pair[(cell[1], cell[0])].append(totals)
-    return {pair: totals_sum(parts) for pair, parts in per_pair.items()}
+    """Each (model version, device model) pair's scalar sums, its cells' (devices left to the caller). No histograms:
+    lab coverage reads a pair's sessions and devices only, and the histograms were most of writing its row."""
+    pairs: dict[tuple[int, int], Totals] = defaultdict(Totals)
+    for (dm_id, mv_id, _rv, _delegate), totals in cells.items():
+        pair = pairs[(mv_id, dm_id)]
+        for name in SCALAR_SUM_COLUMNS:
+            setattr(pair, name, getattr(pair, name) + getattr(totals, name))
+    return dict(pairs)
 
 
 def _closed_read(*, window: str, start: datetime, end: datetime, touched) -> WindowSums | None:
