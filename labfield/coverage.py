@@ -24,6 +24,7 @@ from telemetry.kpi.buckets import DAY, day_floor, range_snap
 from telemetry.kpi.grains import daily_model
 from telemetry.kpi.reads import grouped_devices
 from telemetry.kpi.scope import filter_q
+from telemetry.kpi.windows import TrailingRows, trailing_rows_read
 
 CELL = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 PAIR = ("model_version_id", "device_model_id")
@@ -63,27 +64,38 @@ class LabCoverage:
 
 
 def lab_coverage(*, start: datetime, end: datetime, filters: dict, now: datetime | None = None) -> LabCoverage:
-    """The lab coverage of the fleet's activity in [start, end) within `filters` (module docstring); 4 queries."""
-    daily = daily_model(filters=filters, fields=CELL)
-    cells = (
-        daily.objects.filter(
-            filter_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
-            sessions__gt=0,
-        ).order_by().values_list(*CELL).annotate(total=Sum("sessions"))
-    )  # fmt: skip
-    cells = list(cells)
+    """The lab coverage of the fleet's activity in [start, end) within `filters` (module docstring); 4 queries, 2 on
+    an unfiltered 7- or 30-day window (its rows, read once per request, hold the active cells and pair devices)."""
+    snapped_start, snapped_end = range_snap(start, end)
+    window = _window_read(start=start, end=end, filters=filters)
+    if window is not None:  # an unfiltered 7- or 30-day window: its cell and pair rows, summed by the rollup run
+        cells = [(mv, rv, delegate, dm, totals.sessions) for (dm, mv, rv, delegate), totals in window.cells.items()]
+        cells = [cell for cell in cells if cell[-1] > 0]
+    else:
+        daily = daily_model(filters=filters, fields=CELL)
+        cells = list(
+            daily.objects.filter(
+                filter_q(filters), bucket_start__gte=day_floor(start), bucket_start__lt=day_floor(end) + DAY,
+                sessions__gt=0,
+            ).order_by().values_list(*CELL).annotate(total=Sum("sessions"))
+        )  # fmt: skip
     if not cells:
         return LabCoverage(None, 0, 0, 0, 0, [])
-    runtime_of = dict(
-        RuntimeVersion.objects.filter(id__in={rv for _, rv, _, _, _ in cells}).values_list("id", "runtime_id")
-    )
+    if window is not None:
+        runtime_of = window.runtime_of
+    else:
+        runtime_of = dict(
+            RuntimeVersion.objects.filter(id__in={rv for _, rv, _, _, _ in cells}).values_list("id", "runtime_id")
+        )
     paths: dict[Pair, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     for mv, rv, delegate, dm, sessions in cells:
         paths[(mv, dm)][(runtime_of[rv], delegate)] += sessions
-    # Snapped as the KPI selectors snap: an end at "now" then reaches the present, so today is read as its whole
-    # day of activity rows instead of a raw-session scan of today's hours (nothing starts after now: same counts).
-    snapped_start, snapped_end = range_snap(start, end)
-    devices = grouped_devices(start=snapped_start, end=snapped_end, q=filter_q(filters), fields=PAIR)
+    if window is not None:
+        devices = window.pair_devices
+    else:
+        # Snapped as the KPI selectors snap: an end at "now" then reaches the present, so today is read as its whole
+        # day of activity rows instead of a raw-session scan of today's hours (nothing starts after now: same counts).
+        devices = grouped_devices(start=snapped_start, end=snapped_end, q=filter_q(filters), fields=PAIR)
     since = (now or timezone.now()) - timedelta(days=settings.LAB_COVERAGE_DAYS)
     lab_paths: dict[Pair, set[tuple[int, int]]] = defaultdict(set)
     runs = BenchmarkRun.objects.filter(
@@ -103,6 +115,15 @@ def lab_coverage(*, start: datetime, end: datetime, filters: dict, now: datetime
         covered_devices / total if total else None, len(covered), len(paths), covered_devices, total, gaps,
         frozenset(paths), frozenset(covered),
     )  # fmt: skip
+
+
+def _window_read(*, start: datetime, end: datetime, filters: dict) -> TrailingRows | None:
+    """The trailing window whose rows hold this read: unfiltered, and its span the whole days the cells are read
+    over (so never the 24 h window: its cells are hours, the coverage's are whole days)."""
+    window = trailing_rows_read(start=start, end=end, filters=filters)
+    if window is None or window.span != (day_floor(start), day_floor(end) + DAY):
+        return None
+    return window
 
 
 def _gap(pair: Pair, devices: int, used: dict[tuple[int, int], int]) -> CoverageGap:

@@ -290,6 +290,26 @@ def raw_load(profiles, catalog, *, sessions: int, start: datetime, days: int, ho
     return n, len(crash_rows), len(group_devices)
 
 
+def profile(client: Client, url: str) -> None:
+    """One render of ``url`` under cProfile: the top functions by cumulative time and the slowest queries."""
+    import cProfile
+    import pstats
+
+    client.get(url, secure=True)
+    profiler = cProfile.Profile()
+    with CaptureQueriesContext(connection) as queries:
+        profiler.enable()
+        client.get(url, secure=True)
+        profiler.disable()
+    # The project's own functions (the framework's frames are in every page alike), by cumulative time.
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"^(?!.*(site-packages|lib/python))", 50)
+    slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:15]
+    total = sum(float(q["time"]) for q in queries.captured_queries)
+    print(f"  {len(queries.captured_queries)} queries, {total * 1000:.1f} ms in SQL; slowest:")
+    for query in slowest:
+        print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:240]}")
+
+
 def measure(client: Client, url: str, repeat: int) -> tuple[float, int]:
     client.get(url, secure=True)  # warm caches (templates, content types); production settings redirect http
     timings = []
@@ -343,8 +363,9 @@ def windows_rebuild() -> None:
           f" {run_ms:.0f} ms as a rollup run of the current hour rebuilds them (what each run adds)")  # fmt: skip
 
 
-def pages_measure(*, device_model, model_version, repeat: int) -> dict:
-    """Median render time and query count of each page on the data in the database."""
+def pages_measure(*, device_model, model_version, repeat: int, only=(), profile_page: str = "") -> dict:
+    """Median render time and query count of each page on the data in the database (``only``: those pages and
+    `api me`; ``profile_page``: also profile one render of that page)."""
     user, _ = User.objects.get_or_create(username="bench-viewer")
     roles_sync()
     user.groups.add(*Group.objects.filter(name="viewer"))
@@ -364,6 +385,10 @@ def pages_measure(*, device_model, model_version, repeat: int) -> dict:
         "compat matrix": "/compat/",
         "device page": f"/fleet/devices/{device.uid}/",
     }
+    if only:
+        pages = {name: url for name, url in pages.items() if name == "api me" or name in only}
+    if profile_page:
+        profile(client, pages[profile_page])
     results = {name: measure(client, url, repeat) for name, url in pages.items()}
     trivial = results["api me"][0]
     for name, (median_ms, queries) in results.items():
@@ -371,7 +396,7 @@ def pages_measure(*, device_model, model_version, repeat: int) -> dict:
     return results
 
 
-def loaded_measure(*, repeat: int) -> None:
+def loaded_measure(*, repeat: int, only=(), profile_page: str = "", rebuild: bool = True) -> None:
     """--reuse: the pages again on the fleet a previous run left in the database (a quieter moment, no reload)."""
     models = list(MLModel.objects.order_by("id"))
     versions = list(ModelVersion.objects.filter(ml_model=models[5 % MODELS]).order_by("id"))
@@ -379,8 +404,10 @@ def loaded_measure(*, repeat: int) -> None:
         cursor.execute("SELECT count(*) FROM telemetry_inferencesession")
         (sessions,) = cursor.fetchone()
     print(f"\nmeasured again on the loaded fleet: {sessions:,} raw sessions")
-    windows_rebuild()  # the windows' ranges move with the clock: a rollup run since the load would have rebuilt them
-    pages_measure(device_model=DeviceModel.objects.order_by("id")[5], model_version=versions[2], repeat=repeat)
+    if rebuild:  # the windows' ranges move with the clock: a rollup run since the load would have rebuilt them
+        windows_rebuild()
+    pages_measure(device_model=DeviceModel.objects.order_by("id")[5], model_version=versions[2], repeat=repeat,
+                  only=only, profile_page=profile_page)  # fmt: skip
 
 
 def main() -> None:
@@ -390,6 +417,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="measure the fleet already loaded (no truncate, no load)")
+    parser.add_argument("--page", action="append", default=[], help="time only this page (and api me); repeatable")
+    parser.add_argument("--profile", default="", help="with --reuse: also profile one render of this page (e.g. home)")
+    parser.add_argument("--no-rebuild", action="store_true", help="with --reuse: keep the windows as they are")
     args = parser.parse_args()
     if not settings.IS_POSTGRES:
         sys.exit("needs PostgreSQL: set DATABASE_URL=postgres://... (a scratch database: it is truncated)")
@@ -401,7 +431,7 @@ def main() -> None:
     }
     if args.reuse:
         with override_settings(STORAGES=storages, ALLOWED_HOSTS=["testserver"]):
-            loaded_measure(repeat=args.repeat)
+            loaded_measure(repeat=args.repeat, only=args.page, profile_page=args.profile, rebuild=not args.no_rebuild)
         return
     with override_settings(STORAGES=storages, ALLOWED_HOSTS=["testserver"]):
         measured = {

@@ -17,7 +17,8 @@ from django.db.models import Count, Q
 
 from ..models import DailyFleetRollup, DeviceActivityDay, DeviceLackingDay, HourlyFleetRollup, InferenceSession
 from .buckets import range_snap, utc
-from .reads import device_pieces, range_pieces
+from .reads import device_pieces
+from .windows import range_pieces, trailing_rows_read
 
 # A session lacks a KPI field when one of these holds (docs/rollouts.md "Observability coverage"); errors is never
 # null, so it cannot be missing.
@@ -70,20 +71,37 @@ def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end) snapped to hours.
 
     Whole days read DeviceActivityDay and DeviceLackingDay, partial-day edges the raw sessions (as kpi.reads counts
-    devices; an edge past raw retention counts its whole day). Two queries for whole days, four with edges.
+    devices; an edge past raw retention counts its whole day). An unfiltered preset window's fleet row holds both
+    counts, made by this read ahead (rollups/trailing.py: no query when the request read the window already); else
+    two queries for whole days, four with edges.
     """
     start, end = range_snap(start, end)
+    window = trailing_rows_read(start=start, end=end, filters=None)
+    if window is not None:
+        return window.fleet.devices, window.fleet.devices - window.lacking_devices
     raw_q, days_q = device_pieces(start, end)
     if not raw_q:
         if not days_q:
             return 0, 0
         active = DeviceActivityDay.objects.filter(days_q).aggregate(n=Count("device_id", distinct=True))["n"]
-        lacking = DeviceLackingDay.objects.filter(days_q).aggregate(n=Count("device_id", distinct=True))["n"]
-        return active, active - lacking
+        return active, active - lacking_devices(start=start, end=end)
     raw = InferenceSession.objects.filter(raw_q)
     active_ids = set(raw.values_list("device_id", flat=True).distinct())
-    lacking_ids = set(raw.filter(missing_q()).values_list("device_id", flat=True).distinct())
     if days_q:
         active_ids |= set(DeviceActivityDay.objects.filter(days_q).values_list("device_id", flat=True).distinct())
+    return len(active_ids), len(active_ids) - lacking_devices(start=start, end=end)
+
+
+def lacking_devices(*, start: datetime, end: datetime) -> int:
+    """Distinct devices with a session lacking a KPI field in [start, end) snapped to hours (each is active): whole
+    days from DeviceLackingDay, partial-day edges from the raw sessions; one or two queries."""
+    start, end = range_snap(start, end)
+    raw_q, days_q = device_pieces(start, end)
+    if not raw_q:
+        if not days_q:
+            return 0
+        return DeviceLackingDay.objects.filter(days_q).aggregate(n=Count("device_id", distinct=True))["n"]
+    lacking_ids = set(InferenceSession.objects.filter(raw_q).filter(missing_q()).values_list("device_id", flat=True))
+    if days_q:
         lacking_ids |= set(DeviceLackingDay.objects.filter(days_q).values_list("device_id", flat=True).distinct())
-    return len(active_ids), len(active_ids) - len(lacking_ids)
+    return len(lacking_ids)

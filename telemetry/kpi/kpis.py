@@ -7,6 +7,20 @@ from datetime import datetime
 
 from .totals import Totals
 
+Quantiles = tuple[float | None, float | None, float | None, float | None, float | None]
+QUANTILE_COLUMNS = ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "peak_rss_mb_p50", "peak_rss_mb_p95")
+
+
+def totals_quantiles(totals: Totals) -> Quantiles:
+    """The KPI quantiles of merged histograms, in QUANTILE_COLUMNS order (None for an empty histogram): the one
+    definition, computed here for a page and when a trailing-window row is written (its stored columns)."""
+    if totals.quantiles is not None:
+        return totals.quantiles
+    latency, rss = totals.histogram(), totals.histogram(rss=True)
+    p50, p95, p99 = latency.quantiles((0.5, 0.95, 0.99))
+    rss50, rss95 = rss.quantiles((0.5, 0.95))
+    return p50, p95, p99, rss50, rss95
+
 
 @dataclass(frozen=True)
 class Kpis:
@@ -31,9 +45,7 @@ class Kpis:
 
     @classmethod
     def from_totals(cls, totals: Totals, *, start: datetime, end: datetime) -> Kpis:
-        latency, rss = totals.histogram(), totals.histogram(rss=True)
-        p50, p95, p99 = latency.quantiles((0.5, 0.95, 0.99))
-        rss50, rss95 = rss.quantiles((0.5, 0.95))
+        p50, p95, p99, rss50, rss95 = totals_quantiles(totals)
         return cls(
             start=start,
             end=end,

@@ -20,24 +20,10 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ..models import DailyRollup, DeviceActivityDay, DeviceModelDevice, HourlyRollup, InferenceSession
-from .buckets import DAY, HOUR, day_floor, range_split
+from .buckets import DAY, HOUR, day_floor
 from .histogram_sql import histogram_sums
 from .totals import SCALAR_SUM_COLUMNS, SUM_COLUMNS, Totals
-
-
-def range_pieces(start: datetime, end: datetime) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime]]:
-    """range_split, except that a trailing partial day reaching the present is read as its whole day.
-
-    Nothing can have started after now (ingest clamps future device times to the receive time), so today's daily
-    rows and activity hold exactly [today, end): the 7- and 30-day views read no hourly rows and no raw sessions.
-    """
-    last_day = day_floor(end)
-    if last_day == end or start > last_day or end < timezone.now():
-        return range_split(start, end)
-    if start == last_day:
-        return [], (last_day, last_day + DAY)
-    edges, (day_start, day_end) = range_split(start, last_day)
-    return edges, (day_start if day_start < day_end else last_day, last_day + DAY)
+from .windows import range_pieces, trailing_rows_read
 
 
 def grouped_totals(
@@ -132,6 +118,10 @@ def grouped_devices(
     DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
     """
     key = key or (lambda row: tuple(row[f] for f in fields))
+    if not fields and not q:  # the fleet's devices: a preset window's fleet row holds them (the same read, ahead)
+        window = trailing_rows_read(start=start, end=end, filters=None)
+        if window is not None:
+            return {key({}): window.fleet.devices}
     raw_q, activity_days = device_pieces(start, end)
     activity = DeviceActivityDay.objects.filter(activity_days, q) if activity_days else None
     if not raw_q:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 
-from django.core.signals import request_finished, request_started
 from django.db.models import Count, F, Q, Sum
 
 from compat.models import Delegate, DelegateKind, DeviceModel, ModelVersion, RuntimeVersion
@@ -21,29 +19,17 @@ from .buckets import DAY, HOUR, day_ceil, day_floor, range_snap, utc
 from .grains import DIMENSIONS, daily_model, device_model_only, hourly_model
 from .histogram_sql import histogram_sums
 from .kpis import Kpis
+from .memo import request_memo
 from .reads import grouped_devices, grouped_totals
 from .scope import filter_q
 from .totals import SCALAR_SUM_COLUMNS, Totals, totals_sum
 from .trailing import trailing_cells_read, trailing_fleet_read
+from .windows import trailing_previous_read
 
 # -- per-request cell totals -------------------------------------------------------------------------------------
 
 # A page asks for the KPIs, the device-model breakdown and the cohort breakdown of one scope: all three are sums of
-# the same per-cell totals, so within one HTTP request the rollup rows are read and merged once (request signals
-# open and drop the memo; outside a request, e.g. tasks and the API's single reads, nothing is cached).
-_request_memo: ContextVar[dict | None] = ContextVar("kpi_request_memo", default=None)
-
-
-def _memo_open(**kwargs) -> None:
-    _request_memo.set({})
-
-
-def _memo_close(**kwargs) -> None:
-    _request_memo.set(None)
-
-
-request_started.connect(_memo_open, dispatch_uid="telemetry.kpi.selectors.memo_open")
-request_finished.connect(_memo_close, dispatch_uid="telemetry.kpi.selectors.memo_close")
+# the same per-cell totals, so within one HTTP request the rollup rows are read and merged once (kpi.memo).
 
 
 def _cell_totals(
@@ -106,12 +92,15 @@ def kpis_get(
     """
     start, end = range_snap(start, end)
     q = filter_q(filters or {})
-    memo = _request_memo.get()
-    window = trailing_fleet_read(memo=memo, start=start, end=end, filters=filters)
+    memo = request_memo()
+    window = trailing_fleet_read(start=start, end=end, filters=filters)
     if window is not None:  # an unfiltered preset window: one row, devices exact
         totals = replace(window.fleet)
         totals.devices = totals.devices if count_devices else 0
         return Kpis.from_totals(totals, start=start, end=end)
+    previous = None if count_devices else trailing_previous_read(start=start, end=end, filters=filters)
+    if previous is not None:  # a preset window's previous period (the trends), summed by the same rollup run
+        return Kpis.from_totals(replace(previous), start=start, end=end)
     cells = _cell_totals(memo=memo, start=start, end=end, filters=filters or {}, read=False) if memo else None
     if cells is not None:
         totals = totals_sum(cells.values())
@@ -134,7 +123,7 @@ def kpis_rolled_up_at(
     """When the rollup run summed the figures of this scope, if they come from a trailing window (else None: read
     from the finer rollups at request time); no query once the request read the window's KPIs."""
     start, end = range_snap(start, end)
-    window = trailing_fleet_read(memo=_request_memo.get(), start=start, end=end, filters=filters)
+    window = trailing_fleet_read(start=start, end=end, filters=filters)
     return window.built_at if window is not None else None
 
 
@@ -158,10 +147,8 @@ def kpi_breakdown(
     if dimension in ("model_version", "runtime_version"):
         key = lambda row: f"{row[fields[0]]} {row[fields[1]]}"  # noqa: E731 -- a label, as pages show it
     q = filter_q(filters or {})
-    memo, groups = _request_memo.get(), None
-    window = (
-        trailing_fleet_read(memo=memo, start=start, end=end, filters=filters) if dimension == "device_model" else None
-    )
+    memo, groups = request_memo(), None
+    window = trailing_fleet_read(start=start, end=end, filters=filters) if dimension == "device_model" else None
     if window is not None:  # an unfiltered preset window: one row per device model, devices exact
         groups = {slug: replace(totals) for slug, totals in window.device_models.items()}
         if not count_devices:
@@ -277,13 +264,26 @@ def adoption_timeseries(
 
 
 def cohorts_missing_targets(
-    *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None
+    *, start: datetime, end: datetime, filters: Mapping[str, object] | None = None, targets=None
 ) -> list[dict[str, object]]:
-    """Cohorts (device model × model version × runtime version × delegate) with enough sessions that miss a target."""
-    targets = slo_targets_get()
-    # Devices are counted afterwards for the missing cohorts only: counting them for every cohort was the page's
-    # costliest query (distinct devices over a week of DeviceActivityDay).
-    breakdown = kpi_breakdown(start=start, end=end, filters=filters, dimension="cohort", count_devices=False)
+    """Cohorts (device model × model version × runtime version × delegate) with enough sessions that miss a target
+    (``targets``: the caller's SloTargets, read here when not given)."""
+    targets = targets or slo_targets_get()
+    snapped_start, snapped_end = range_snap(start, end)
+    window_cells = trailing_cells_read(start=snapped_start, end=snapped_end, filters=filters)
+    if window_cells is not None:
+        # An unfiltered preset window: each cell row holds its exact devices and KPI quantiles; only the cells with
+        # enough sessions to be judged become Kpis (in kpi_breakdown's order).
+        breakdown = [
+            (cell, Kpis.from_totals(totals, start=snapped_start, end=snapped_end))
+            for cell, totals in window_cells.items()
+            if totals.sessions >= targets.min_sample_sessions
+        ]
+        breakdown.sort(key=lambda item: (-item[1].sessions, str(item[0])))
+    else:
+        # Devices are counted afterwards for the missing cohorts only: counting them for every cohort was the page's
+        # costliest query (distinct devices over a week of DeviceActivityDay).
+        breakdown = kpi_breakdown(start=start, end=end, filters=filters, dimension="cohort", count_devices=False)
     ids = list(zip(*[value for value, _ in breakdown], strict=True)) if breakdown else [(), (), (), ()]
     device_models = DeviceModel.objects.in_bulk(set(ids[0]))
     model_versions = ModelVersion.objects.select_related("ml_model").in_bulk(set(ids[1]))
@@ -306,20 +306,12 @@ def cohorts_missing_targets(
                     "misses": misses,
                 }
             )
-    if missing:
+    if missing and window_cells is None:
         fields = DIMENSIONS["cohort"]
         cohorts = [tuple(row[f.removesuffix("_id")].pk for f in fields) for row in missing]
         # The smallest id-IN box holding the missing cohorts; the counts are then read for exactly those cohorts.
         box = Q(**{f"{f}__in": {cohort[i] for cohort in cohorts} for i, f in enumerate(fields)})
-        snapped_start, snapped_end = range_snap(start, end)
-        memo = _request_memo.get()
-        window_cells = memo.get(_trailing_key(snapped_start, snapped_end, filters)) if memo else None
-        if window_cells is not None:  # the window's cell rows hold each cell's exact devices
-            devices = {cohort: window_cells[cohort].devices for cohort in cohorts if cohort in window_cells}
-        else:
-            devices = grouped_devices(
-                start=snapped_start, end=snapped_end, q=filter_q(filters or {}) & box, fields=fields
-            )
+        devices = grouped_devices(start=snapped_start, end=snapped_end, q=filter_q(filters or {}) & box, fields=fields)
         for row, cohort in zip(missing, cohorts, strict=True):
             row["kpis"] = replace(row["kpis"], devices=devices.get(cohort, 0))
     return missing

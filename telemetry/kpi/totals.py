@@ -65,6 +65,9 @@ class Totals:
     # Kept for the fleet grain and device-lacking days only (kpi.coverage), so not in SCALAR_SUM_COLUMNS.
     fallback_sessions: int = 0
     lacking_sessions: int = 0
+    # A trailing-window row read without its histograms carries its stored KPI quantiles instead (kpis.QUANTILE_COLUMNS
+    # order): enough for its Kpis, but nothing to merge, so totals_sum refuses it.
+    quantiles: tuple | None = None
 
     def add_histogram(self, wire: dict | None, *, rss: bool = False) -> None:
         """Merge a LatencyHistogram wire dict (keys stay strings: cheaper than parsing each row)."""
@@ -131,6 +134,8 @@ def totals_sum(parts: Iterable[Totals]) -> Totals:
     """A fresh Totals holding the sum of ``parts`` (the parts stay untouched)."""
     total = Totals()
     for part in parts:
+        if part.quantiles is not None:
+            raise ValueError("Totals read with stored quantiles and no histograms cannot be merged")
         for name in SCALAR_SUM_COLUMNS:
             setattr(total, name, getattr(total, name) + getattr(part, name))
         for key, count in part.latency_counts.items():

@@ -10,117 +10,43 @@ None and the caller reads the finer rollups as before.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q
-from django.utils import timezone
 
 from ..models import TrailingGrain, TrailingRollup
-from .buckets import range_snap
-from .reads import merge_rows_fast, range_pieces
-from .scope import RANGES, time_range_parse
+from .reads import merge_rows_fast
 from .totals import SUM_COLUMNS, Totals
+from .windows import CELL_FIELDS, read_span, trailing_ranges, trailing_rows_read, trailing_window
 
-CELL_FIELDS = ("device_model_id", "model_version_id", "runtime_version_id", "delegate_id")
-
-
-def trailing_ranges(now: datetime) -> dict[str, tuple[datetime, datetime]]:
-    """Each preset window's snapped range at ``now``: the one definition pages use (scope.time_range_parse)."""
-    ranges = {}
-    for window in RANGES:
-        time_range = time_range_parse(params={"range": window}, now=now)
-        ranges[window] = range_snap(time_range.start, time_range.end)
-    return ranges
-
-
-def read_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """What a read of the snapped [start, end) sums: its whole UTC days when it has no hourly edge (the 7- and 30-day
-    windows, whose last day reaches now: any end within today reads the same rows), else the range itself.
-
-    A window's rows are stored under their span, so they serve every hour of the day they were built for, not only
-    the hour of the run (the demo has no beat to rebuild them each hour).
-    """
-    edges, days = range_pieces(start, end)
-    return days if not edges else (start, end)
-
-
-def trailing_window(
-    *, start: datetime, end: datetime, filters: Mapping[str, object] | None
-) -> tuple[str, tuple[datetime, datetime]] | None:
-    """(window, span) of the preset window whose current range reads what [start, end) (snapped) reads, unfiltered."""
-    if filters:
-        return None
-    span = read_span(start, end)
-    for window, (window_start, window_end) in trailing_ranges(timezone.now()).items():
-        if read_span(window_start, window_end) == span:
-            return window, span
-    return None
-
-
-def _totals(row: dict) -> Totals:
-    totals = Totals()
-    totals.add_scalars(row)  # devices included: exact for the row's range
-    totals.add_histogram(row["latency_histogram"])
-    totals.add_histogram(row["peak_rss_histogram"], rss=True)
-    return totals
+__all__ = ["CELL_FIELDS", "read_span", "trailing_ranges", "trailing_window"]  # where callers have found them
 
 
 @dataclass(frozen=True)
 class TrailingFleet:
-    """The fleet's and each device model's Totals over one window (devices exact), read in one query."""
+    """The fleet's and each device model's Totals over one window (devices exact)."""
 
     fleet: Totals
     device_models: dict[str, Totals]  # by device model slug
     built_at: datetime  # when the rollup run summed the window: the figures are as fresh as that run
 
 
-def trailing_fleet_read(*, memo: dict | None, start: datetime, end: datetime, filters) -> TrailingFleet | None:
-    """The fleet and per-device-model rows of the window [start, end) reads, or None (module docstring); ≤ 1 query."""
-    found = trailing_window(start=start, end=end, filters=filters)
-    if found is None:
-        return None
-    window, (span_start, span_end) = found
-    key = ("trailing fleet", window, span_start, span_end)
-    if memo is not None and key in memo:
-        return memo[key]
-    grains = (TrailingGrain.FLEET, TrailingGrain.DEVICE_MODEL)
-    rows = TrailingRollup.objects.filter(
-        window=window, bucket_start=span_start, range_end=span_end, grain__in=grains
-    ).values("grain", "device_model__slug", "computed_at", *SUM_COLUMNS)
-    fleet, device_models, built_at = None, {}, None
-    for row in rows:
-        if row["grain"] == TrailingGrain.FLEET:
-            fleet, built_at = _totals(row), row["computed_at"]
-        else:
-            device_models[row["device_model__slug"]] = _totals(row)
-    result = None if fleet is None else TrailingFleet(fleet, device_models, built_at)
-    if memo is not None:
-        memo[key] = result
-    return result
+def trailing_fleet_read(*, start: datetime, end: datetime, filters) -> TrailingFleet | None:
+    """The fleet and per-device-model Totals of the window [start, end) reads, or None; ≤ 1 query per request."""
+    rows = trailing_rows_read(start=start, end=end, filters=filters)
+    return None if rows is None else TrailingFleet(rows.fleet, rows.device_models, rows.built_at)
 
 
 def trailing_cells_read(*, start: datetime, end: datetime, filters) -> dict[tuple, Totals] | None:
-    """Per compat cell (CELL_FIELDS ids) Totals of the window [start, end) reads, devices exact; or None; 1 query.
+    """Per compat cell (CELL_FIELDS ids) Totals of the window [start, end) reads, devices exact; or None.
 
     An empty window still has its fleet row (the marker that it was built), so None means "not built for this range".
     """
-    found = trailing_window(start=start, end=end, filters=filters)
-    if found is None:
-        return None
-    window, (span_start, span_end) = found
-    rows = TrailingRollup.objects.filter(
-        window=window, bucket_start=span_start, range_end=span_end, grain__in=(TrailingGrain.FLEET, TrailingGrain.CELL)
-    ).values("grain", *CELL_FIELDS, *SUM_COLUMNS)
-    built, cells = False, {}
-    for row in rows:
-        if row["grain"] == TrailingGrain.FLEET:
-            built = True
-        else:
-            cells[tuple(row[name] for name in CELL_FIELDS)] = _totals(row)
-    return cells if built else None
+    rows = trailing_rows_read(start=start, end=end, filters=filters)
+    return None if rows is None else rows.cells
 
 
 def trailing_cells_totals(

@@ -14,11 +14,15 @@ class TrailingWindow(models.TextChoices):
 
 
 class TrailingGrain(models.TextChoices):
-    """What one row sums: the whole fleet, one device model, or one compat cell."""
+    """What one row sums: the whole fleet, one device model, one compat cell, one (model version × device model)
+    pair (lab coverage's unit, labfield/coverage.py: its scalar sums and exact devices, no histograms), or the whole
+    fleet over the window's previous period (the trends; its own range, devices not counted)."""
 
     FLEET = "fleet", "Fleet"
     DEVICE_MODEL = "device_model", "Device model"
     CELL = "cell", "Compat cell"
+    PAIR = "pair", "Model version × device model"
+    PREVIOUS = "previous", "Fleet, previous period"
 
 
 class TrailingSums(GrainSums):
@@ -50,8 +54,19 @@ class TrailingRollup(TrailingSums):
     bucket_start..range_end is what the row sums (kpi.trailing.read_span: the whole UTC days of a 7- or 30-day window,
     the snapped hours of the 24 h one): a page reads the row only while its own range reads exactly that, so a day
     (for 24 h, an hour) rolling over falls back to the finer rows until the next rollup run rebuilds the window.
-    devices is exact for the range (not a sum of days).
+    devices is exact for the range (not a sum of days). The KPI quantiles are computed from the row's own histograms
+    when it is written (kpi.kpis.totals_quantiles, the one definition), so a page reads them instead of the
+    histograms: a page's ~300 rows then carry no JSON to decode and no quantile to compute.
     """
+
+    p50_latency_ms = models.FloatField(null=True)
+    p95_latency_ms = models.FloatField(null=True)
+    p99_latency_ms = models.FloatField(null=True)
+    peak_rss_mb_p50 = models.FloatField(null=True)
+    peak_rss_mb_p95 = models.FloatField(null=True)
+    lacking_devices = models.PositiveIntegerField(
+        default=0, help_text="Fleet rows: distinct devices with a session lacking a KPI field in the range (exact)"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["window", "bucket_start", "range_end"], name="trailingrollup_window_idx")]

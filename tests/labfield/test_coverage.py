@@ -140,13 +140,14 @@ def test_query_counts_do_not_grow_with_the_pairs(fleet, client, viewer_user, rea
     assert counts == [3, 6]
 
 
-# lab_coverage: rollup cells, runtime versions, devices (activity days: the range is snapped, so today is its whole
-# activity day, not a raw edge), lab runs; then model versions, device models, delegates. The API adds its key and
-# the count, and its trailing 7 × 24 hours keep a raw first edge; the page its session, user, groups and the scope
-# form's catalog options.
-SELECTOR_QUERIES = 7
+# lab_coverage on the unfiltered 7-day window: the window's rows (active cells, their runtimes and each pair's
+# devices, one query: 7 → 5 since the window holds them), lab runs; then model versions, device models, delegates.
+# The API adds its key and the count, and its trailing 7 × 24 hours are no window (a raw first edge: the rollup
+# cells, runtimes and devices are read as before); the page its session, user, groups and the scope form's catalog
+# options (two queries, 5 before).
+SELECTOR_QUERIES = 5
 API_QUERIES = 9
-PAGE_QUERIES = 17
+PAGE_QUERIES = 12  # 17 before
 
 
 def test_a_fleet_limited_user_gets_no_fleet_wide_coverage(fleet, client, viewer_user):

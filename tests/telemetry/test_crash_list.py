@@ -84,7 +84,7 @@ def test_list_range_hides_groups_not_seen_in_it(client, viewer_user, fleet):
 def test_list_shows_sparkline_and_share_with_pinned_queries(client, viewer_user, fleet, django_assert_num_queries):
     client.force_login(viewer_user)
     client.get("/crashes/")
-    with django_assert_num_queries(12):  # session, user, role, count, page, catalog selects, the 3 figure queries
+    with django_assert_num_queries(10):  # session, user, role, count, page, catalog selects (2, 4 before), 3 figures
         response = client.get("/crashes/?range=7d")
     html = response.content.decode()
     assert html.count('<svg class="sparkline"') == 3 and "<script" not in html.split('id="main"')[1].split("</main>")[0]

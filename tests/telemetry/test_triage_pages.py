@@ -37,7 +37,7 @@ def test_list_query_count_is_pinned(client, viewer_user, c, django_assert_num_qu
         crash_group_make(c, devices=[device_make(c)], assignee=viewer_user)
     client.force_login(viewer_user)
     client.get("/crashes/")
-    with django_assert_num_queries(12):  # session, user, count, page, catalog selects, 3 figures (sparkline, share)
+    with django_assert_num_queries(10):  # session, user, count, page, catalog selects (2, 4 before), 3 figures
         client.get("/crashes/")
 
 
