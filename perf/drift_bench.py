@@ -4,13 +4,16 @@ Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a thr
 `--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
 builds; a quarter of the sessions fall back on two ops; thermal states nominal / fair / serious / "Critical" /
 none, the throttled ones slower; four sessions in five report energy, inferences 10 to 40), the matching DailyRollup
-and DailyCoarseRollup rows, the fallback rollups (telemetry/rollups/fallback.py; timed, rebuilt on --reuse), and a lab
-run with a per-op profile and latency quantiles. Then times `cell_drift_get` (the cell page's drift panel),
-`drift_list` (the ranked page and the API) and `GET /api/v1/lab-field/drift/`, then the thermal reads: the unfiltered
-thermal list (page), `GET /api/v1/lab-field/thermal/`, and the cell page's `cell_gap_get` (its thermal split and
-thermal states), median of `--rounds`, with the query counts; last, the thermal figures they show (compare runs).
+and DailyCoarseRollup rows, the fallback and thermal rollups (telemetry/rollups/fallback.py and thermal.py; timed,
+rebuilt on --reuse), and a lab run with a per-op profile and latency quantiles. Then times `cell_drift_get` (the cell
+page's drift panel), `drift_list` (the ranked page and the API) and `GET /api/v1/lab-field/drift/`, then the thermal
+reads: the unfiltered thermal list (page), `GET /api/v1/lab-field/thermal/`, and the cell page's `cell_gap_get` (its
+thermal split and thermal states), median of `--rounds`, with the query counts; last, the thermal figures they show
+(compare runs).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
+
+`--reuse --thermal-only` measures the thermal reads again on the seeded data (rebuilding only the thermal rollups).
 """
 
 import argparse
@@ -48,6 +51,7 @@ from telemetry.kpi.buckets import day_floor, hours_between  # noqa: E402
 from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
 from telemetry.rollups.daily import rollup_day_coarse_compute  # noqa: E402
 from telemetry.rollups.fallback import fallback_day_replace, fallback_hour_replace  # noqa: E402
+from telemetry.rollups.thermal import thermal_day_replace, thermal_hour_replace  # noqa: E402
 
 LIST = "/api/v1/lab-field/drift/"
 THERMAL = "/api/v1/lab-field/thermal/"
@@ -66,7 +70,8 @@ def seed(sessions: int, devices: int) -> CompatEntry:
             "benchmarks_benchmarkrun, benchmarks_benchmarkseries, compat_compatevidence, compat_compatstatuschange, "
             "compat_compatentry, compat_modelversion, compat_mlmodel, compat_delegate, compat_runtimeversion, "
             "compat_runtime, compat_devicemodel, telemetry_hourlyfallbackrollup, telemetry_dailyfallbackrollup, "
-            "telemetry_dailyfallbackdevice, telemetry_dailycoarserollup CASCADE"
+            "telemetry_dailyfallbackdevice, telemetry_dailycoarserollup, telemetry_hourlythermalrollup, "
+            "telemetry_dailythermalrollup, telemetry_dailythermaldevice CASCADE"
         )
     dm = DeviceModel.objects.create(slug="pixel-8", vendor="Google", name="Pixel 8", os_family="android", tier=1,
                                     accelerators=["gpu"])  # fmt: skip
@@ -133,6 +138,7 @@ def seed(sessions: int, devices: int) -> CompatEntry:
     for day in sorted({day for day, _ in sums}):
         rollup_day_coarse_compute(day=day.date())  # the cell page's 7- and 30-day field figures
     fallback_build()
+    thermal_build()
     return entry
 
 
@@ -146,6 +152,20 @@ def fallback_build() -> None:
     for day in range(7):
         fallback_day_replace(day=(start + timedelta(days=day)).date())
     print(f"fallback rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def thermal_build() -> None:
+    """The thermal rollups as the rollup run builds them (telemetry/rollups/thermal.py): every hour, then each day."""
+    start = day_floor(timezone.now()) - timedelta(days=6)
+    began = time.perf_counter()
+    hours = hours_between(start, timezone.now())
+    for hour in hours:
+        thermal_hour_replace(hour=hour)
+    for day in range(7):
+        thermal_day_replace(day=(start + timedelta(days=day)).date())
+    print(f"thermal rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -167,6 +187,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="measure the cell the last run seeded (no truncate)")
+    parser.add_argument("--thermal-only", action="store_true", help="only the thermal rollups and reads")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("point DATABASE_URL at a scratch PostgreSQL database")
@@ -175,7 +196,9 @@ def main() -> None:
     if args.reuse:
         entry = CompatEntry.objects.get()
         print(f"reusing {InferenceSession.objects.count():,} sessions")
-        fallback_build()
+        if not args.thermal_only:
+            fallback_build()
+        thermal_build()
     else:
         entry = seed(args.sessions, args.devices)
         print(f"seeded {args.sessions:,} sessions / {args.devices:,} devices in {time.perf_counter() - began:.0f} s")
@@ -183,7 +206,7 @@ def main() -> None:
     client = Client()
     drifting = {"LAB_FIELD_DRIFT_MIN_SESSIONS": 10}
     healthy = {**drifting, "LAB_FIELD_DRIFT_POINTS": 90.0}  # no part that far below: rollups only
-    for label, knobs in (("drifting cell", drifting), ("healthy cell", healthy)):
+    for label, knobs in () if args.thermal_only else (("drifting cell", drifting), ("healthy cell", healthy)):
         with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False, **knobs):
             reads = (
                 ("cell_drift_get (cell page panel)", lambda: cell_drift_get(entry=entry)),
