@@ -57,7 +57,7 @@ LIST = "/api/v1/lab-field/drift/"
 THERMAL = "/api/v1/lab-field/thermal/"
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
 # (thermal state as the device sends it, weight, latency histogram counts): the throttled states run slower.
-THERMAL = (
+THERMAL_STATES = (
     ("nominal", 50, {"120": 15, "126": 5}), ("fair", 20, {"121": 15, "127": 5}), ("serious", 15, {"140": 15, "150": 5}),
     ("Critical", 5, {"150": 15, "160": 5}), ("", 10, {"120": 15, "126": 5}),
 )  # fmt: skip
@@ -100,7 +100,7 @@ def seed(sessions: int, devices: int) -> CompatEntry:
     span = (timezone.now() - start).total_seconds() - 60
     rng = random.Random(7)
     sums: dict = defaultdict(lambda: [0, 0.0, 0, 0, defaultdict(int)])
-    states = [state for state in THERMAL for _ in range(state[1])]
+    states = [state for state in THERMAL_STATES for _ in range(state[1])]
     batch = []
     for n in range(sessions):
         device = rows[n % devices]
