@@ -78,9 +78,7 @@ def thermal_states(*, q: Q, days: int = THERMAL_DAYS, now: datetime | None = Non
     sums = thermal_sums(q=q, days=days, fields=fields, key=lambda values, state: (*values, state), now=now)
     if not sums:
         return []
-    devices = thermal_devices(
-        q=q, days=days, group={"dm": F("device_model_id"), "state": F("thermal_state")}, now=now
-    )
+    devices = thermal_devices(q=q, days=days, group={"dm": F("device_model_id"), "state": F("thermal_state")}, now=now)
     throttled_states = set(settings.LAB_FIELD_THROTTLED_STATES)
     result = []
     for (device_model_id, slug, name, state), group in sums.items():
