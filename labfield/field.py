@@ -1,14 +1,17 @@
 """Every read of field telemetry for the lab-vs-field figures, in one module (docs/lab-field.md).
 
 Windows are whole UTC days, today (so far) included, so every read is of daily rollups and per-day device activity:
-no hourly rows, and raw sessions only for the thermal split, which the rollups do not keep.
+no hourly rows and no raw sessions (the thermal split reads the thermal rollups, telemetry/models/thermal.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 
+import msgspec
 from django.conf import settings
 from django.db.models import (
     Case,
@@ -21,19 +24,27 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, Lower
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.db.models.lookups import In
 from django.utils import timezone
 
 from telemetry.kpi.buckets import DAY, day_floor
-from telemetry.kpi.histogram_sql import histogram_sums
 from telemetry.kpi.reads import grouped_devices, grouped_totals
 from telemetry.kpi.totals import Totals
 from telemetry.kpi.trailing import trailing_cells_totals
-from telemetry.models import DailyCoarseRollup, DailyRollup, DeviceActivityDay, HourlyRollup, InferenceSession
+from telemetry.models import (
+    DailyCoarseRollup,
+    DailyRollup,
+    DailyThermalDevice,
+    DailyThermalRollup,
+    DeviceActivityDay,
+    HourlyRollup,
+)
 
 # A compat cell, as the rollups, the activity rows, the raw sessions and the lab runs all name its columns.
 CELL = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
@@ -118,46 +129,96 @@ def os_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str,
     return dict(totals)
 
 
-def thermal_window(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The thermal split's window: the last ``days`` days, cut to the raw rows retention still keeps."""
-    start, end = days_window(days, now=now)
-    kept_since = (now or timezone.now()) - timedelta(days=settings.RAW_RETENTION_DAYS)
-    return max(start, kept_since), end
-
-
 def thermal_group():
-    """The session's thermal group (Thermal), as a SQL expression."""
+    """The thermal group (Thermal) of a thermal rollup row's lower-cased state, as a SQL expression."""
     return Case(
-        When(thermal_state_lower__in=settings.LAB_FIELD_THROTTLED_STATES, then=Value(Thermal.THROTTLED)),
-        When(thermal_state_lower="", then=Value(Thermal.UNREPORTED)),
+        When(thermal_state__in=settings.LAB_FIELD_THROTTLED_STATES, then=Value(Thermal.THROTTLED)),
+        When(thermal_state="", then=Value(Thermal.UNREPORTED)),
         default=Value(Thermal.NOT_THROTTLED),
         output_field=CharField(),
     )
 
 
-def thermal_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str, Totals]:
-    """One cell's field Totals per thermal group over the thermal window, from raw sessions: two aggregate queries
-    (sessions, inferences and distinct devices; histogram buckets summed in SQL), never a row per session."""
-    start, end = thermal_window(days, now=now)
-    sessions = InferenceSession.objects.filter(
-        started_at__gte=start, started_at__lt=end, **dict(zip(CELL, cell, strict=True))
-    ).annotate(thermal_state_lower=Lower("thermal_state"), thermal=thermal_group())
-    groups: dict[str, Totals] = {}
-    counts = (
-        sessions.order_by()
-        .values("thermal")
-        .annotate(n=Count("id"), inference_sum=Sum("inferences"), device_count=Count("device_id", distinct=True))
+def thermal_group_of(state: str) -> str:
+    """thermal_group() of one lower-cased state, in Python."""
+    if state in settings.LAB_FIELD_THROTTLED_STATES:
+        return Thermal.THROTTLED
+    return Thermal.UNREPORTED if state == "" else Thermal.NOT_THROTTLED
+
+
+@dataclass
+class ThermalTotals:
+    """The thermal rollups' sums of a group of sessions: Totals (sessions, inferences, latency histogram; devices from
+    the device rows) and the energy sums of those reporting energy (labfield/thermal.py's EnergyFigure)."""
+
+    totals: Totals = field(default_factory=Totals)
+    energy_weighted_sum: float = 0.0
+    energy_inferences: int = 0
+    energy_sessions: int = 0
+
+
+_COUNTS_DECODE = msgspec.json.Decoder(dict[str, int]).decode
+
+
+def thermal_sums(
+    *, q: Q, days: int, fields: tuple[str, ...], key: Callable[[tuple, str], object], now: datetime | None = None
+) -> dict[object, ThermalTotals]:
+    """ThermalTotals per ``key(values of fields, lower-cased state)`` over the last ``days`` UTC days: one query of
+    DailyThermalRollup (the window is whole days: no hourly rows), histograms merged in Python from their JSON text
+    (as kpi.reads.merge_rows_fast; a row per day × cell × state)."""
+    start, end = days_window(days, now=now)
+    rows = (
+        DailyThermalRollup.objects.filter(q, bucket_start__gte=start, bucket_start__lt=end)
+        .order_by()
+        .values_list(
+            *fields, "thermal_state", "sessions", "inferences", "energy_weighted_sum", "energy_inferences",
+            "energy_sessions", Cast(KeyTransform("counts", "latency_histogram"), output_field=TextField()),
+            KeyTransform("zero_count", "latency_histogram"),
+        )
+    )  # fmt: skip
+    width = len(fields)
+    groups: dict[object, ThermalTotals] = defaultdict(ThermalTotals)
+    for row in rows.iterator(chunk_size=2000):
+        state, sessions, inferences, energy_sum, energy_inferences, energy_sessions, counts, zero = row[width:]
+        group = groups[key(row[:width], state)]
+        group.totals.sessions += sessions
+        group.totals.inferences += inferences
+        for bucket, count in (_COUNTS_DECODE(counts) if counts else {}).items():
+            group.totals.latency_counts[bucket] += count
+        group.totals.latency_zero += int(zero or 0)
+        group.energy_weighted_sum += energy_sum
+        group.energy_inferences += energy_inferences
+        group.energy_sessions += energy_sessions
+    return dict(groups)
+
+
+def thermal_devices(*, q: Q, days: int, group: dict[str, object], now: datetime | None = None) -> dict[tuple, int]:
+    """Exact distinct devices per group over the last ``days`` UTC days (DailyThermalDevice, one query); ``group``:
+    aliases (not field names) of the expressions grouped by, keys in that order."""
+    start, end = days_window(days, now=now)
+    rows = (
+        DailyThermalDevice.objects.filter(q, day__gte=start.date(), day__lt=end.date())
+        .order_by()
+        .values(**group)
+        .annotate(n=Count("device_id", distinct=True))
     )
-    for row in counts:
-        groups[row["thermal"]] = Totals(sessions=row["n"], inferences=row["inference_sum"], devices=row["device_count"])
-    if not groups:
+    return {tuple(row[name] for name in group): row["n"] for row in rows}
+
+
+def thermal_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str, Totals]:
+    """One cell's field Totals per thermal group over the last ``days`` UTC days, from the thermal rollups: two
+    queries (the daily rows; distinct devices per group), whatever the number of sessions."""
+    q = Q(**dict(zip(CELL, cell, strict=True)))
+    sums = thermal_sums(q=q, days=days, fields=(), key=lambda _, state: thermal_group_of(state), now=now)
+    if not sums:
         return {}
-    for (group,), columns in histogram_sums(
-        sessions, group_fields=("thermal",), columns=("latency_histogram",)
-    ).items():
-        latency_counts, zero = columns["latency_histogram"]
-        groups[group].add_histogram({"counts": latency_counts, "zero_count": zero})
-    return {group: groups[group] for group in Thermal.ORDER if group in groups}
+    devices = thermal_devices(q=q, days=days, group={"thermal": thermal_group()}, now=now)
+    groups = {}
+    for group in Thermal.ORDER:
+        if group in sums:
+            groups[group] = sums[group].totals
+            groups[group].devices = devices.get((group,), 0)
+    return groups
 
 
 def fleet_devices(*, days: int, now: datetime | None = None) -> int:

@@ -1,8 +1,8 @@
 """Thermal and energy attribution (docs/lab-field.md, issue 19 item 5): field latency and energy per thermal state.
 
-Rollups keep neither the thermal state nor the energy, so every figure here reads raw `InferenceSession` rows over
-the thermal window (the last 7 days, cut to RAW_RETENTION_DAYS) with two aggregate queries, whatever the number of
-rows or groups: counts and energy sums per (device model, state), and histogram buckets summed in SQL.
+Every figure reads the thermal rollups (telemetry/models/thermal.py: per day × cell × lower-cased thermal state, and
+the devices per day, cell and state) over the last 7 UTC days with two queries, whatever the number of sessions or
+groups; never a raw session.
 """
 
 from __future__ import annotations
@@ -12,19 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, F, FloatField, Q, Sum
-from django.db.models.functions import Lower
+from django.db.models import F, Q
 
-from telemetry.kpi.histogram_sql import histogram_sums
 from telemetry.kpi.scope import filter_q
-from telemetry.kpi.totals import Totals
-from telemetry.models import InferenceSession
 
-from .field import CELL, Cell, thermal_window
+from .field import CELL, Cell, thermal_devices, thermal_sums
 
 THERMAL_DAYS = 7
 UNREPORTED_LABEL = "not reported"
-_REPORTS_ENERGY = Q(energy_mj_per_inference__isnull=False)
 
 
 @dataclass(frozen=True)
@@ -76,55 +71,30 @@ class ThermalRow:
 
 
 def thermal_states(*, q: Q, days: int = THERMAL_DAYS, now: datetime | None = None) -> list[ThermalRow]:
-    """Rows per (device model, thermal state) of the sessions matching ``q`` in the thermal window (two queries):
-    device models by name, then the most sessions first."""
-    start, end = thermal_window(days, now=now)
-    sessions = (
-        InferenceSession.objects.filter(q, started_at__gte=start, started_at__lt=end)
-        .annotate(state=Lower("thermal_state"))
-        .order_by()
-    )
-    counts = sessions.values("device_model_id", "device_model__slug", "device_model__name", "state").annotate(
-        n=Count("id"),
-        inference_sum=Sum("inferences"),
-        device_count=Count("device_id", distinct=True),
-        energy_weighted=Sum(F("energy_mj_per_inference") * F("inferences"), filter=_REPORTS_ENERGY,
-                            output_field=FloatField()),
-        energy_inferences=Sum("inferences", filter=_REPORTS_ENERGY),
-        energy_sessions=Count("id", filter=_REPORTS_ENERGY),
-    )  # fmt: skip
-    rows = list(counts)
-    if not rows:
+    """Rows per (device model, thermal state) of the sessions matching ``q`` over the last ``days`` UTC days, from
+    the thermal rollups (two queries: the daily rows with their device model, distinct devices per device model and
+    state): device models by name, then the most sessions first."""
+    fields = ("device_model_id", "device_model__slug", "device_model__name")
+    sums = thermal_sums(q=q, days=days, fields=fields, key=lambda values, state: (*values, state), now=now)
+    if not sums:
         return []
-    histograms = histogram_sums(sessions, group_fields=("device_model_id", "state"), columns=("latency_histogram",))
+    devices = thermal_devices(q=q, days=days, group={"dm": F("device_model_id"), "state": F("thermal_state")}, now=now)
     throttled_states = set(settings.LAB_FIELD_THROTTLED_STATES)
     result = []
-    for row in rows:
-        totals = Totals()
-        latency_counts, zero = histograms.get((row["device_model_id"], row["state"]), {}).get(
-            "latency_histogram", ({}, 0)
-        )
-        totals.add_histogram({"counts": latency_counts, "zero_count": zero})
-        p50, p95 = totals.histogram().quantiles((0.5, 0.95))
+    for (device_model_id, slug, name, state), group in sums.items():
+        p50, p95 = group.totals.histogram().quantiles((0.5, 0.95))
         result.append(
             ThermalRow(
-                device_model_id=row["device_model_id"],
-                device_model=row["device_model__slug"],
-                device_model_name=row["device_model__name"],
-                state=row["state"],
-                throttled=row["state"] in throttled_states,
-                sessions=row["n"],
-                devices=row["device_count"],
-                inferences=row["inference_sum"] or 0,
-                p50_ms=p50,
-                p95_ms=p95,
+                device_model_id=device_model_id, device_model=slug, device_model_name=name, state=state,
+                throttled=state in throttled_states, sessions=group.totals.sessions,
+                devices=devices.get((device_model_id, state), 0), inferences=group.totals.inferences,
+                p50_ms=p50, p95_ms=p95,
                 energy=EnergyFigure(
-                    weighted_sum=row["energy_weighted"] or 0.0,
-                    inferences=row["energy_inferences"] or 0,
-                    sessions=row["energy_sessions"],
+                    weighted_sum=group.energy_weighted_sum, inferences=group.energy_inferences,
+                    sessions=group.energy_sessions,
                 ),
             )
-        )
+        )  # fmt: skip
     return sorted(result, key=lambda r: (r.device_model_name, r.device_model_id, -r.sessions, r.state))
 
 
@@ -133,7 +103,7 @@ def cell_q(cell: Cell) -> Q:
 
 
 def thermal_list(*, filters: Mapping[str, object], cell: Cell | None = None, now: datetime | None = None):
-    """The thermal attribution list (page, CSV and API): per device model × thermal state over the thermal window,
+    """The thermal attribution list (page, CSV and API): per device model × thermal state over the last 7 UTC days,
     of the sessions matching the cell filters, or of one cell (the rows of its page). Two queries."""
     q = filter_q(filters)
     if cell is not None:

@@ -2,13 +2,18 @@
 
 Seeds a scratch PostgreSQL database (migrated, then TRUNCATEd: point it at a throwaway one) with one cell of
 `--sessions` raw sessions spread over the last 7 UTC days across `--devices` devices (two OS versions, two firmware
-builds; a quarter of the sessions fall back on two ops), the matching DailyRollup rows, the fallback rollups
-(telemetry/rollups/fallback.py; timed, rebuilt on --reuse), and a lab run with a per-op profile. Then times
-`cell_drift_get` (the cell page's drift panel), `drift_list` (the ranked page and the API) and
-`GET /api/v1/lab-field/drift/`, then the unfiltered thermal list and `GET /api/v1/lab-field/thermal/`, median of
-`--rounds`, and prints the query counts.
+builds; a quarter of the sessions fall back on two ops; thermal states nominal / fair / serious / "Critical" /
+none, the throttled ones slower; four sessions in five report energy, inferences 10 to 40), the matching DailyRollup
+and DailyCoarseRollup rows, the fallback and thermal rollups (telemetry/rollups/fallback.py and thermal.py; timed,
+rebuilt on --reuse), and a lab run with a per-op profile and latency quantiles. Then times `cell_drift_get` (the cell
+page's drift panel), `drift_list` (the ranked page and the API) and `GET /api/v1/lab-field/drift/`, then the thermal
+reads: the unfiltered thermal list (page), `GET /api/v1/lab-field/thermal/`, and the cell page's `cell_gap_get` (its
+thermal split and thermal states), median of `--rounds`, with the query counts; last, the thermal figures they show
+(compare runs).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ep_drift_bench .venv/bin/python perf/drift_bench.py --sessions 1000000
+
+`--reuse --thermal-only` measures the thermal reads again on the seeded data (rebuilding only the thermal rollups).
 """
 
 import argparse
@@ -40,14 +45,22 @@ from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa
 from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.services import api_key_create  # noqa: E402
 from labfield.drift import cell_drift_get, drift_list  # noqa: E402
+from labfield.selectors import ENTRY_RELATED, cell_gap_get  # noqa: E402
 from labfield.thermal import thermal_list  # noqa: E402
 from telemetry.kpi.buckets import day_floor, hours_between  # noqa: E402
 from telemetry.models import DailyRollup, Device, InferenceSession  # noqa: E402
+from telemetry.rollups.daily import rollup_day_coarse_compute  # noqa: E402
 from telemetry.rollups.fallback import fallback_day_replace, fallback_hour_replace  # noqa: E402
+from telemetry.rollups.thermal import thermal_day_replace, thermal_hour_replace  # noqa: E402
 
 LIST = "/api/v1/lab-field/drift/"
 THERMAL = "/api/v1/lab-field/thermal/"
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE_CONV")
+# (thermal state as the device sends it, weight, latency histogram counts): the throttled states run slower.
+THERMAL_STATES = (
+    ("nominal", 50, {"120": 15, "126": 5}), ("fair", 20, {"121": 15, "127": 5}), ("serious", 15, {"140": 15, "150": 5}),
+    ("Critical", 5, {"150": 15, "160": 5}), ("", 10, {"120": 15, "126": 5}),
+)  # fmt: skip
 
 
 def seed(sessions: int, devices: int) -> CompatEntry:
@@ -57,7 +70,8 @@ def seed(sessions: int, devices: int) -> CompatEntry:
             "benchmarks_benchmarkrun, benchmarks_benchmarkseries, compat_compatevidence, compat_compatstatuschange, "
             "compat_compatentry, compat_modelversion, compat_mlmodel, compat_delegate, compat_runtimeversion, "
             "compat_runtime, compat_devicemodel, telemetry_hourlyfallbackrollup, telemetry_dailyfallbackrollup, "
-            "telemetry_dailyfallbackdevice CASCADE"
+            "telemetry_dailyfallbackdevice, telemetry_dailycoarserollup, telemetry_hourlythermalrollup, "
+            "telemetry_dailythermalrollup, telemetry_dailythermaldevice CASCADE"
         )
     dm = DeviceModel.objects.create(slug="pixel-8", vendor="Google", name="Pixel 8", os_family="android", tier=1,
                                     accelerators=["gpu"])  # fmt: skip
@@ -70,7 +84,8 @@ def seed(sessions: int, devices: int) -> CompatEntry:
     series = BenchmarkSeries.objects.create(ml_model=model, precision="fp32", runtime=runtime, delegate=gpu,
                                             device_model=dm, key="bench")  # fmt: skip
     run = BenchmarkRun.objects.create(series=series, model_version=mv, runtime_version=rv, delegate=gpu,
-                                      device_model=dm, accelerated_fraction=1.0, ran_at=timezone.now())  # fmt: skip
+                                      device_model=dm, accelerated_fraction=1.0, ran_at=timezone.now(),
+                                      latency_p50_ms=10.0, latency_p95_ms=12.0)  # fmt: skip
     BenchmarkOp.objects.bulk_create([
         BenchmarkOp(run=run, position=i, name=op.lower(), op_type=op, delegate="gpu", accelerated=True, avg_ms=1.0)
         for i, op in enumerate(OPS)
@@ -84,24 +99,32 @@ def seed(sessions: int, devices: int) -> CompatEntry:
     start = day_floor(timezone.now()) - timedelta(days=6)
     span = (timezone.now() - start).total_seconds() - 60
     rng = random.Random(7)
-    sums: dict = defaultdict(lambda: [0, 0.0, 0])
+    sums: dict = defaultdict(lambda: [0, 0.0, 0, 0, defaultdict(int)])
+    states = [state for state in THERMAL_STATES for _ in range(state[1])]
     batch = []
     for n in range(sessions):
         device = rows[n % devices]
         drifted = device.os_version == "Android 15"
         at = start + timedelta(seconds=rng.random() * span)
         fraction = 0.6 if drifted else 0.99
+        thermal, _, counts = rng.choice(states)
+        inferences = 10 + 10 * rng.randrange(4)
+        counts = {key: count * inferences // 20 for key, count in counts.items()}
+        energy = 1.0 + 0.25 * rng.randrange(5) if rng.random() < 0.8 else None
         batch.append(InferenceSession(
             event_id=uuid.uuid4(), device=device, session_id=f"s{n}", device_model=dm, model_version=mv,
             runtime_version=rv, delegate=gpu, app_version="3.2.1", os_version=device.os_version, started_at=at,
-            received_at=at, duration_s=60.0, inferences=20, errors=0, latency_histogram={"counts": {"120": 20}},
+            received_at=at, duration_s=60.0, inferences=inferences, errors=0, latency_histogram={"counts": counts},
             accelerated_fraction=fraction, fallback_ops=["RESIZE_BILINEAR", "TRANSPOSE_CONV"] if drifted else [],
-            thermal_state="nominal", in_partial=True,
+            thermal_state=thermal, energy_mj_per_inference=energy, in_partial=True,
         ))  # fmt: skip
         acc = sums[(day_floor(at), device.os_version)]
         acc[0] += 1
-        acc[1] += fraction * 20
-        acc[2] += 20
+        acc[1] += fraction * inferences
+        acc[2] += inferences
+        acc[3] += inferences
+        for key, count in counts.items():
+            acc[4][key] += count
         if len(batch) == 10_000:
             InferenceSession.objects.bulk_create(batch)
             batch = []
@@ -109,10 +132,13 @@ def seed(sessions: int, devices: int) -> CompatEntry:
     DailyRollup.objects.bulk_create([
         DailyRollup(bucket_start=day, device_model=dm, model_version=mv, runtime_version=rv, delegate=gpu,
                     app_version="3.2.1", os_version=os_version, sessions=n, accelerated_weighted_sum=ws,
-                    accelerated_weight=w)
-        for (day, os_version), (n, ws, w) in sums.items()
+                    accelerated_weight=w, inferences=inferences, latency_histogram={"counts": dict(counts)})
+        for (day, os_version), (n, ws, w, inferences, counts) in sums.items()
     ])  # fmt: skip
+    for day in sorted({day for day, _ in sums}):
+        rollup_day_coarse_compute(day=day.date())  # the cell page's 7- and 30-day field figures
     fallback_build()
+    thermal_build()
     return entry
 
 
@@ -126,6 +152,20 @@ def fallback_build() -> None:
     for day in range(7):
         fallback_day_replace(day=(start + timedelta(days=day)).date())
     print(f"fallback rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def thermal_build() -> None:
+    """The thermal rollups as the rollup run builds them (telemetry/rollups/thermal.py): every hour, then each day."""
+    start = day_floor(timezone.now()) - timedelta(days=6)
+    began = time.perf_counter()
+    hours = hours_between(start, timezone.now())
+    for hour in hours:
+        thermal_hour_replace(hour=hour)
+    for day in range(7):
+        thermal_day_replace(day=(start + timedelta(days=day)).date())
+    print(f"thermal rollups built in {time.perf_counter() - began:.1f} s ({len(hours)} hours, then 7 days)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -147,6 +187,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="measure the cell the last run seeded (no truncate)")
+    parser.add_argument("--thermal-only", action="store_true", help="only the thermal rollups and reads")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("point DATABASE_URL at a scratch PostgreSQL database")
@@ -155,7 +196,9 @@ def main() -> None:
     if args.reuse:
         entry = CompatEntry.objects.get()
         print(f"reusing {InferenceSession.objects.count():,} sessions")
-        fallback_build()
+        if not args.thermal_only:
+            fallback_build()
+        thermal_build()
     else:
         entry = seed(args.sessions, args.devices)
         print(f"seeded {args.sessions:,} sessions / {args.devices:,} devices in {time.perf_counter() - began:.0f} s")
@@ -163,7 +206,7 @@ def main() -> None:
     client = Client()
     drifting = {"LAB_FIELD_DRIFT_MIN_SESSIONS": 10}
     healthy = {**drifting, "LAB_FIELD_DRIFT_POINTS": 90.0}  # no part that far below: rollups only
-    for label, knobs in (("drifting cell", drifting), ("healthy cell", healthy)):
+    for label, knobs in () if args.thermal_only else (("drifting cell", drifting), ("healthy cell", healthy)):
         with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False, **knobs):
             reads = (
                 ("cell_drift_get (cell page panel)", lambda: cell_drift_get(entry=entry)),
@@ -173,10 +216,12 @@ def main() -> None:
             for name, fn in reads:
                 median, queries = timed(fn, args.rounds)
                 print(f"{label}, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
-    # The thermal attribution list over the same sessions, unfiltered (labfield/thermal.py: raw sessions still).
+    # The thermal and energy attribution over the same sessions: the unfiltered list and the cell page's parts.
+    cell_entry = CompatEntry.objects.select_related(*ENTRY_RELATED).get(pk=entry.pk)
     thermal_reads = (
         ("thermal_list (unfiltered page, API)", lambda: thermal_list(filters={})),
         ("GET /api/v1/lab-field/thermal/", lambda: client.get(THERMAL, HTTP_AUTHORIZATION=f"Bearer {raw_key}")),
+        ("cell_gap_get (cell page: thermal split and states)", lambda: cell_gap_get(entry=cell_entry)),
     )
     with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
         for name, fn in thermal_reads:
@@ -184,6 +229,24 @@ def main() -> None:
             print(f"thermal, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
     drift = cell_drift_get(entry=entry)
     print("check:", drift.drifting_parts, [(op.name, op.sessions) for op in drift.ops], drift.devices_affected)
+    thermal_figures_print(cell_entry)
+
+
+def thermal_figures_print(entry: CompatEntry) -> None:
+    """The thermal figures the pages show, to compare between runs on the same data (raw reads vs rollups)."""
+    for row in thermal_list(filters={}):
+        energy = row.energy_mj_per_inference
+        print(
+            f"thermal row {row.device_model} {row.label!r}: {row.sessions} sessions, {row.devices} devices, "
+            f"{row.inferences} inferences, p50 {row.p50_ms:.3f} p95 {row.p95_ms:.3f} ms, energy "
+            f"{'not reported' if energy is None else f'{energy:.6f}'} mJ/inference ({row.energy.sessions} sessions)"
+        )
+    gap = cell_gap_get(entry=entry)
+    for split in gap.thermal:
+        f = split.field
+        print(f"thermal split {split.label}: {f.sessions} sessions, {f.devices} devices, p50 {f.p50_ms:.3f} "
+              f"p95 {f.p95_ms:.3f} ms, flagged {split.flagged}")  # fmt: skip
+    print(f"cell energy 7 d: {gap.energy_7d.mj_per_inference:.6f} mJ/inference ({gap.energy_7d.sessions} sessions)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from .rollups import (
     HourlySessionPartial,
     RollupDirtyHour,
 )
+from .thermal import DailyThermalDevice, DailyThermalRollup, HourlyThermalRollup
 from .trailing import TrailingClosedRollup, TrailingGrain, TrailingRollup, TrailingWindow
 from .triage import AuditAction, CrashGroupAlias, CrashGroupAuditEvent, CrashGroupNote
 
@@ -47,6 +48,7 @@ __all__ = [
     "DeviceLackingDay",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
     "HourlySessionPartial", "RollupDirtyHour",
+    "DailyThermalDevice", "DailyThermalRollup", "HourlyThermalRollup",
     "TrailingClosedRollup", "TrailingGrain", "TrailingRollup", "TrailingWindow",
     "AuditAction", "CrashGroupAlias", "CrashGroupAuditEvent", "CrashGroupNote",
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from .daily import rollup_day_compute
 from .evidence import field_evidence_push
 from .fallback import fallback_day_replace, fallback_hour_replace
 from .hourly import rollup_hour_compute
+from .thermal import thermal_day_replace, thermal_hour_replace
 from .trailing import trailing_rollups_rebuild
 
 CLOSE_LOOKBACK_HOURS = 2  # the periodic task re-closes the current and previous hours
@@ -56,10 +57,12 @@ def rollup_hours_compute(
                 still_dirty.append(hour)
     for hour in hour_list:
         fallback_hour_replace(hour=hour)  # drift's firmware and fallback-op rows (rollups/fallback.py)
+        thermal_hour_replace(hour=hour)  # the thermal and energy attribution's rows (rollups/thermal.py)
     days = sorted({h.date() for h in hour_list})
     for day in days:
         rollup_day_compute(day=day)
         fallback_day_replace(day=day)
+        thermal_day_replace(day=day)
     # After the days are committed: the dashboards' preset windows over these hours are summed again.
     windows = trailing_rollups_rebuild(hours=hour_list) if hour_list else []
     result = RollupResult(hours=hour_list, days=days, cells=cells, still_dirty=still_dirty, windows=windows)

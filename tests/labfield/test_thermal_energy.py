@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from benchmarks.models import BenchmarkRun
 from labfield.selectors import cell_gap_get
 from labfield.thermal import thermal_list
+from telemetry.kpi.buckets import hour_floors
 from telemetry.models import InferenceSession
+from telemetry.rollups.compute import rollup_hours_compute
 
 from .conftest import expected_field, more_cells, quantiles, window_start
 from .test_gap_selectors import close, entry_of
@@ -25,13 +27,18 @@ THERMAL_API, THERMAL_PAGE, THERMAL_CSV = "/api/v1/lab-field/thermal/", "/lab-fie
 @pytest.fixture
 def energized(planted):
     """The planted fleet, its raw sessions given energy and uneven inference counts (so the weighting shows):
-    energy 1.0 / 1.5 / 2.0 mJ by id, none on "Critical" sessions nor on every fifth session."""
-    for session in InferenceSession.objects.all():
-        reported = session.thermal_state != "Critical" and session.pk % 5 != 0
+    energy 1.0 / 1.5 / 2.0 mJ by creation rank, none on "Critical" sessions nor on every fifth session. By rank, not
+    id: PostgreSQL's ids go on from earlier tests, and some offsets made the weighted and unweighted means equal. The
+    hours touched are rolled up again, as the rollup run does for late data (the figures read the thermal rollups)."""
+    touched = []
+    for rank, session in enumerate(InferenceSession.objects.order_by("pk"), start=1):
+        reported = session.thermal_state != "Critical" and rank % 5 != 0
         InferenceSession.objects.filter(pk=session.pk).update(
-            energy_mj_per_inference=1.0 + (session.pk % 3) * 0.5 if reported else None,
-            inferences=20 + (session.pk % 4) * 10,
+            energy_mj_per_inference=1.0 + (rank % 3) * 0.5 if reported else None,
+            inferences=20 + (rank % 4) * 10,
         )
+        touched.append(session.started_at)
+    rollup_hours_compute(hours=hour_floors(touched))
     return planted
 
 
