@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('compat', '0004_evidence_degraded_reason'),
-        ('telemetry', '0019_lab_regression_alerts'),
+        ('telemetry', '0020_trailing_quantiles_pairs'),
     ]
 
     operations = [
