@@ -93,7 +93,7 @@ class SplitRow:
 
 @dataclass(frozen=True)
 class ThermalStateRow:
-    """One reported thermal state of a cell's sessions (7 days, raw), with its p95 against the cell's lab figure."""
+    """One reported thermal state of a cell's sessions (7 days, thermal rollups), with its p95 against the cell's lab figure."""
 
     row: ThermalRow
     ratio: Ratio
@@ -116,7 +116,7 @@ class CellGap:
     thermal: list[SplitRow] = field(default_factory=list)
     os_versions: list[SplitRow] = field(default_factory=list)
     thermal_states: list[ThermalStateRow] = field(default_factory=list)  # per reported state (thermal.py)
-    energy_7d: EnergyFigure | None = None  # the cell's field energy per inference, thermal window (raw sessions)
+    energy_7d: EnergyFigure | None = None  # the cell's field energy per inference, thermal window (thermal rollups)
 
     @property
     def flagged_parts(self) -> list[str]:

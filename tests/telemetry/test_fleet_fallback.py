@@ -171,8 +171,8 @@ def test_the_page_says_when_a_filter_sends_the_figures_to_the_sample(client, vie
 @pytest.mark.parametrize(
     "url, queries",
     [
-        ("/fleet/?range=30d", 19),
-        ("/fleet/?range=30d&device_model=google-pixel-8&model=yolov8n&model_version=1.5.0", 28),
+        ("/fleet/?range=30d", 16),
+        ("/fleet/?range=30d&device_model=google-pixel-8&model=yolov8n&model_version=1.5.0", 25),
     ],
 )
 def test_the_fleet_page_query_count_is_pinned(client, viewer_user, fleet, url, queries, django_assert_num_queries):

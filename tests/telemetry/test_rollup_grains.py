@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from telemetry.kpi import reads, selectors
+from telemetry.kpi import reads, selectors, windows
 from telemetry.kpi.buckets import range_split
 from telemetry.kpi.totals import Totals
 from telemetry.models import (
@@ -258,6 +258,7 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
             per_day[at.date()].add(device.pk)
     rollup_range_compute(start=DAY, end=today + timedelta(hours=4))
     monkeypatch.setattr(reads, "timezone", SimpleNamespace(now=lambda: now))
+    monkeypatch.setattr(windows, "timezone", SimpleNamespace(now=lambda: now))  # range_pieces lives in kpi.windows
     scopes = [{}, {"tier": 1}, {"app_version": "3.1"}]
 
     def read():
@@ -280,6 +281,7 @@ def test_a_trailing_partial_day_reaching_now_reads_the_whole_day(c, monkeypatch)
 def test_the_trailing_day_is_read_whole_only_when_the_range_reaches_now(monkeypatch):
     now = DAY + timedelta(hours=6, minutes=30)
     monkeypatch.setattr(reads, "timezone", SimpleNamespace(now=lambda: now))
+    monkeypatch.setattr(windows, "timezone", SimpleNamespace(now=lambda: now))  # range_pieces lives in kpi.windows
     end = DAY + timedelta(hours=7)
     week_ago = DAY - timedelta(days=6)
     assert reads.range_pieces(week_ago, end) == ([], (week_ago, DAY + timedelta(days=1)))
