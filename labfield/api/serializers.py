@@ -84,8 +84,12 @@ class CellGapDetailSerializer(CellGapSerializer):
     thermal = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by thermal group (thermal rollups)")
     os_versions = SplitRowSerializer(many=True, read_only=True, help_text="Last 7 days by OS version")
     flagged_parts = serializers.ListField(child=serializers.CharField(), read_only=True)
-    thermal_states = ThermalStateSerializer(many=True, read_only=True, help_text="Last 7 days by reported state (rollups)")
-    energy_7d = EnergySerializer(read_only=True, allow_null=True, help_text="Field energy, last 7 days (thermal rollups)")
+    thermal_states = ThermalStateSerializer(
+        many=True, read_only=True, help_text="Last 7 days by reported state (rollups)"
+    )
+    energy_7d = EnergySerializer(
+        read_only=True, allow_null=True, help_text="Field energy, last 7 days (thermal rollups)"
+    )
 
 
 class FleetPathSerializer(serializers.Serializer):
