@@ -45,14 +45,16 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
-from compat.models import Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
+from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
 from core.roles import roles_sync  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
 from telemetry.kpi.buckets import day_floor, hour_floor  # noqa: E402
 from telemetry.models import CrashGroup, DailyCrashGroupRollup, Device  # noqa: E402
 from telemetry.rollups.crash_groups import crash_group_day_replace, crash_group_hours_replace  # noqa: E402
 from telemetry.rollups.daily import rollup_day_coarse_compute  # noqa: E402
+from telemetry.rollups.fallback import fallback_rollups_backfill  # noqa: E402
 from telemetry.rollups.grains import device_models_seen_record  # noqa: E402
+from telemetry.rollups.thermal import thermal_rollups_backfill  # noqa: E402
 from telemetry.rollups.trailing import trailing_rollups_rebuild  # noqa: E402
 
 DEVICE_MODELS, MODELS, VERSIONS, RUNTIMES = 40, 6, 4, 4
@@ -339,6 +341,7 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
     device_models_seen_record(activity=[(p["id"], p["dm"]) for p in profiles])  # as the hourly rollup records them
     raw, crashes, pairs = raw_load(profiles, catalog, sessions=sessions, start=start, days=days, hours=hours)
     load_s = time.perf_counter() - t0
+    raw_rollups_fill()
     windows_rebuild()
     biggest = CrashGroup.objects.order_by("-event_count").first()
     print(f"\n{sessions:,} sessions ({raw:,} raw, {crashes:,} crashes, {pairs:,} group-device pairs), {devices:,} devices, "
@@ -348,6 +351,33 @@ def run(*, sessions: int, devices: int, days: int, repeat: int) -> dict:
           f" loaded in {load_s:.0f} s")  # fmt: skip
     return pages_measure(device_model=catalog["device_models"][5], model_version=catalog["versions"][5 % MODELS][2],
                          repeat=repeat)  # fmt: skip
+
+
+def raw_rollups_fill() -> None:
+    """The fallback and thermal rollups (the fleet page's CPU-fallback ops, the cell page's thermal split), through the
+    services the rollup run calls: one grouped scan per raw hour each, as every hour's roll-up makes."""
+    started = time.perf_counter()
+    fallback_rollups_backfill()
+    thermal_rollups_backfill()
+    with connection.cursor() as cursor:  # as a live database's autovacuum would have them: statistics, visibility map
+        for table in ("fallback", "thermal"):
+            for grain in ("hourly{}rollup", "daily{}rollup", "daily{}device"):
+                cursor.execute(f"VACUUM ANALYZE telemetry_{grain.format(table)}")
+    print(f"  fallback and thermal rollups filled from the raw hours in {time.perf_counter() - started:.0f} s")
+
+
+def busiest_cell() -> CompatEntry:
+    """The compat cell with the most sessions over the range (its page is the costliest to render)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT model_version_id, runtime_version_id, delegate_id, device_model_id FROM telemetry_dailyrollup"
+            " GROUP BY 1, 2, 3, 4 ORDER BY sum(sessions) DESC, 1, 2, 3, 4 LIMIT 1"
+        )
+        mv, rv, dl, dm = cursor.fetchone()
+    entry, _ = CompatEntry.objects.get_or_create(
+        model_version_id=mv, runtime_version_id=rv, delegate_id=dl, device_model_id=dm
+    )
+    return entry
 
 
 def windows_rebuild() -> None:
@@ -384,6 +414,7 @@ def pages_measure(*, device_model, model_version, repeat: int, only=(), profile_
         "crash group": f"/crashes/{biggest.pk}/",
         "compat matrix": "/compat/",
         "device page": f"/fleet/devices/{device.uid}/",
+        "compat cell": f"/compat/cell/{busiest_cell().pk}/",  # lab vs field: gap, thermal split, drift
     }
     if only:
         pages = {name: url for name, url in pages.items() if name == "api me" or name in only}

@@ -19,12 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--size", default="standard", choices=["small", "standard", "full"])
 parser.add_argument("--repeat", type=int, default=7)
+parser.add_argument("--profile", action="store_true", help="also profile five home renders (cProfile, queries)")
+parser.add_argument("--db", default="", help="an SQLite file a previous run seeded (kept, not re-seeded)")
 args = parser.parse_args()
 workdir = tempfile.mkdtemp(prefix="demo-home-bench-")
+db_path = args.db or f"{workdir}/db.sqlite3"
 # The demo's environment (scripts/demo.sh): SQLite, tasks in process, no cache server, DEBUG on.
-os.environ.update(
-    DATABASE_URL=f"sqlite:///{workdir}/db.sqlite3", DEBUG="1", DJANGO_SETTINGS_MODULE="edgeportal.settings"
-)
+os.environ.update(DATABASE_URL=f"sqlite:///{db_path}", DEBUG="1", DJANGO_SETTINGS_MODULE="edgeportal.settings")
 for name in ("CELERY_BROKER_URL", "REDIS_URL"):
     os.environ.pop(name, None)
 
@@ -51,16 +52,46 @@ def measure(client: Client, url: str, repeat: int) -> float:
     return statistics.median(timings)
 
 
+def profile(client: Client, url: str) -> None:
+    """cProfile of five renders (cumulative, project code) and one render's query count and slowest queries."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(5):
+        client.get(url)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
+        r"(telemetry|core|edgeportal|compat|labfield|django/template)/", 30
+    )
+    print(out.getvalue()[-7000:])
+    reset_queries()
+    client.get(url)
+    queries = sorted(connection.queries, key=lambda q: -float(q["time"]))
+    print(
+        f"  {len(connection.queries)} queries, {sum(float(q['time']) for q in queries) * 1000:.1f} ms in SQL; slowest:"
+    )
+    for q in queries[:8]:
+        print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:200]}")
+    reset_queries()
+
+
 def main() -> None:
     started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", size=args.size, verbosity=0)
-    print(f"seeded the {args.size} demo on {connection.vendor} in {time.perf_counter() - started:.0f} s ({workdir})")
+    if not args.db or not Path(args.db).exists():
+        call_command("migrate", verbosity=0)
+        call_command("seed_demo", size=args.size, verbosity=0)
+    print(f"seeded the {args.size} demo on {connection.vendor} in {time.perf_counter() - started:.0f} s ({db_path})")
     client = Client()
     client.force_login(User.objects.get(username="pm"))
     with override_settings(ALLOWED_HOSTS=["testserver"]):
         trivial = measure(client, "/api/v1/me/", args.repeat)
         home = measure(client, "/", args.repeat)
+        if args.profile:
+            profile(client, "/")
     print(f"  api me  median {trivial:7.1f} ms")
     print(f"  home    median {home:7.1f} ms  {home / trivial:5.1f}x api me")
 

@@ -35,6 +35,8 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -43,6 +45,7 @@ from django.utils import timezone  # noqa: E402
 
 from benchmarks.models import BenchmarkOp, BenchmarkRun, BenchmarkSeries  # noqa: E402
 from compat.models import CompatEntry, Delegate, DeviceModel, MLModel, ModelVersion, Runtime, RuntimeVersion  # noqa: E402
+from core.roles import roles_sync  # noqa: E402
 from core.services import api_key_create  # noqa: E402
 from labfield.drift import cell_drift_get, drift_list  # noqa: E402
 from labfield.selectors import ENTRY_RELATED, cell_gap_get  # noqa: E402
@@ -227,9 +230,39 @@ def main() -> None:
         for name, fn in thermal_reads:
             median, queries = timed(fn, args.rounds)
             print(f"thermal, {name}: {median:.0f} ms median of {args.rounds}, {queries} queries")
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # no collectstatic manifest here
+    with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False,
+                           STORAGES={**settings.STORAGES, "staticfiles": static}):  # fmt: skip
+        cell_page_measure(entry, args.rounds)
     drift = cell_drift_get(entry=entry)
     print("check:", drift.drifting_parts, [(op.name, op.sessions) for op in drift.ops], drift.devices_affected)
     thermal_figures_print(cell_entry)
+
+
+def cell_page_measure(entry: CompatEntry, rounds: int) -> None:
+    """The whole cell page (gap, thermal split, drift panel, evidence) against a logged-in `GET /api/v1/me/`, as a
+    viewer, interleaved so load swings hit both alike: the dashboard goal is ≤ 20× the trivial request."""
+    user, _ = User.objects.get_or_create(username="drift-bench-viewer")
+    roles_sync()
+    user.groups.add(*Group.objects.filter(name="viewer"))
+    client = Client()
+    client.force_login(user)
+    urls = {"api me": "/api/v1/me/", "cell page": f"/compat/cell/{entry.pk}/"}
+    timings: dict[str, list[float]] = {name: [] for name in urls}
+    queries = {}
+    for url in urls.values():
+        assert client.get(url).status_code == 200, url  # warm
+    for _ in range(max(rounds, 7)):
+        for name, url in urls.items():
+            with CaptureQueriesContext(connection) as captured:
+                began = time.perf_counter()
+                assert client.get(url).status_code == 200, url
+                timings[name].append((time.perf_counter() - began) * 1000)
+            queries[name] = len(captured)
+    trivial = statistics.median(timings["api me"])
+    for name, values in timings.items():
+        median = statistics.median(values)
+        print(f"{name}: {median:.1f} ms median, {queries[name]} queries, {median / trivial:.1f}x api me")
 
 
 def thermal_figures_print(entry: CompatEntry) -> None:

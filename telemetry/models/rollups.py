@@ -266,6 +266,12 @@ class DeviceActivityDay(CohortColumns):
             models.Index(fields=["day", "device"], name="deviceactivity_day_device_idx"),
             # Distinct devices per device model over many days: one probe per DeviceModelDevice pair (EXISTS).
             models.Index(fields=["device", "device_model", "day"], name="deviceactivity_dev_dm_day_idx"),
+            # One cell's or one cohort's distinct devices over days (a regression's field impact, the fleet page's
+            # cohort counts): a range of this index alone, not every row of the days.
+            models.Index(
+                fields=["device_model", "model_version", "runtime_version", "delegate", "day", "device"],
+                name="deviceactivity_cell_day_idx",
+            ),
         ]
 
     def __str__(self) -> str:
