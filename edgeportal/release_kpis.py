@@ -48,10 +48,11 @@ def _month_trend(months: list[dict]) -> str:
 def release_figures(*, time_range: TimeRange) -> dict[str, tuple[float | None, str]]:
     """Each release KPI's figure and the note saying what it is made of, over the range."""
     start, end = time_range.start, time_range.end
-    lead = kpis.deployment_lead_time(start=start, end=end)
+    rollouts = kpis.rollouts_started(start=start, end=end)
+    lead = kpis.deployment_lead_time(start=start, end=end, rollouts=rollouts)
     success = kpis.rollout_success_rate(start=start, end=end)
     mttr = kpis.mttr(start=start, end=end)
-    escape = kpis.defect_escape_rate(start=start, end=end)
+    escape = kpis.defect_escape_rate(start=start, end=end, rollouts=rollouts)
     # The two session figures read rollups (as of the last rollup run): raw rows grew the page with history.
     months = kpis.unsupported_operator_incidence(start=start, end=end, rolled_up=True)
     coverage = kpis.observability_coverage(start=start, end=end, rolled_up=True)

@@ -70,13 +70,20 @@ def _median_p90(values: list[float]) -> tuple[float | None, float | None]:
     return round(float(median), 2), round(float(p90), 2)
 
 
-def deployment_lead_time(*, start: datetime, end: datetime) -> dict:
-    """Hours from a candidate version's creation (first_seen_at) to its first session in a rollout started in range."""
-    rollouts = list(
+def rollouts_started(*, start: datetime, end: datetime) -> list[Rollout]:
+    """Rollouts started in range, by id, with their candidate version: what lead time and defect escape both read
+    (a page showing both passes one list to each)."""
+    return list(
         Rollout.objects.filter(started_at__gte=start, started_at__lt=end)
         .select_related("candidate_version__ml_model")
         .order_by("id")
     )
+
+
+def deployment_lead_time(*, start: datetime, end: datetime, rollouts: list[Rollout] | None = None) -> dict:
+    """Hours from a candidate version's creation (first_seen_at) to its first session in a rollout started in range
+    (``rollouts``: rollouts_started's list, read here when not given)."""
+    rollouts = rollouts_started(start=start, end=end) if rollouts is None else rollouts
     first = field.first_candidate_sessions(rollout_ids=[r.pk for r in rollouts])
     items = [
         {"rollout": r.pk, "hours": round((first[r.pk] - r.candidate_version.first_seen_at).total_seconds() / 3600, 2)}
@@ -115,15 +122,13 @@ def mttr(*, start: datetime, end: datetime) -> dict:
     return {"median_hours": median, "p90_hours": p90, "incidents": len(rows), "rows": rows}
 
 
-def defect_escape_rate(*, start: datetime, end: datetime) -> dict:
+def defect_escape_rate(*, start: datetime, end: datetime, rollouts: list[Rollout] | None = None) -> dict:
     """For the candidate versions of rollouts started in range: defects first found in the field (crash groups first
     seen on the version, KPI alerts on its cohorts — both after its rollout started — and guardrail failures) ÷ those
-    plus the defects the lab found before the rollout (regressions on the version, failed runs of it)."""
-    rollouts = list(
-        Rollout.objects.filter(started_at__gte=start, started_at__lt=end)
-        .select_related("candidate_version__ml_model")
-        .order_by("started_at", "id")
-    )
+    plus the defects the lab found before the rollout (regressions on the version, failed runs of it)
+    (``rollouts``: rollouts_started's list, read here when not given)."""
+    rollouts = rollouts_started(start=start, end=end) if rollouts is None else rollouts
+    rollouts = sorted(rollouts, key=lambda r: (r.started_at, r.pk))  # each version's first rollout sets its "since"
     since: dict[int, datetime] = {}
     labels: dict[int, str] = {}
     for rollout in rollouts:
