@@ -6,19 +6,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, Count, F, Q, Sum, When
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDay
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 
 from compat.models import CompatEntry
-from edgeportal_client.histogram import LatencyHistogram
 
 from ..kpi.buckets import DAY, HOUR, day_floor, hour_floor, range_snap
-from ..kpi.kpis import Kpis
 from ..kpi.reads import range_pieces
-from ..kpi.selectors import kpis_get
-from ..kpi.totals import Totals
 from ..models import (
     CrashGroup,
     CrashGroupDevice,
@@ -27,10 +23,8 @@ from ..models import (
     DailyCrashGroupRollup,
     Device,
     HourlyCrashGroupRollup,
-    InferenceSession,
 )
 from .filtersets import CrashGroupFilterSet
-from .matching import devices_matching
 
 CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 BREAKDOWNS = {
@@ -195,113 +189,6 @@ def _compat_entries(*, cells: list[tuple]) -> list[CompatEntry]:
     )
 
 
-def devices_search(*, q: str, limit: int = 50, fleets: frozenset[str] | None = None) -> list[Device]:
-    """Devices matching `q` (any part of the uid or firmware: `matching.device_match_q`), exact uid first; only
-    those of `fleets` when given."""
-    q = q.strip()
-    if not q:
-        return []
-    exact = Case(When(uid__iexact=q, then=0), default=1)
-    matched = devices_matching(q).select_related("device_model")
-    if fleets is not None:
-        matched = matched.filter(fleet__in=fleets)
-    return list(matched.order_by(exact, "uid")[:limit])
-
-
-@dataclass
-class TimelineItem:
-    """One row of a device's timeline: a session or a crash."""
-
-    at: datetime
-    kind: str  # "session" or "crash"
-    obj: Any
-
-
-@dataclass
-class TimelinePage:
-    """One page of a device's timeline, newest first, with what the page links need."""
-
-    items: list[TimelineItem]
-    number: int
-    num_pages: int
-    count: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
-
-
-TIMELINE_MAX_PAGE = 200  # a merged offset of two streams: deeper pages would read ever more rows
-
-
-def device_timeline_get(
-    *, device: Device, start: datetime, end: datetime, page: int = 1, per_page: int = 50
-) -> TimelinePage:
-    """The device's sessions and crashes in range, newest first, one page (two counts + two index-backed reads).
-
-    Page p merges the newest p × per_page rows of each table, so it is exact whatever the mix of the two.
-    """
-    related = ("model_version__ml_model", "runtime_version__runtime", "delegate")
-    sessions = InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
-    crashes = CrashReport.objects.filter(device=device, occurred_at__gte=start, occurred_at__lt=end)
-    count = sessions.count() + crashes.count()
-    num_pages = min(max(1, -(-count // per_page)), TIMELINE_MAX_PAGE)
-    number = min(max(1, page), num_pages)
-    depth = number * per_page
-    items = [
-        TimelineItem(s.started_at, "session", s)
-        for s in sessions.select_related(*related).order_by("-started_at")[:depth]
-    ]
-    items += [
-        TimelineItem(c.occurred_at, "crash", c)
-        for c in crashes.select_related("group", *related).order_by("-occurred_at")[:depth]
-    ]
-    items.sort(key=lambda item: item.at, reverse=True)
-    return TimelinePage(items=items[depth - per_page : depth], number=number, num_pages=num_pages, count=count)
-
-
-TIMELINE_EXPORT_FIELDS = ("at", "kind", "model_version", "runtime_version", "delegate", "inferences", "errors",
-                          "peak_rss_mb", "thermal_state", "crash_group", "crash_title")  # fmt: skip
-
-
-def device_timeline_export_rows(*, device: Device, start: datetime, end: datetime, limit: int) -> list[dict]:
-    """The device's sessions and crashes in range, newest first, at most `limit` of each (the timeline, as data)."""
-    page = device_timeline_get(device=device, start=start, end=end, page=1, per_page=limit)
-    rows = []
-    for item in page.items:
-        obj = item.obj
-        row = {"at": item.at.isoformat(), "kind": item.kind, "model_version": str(obj.model_version),
-               "runtime_version": str(obj.runtime_version), "delegate": obj.delegate.slug}  # fmt: skip
-        if item.kind == "session":
-            row.update(inferences=obj.inferences, errors=obj.errors, peak_rss_mb=obj.peak_rss_mb,
-                       thermal_state=obj.thermal_state)  # fmt: skip
-        else:
-            row.update(crash_group=obj.group_id, crash_title=obj.group.title if obj.group_id else "")
-        rows.append(row)
-    return rows
-
-
-def device_cells_get(*, device: Device, start: datetime, end: datetime) -> list[CompatEntry]:
-    """The compat cells this device ran in range (its model versions × runtime versions × delegates)."""
-    combos = (
-        InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end)
-        .values("model_version_id", "runtime_version_id", "delegate_id")
-        .distinct()[:50]
-    )
-    cell_filter = Q(pk__in=[])
-    for combo in combos:
-        cell_filter |= Q(device_model_id=device.device_model_id, **combo)
-    return list(
-        CompatEntry.objects.filter(cell_filter).select_related(
-            "model_version__ml_model", "runtime_version__runtime", "delegate", "device_model"
-        )
-    )
-
-
 def crash_groups_new_and_regressed(*, start: datetime, end: datetime, limit: int = 10) -> list[CrashGroup]:
     """Groups first seen in range (new) or regressed and seen in range, by affected devices."""
     return list(
@@ -312,50 +199,6 @@ def crash_groups_new_and_regressed(*, start: datetime, end: datetime, limit: int
         .select_related("assignee")
         .order_by("-device_count", "-last_seen_at")[:limit]
     )
-
-
-KPI_ROWS = (
-    ("p95 latency (ms)", "p95_latency_ms", "{:.1f}"),
-    ("Crash-free sessions", "crash_free_sessions", "{:.2%}"),
-    ("Errors per 1k", "errors_per_1k", "{:.2f}"),
-    ("Accelerator utilization", "accelerator_utilization", "{:.1%}"),
-    ("Peak RSS p95 (MB)", "peak_rss_mb_p95", "{:.0f}"),
-    ("Sessions", "sessions", "{:,}"),
-)
-
-
-def device_kpis_vs_cohort(*, device: Device, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The device's KPIs (its own raw sessions: one device, bounded) next to its device model's (the KPI selector).
-
-    The device side folds its sessions into the rollups' Totals and reads them through Kpis.from_totals, so the
-    definitions are exactly the selector's.
-    """
-    totals = Totals()
-    for session in InferenceSession.objects.filter(device=device, started_at__gte=start, started_at__lt=end).values(
-        "inferences", "errors", "has_crash", "accelerated_fraction", "latency_histogram", "peak_rss_mb"
-    ):
-        totals.sessions += 1
-        totals.crashed_sessions += int(session["has_crash"])
-        totals.inferences += session["inferences"]
-        totals.errors += session["errors"]
-        if session["accelerated_fraction"] is not None:
-            totals.accelerated_weighted_sum += session["accelerated_fraction"] * session["inferences"]
-            totals.accelerated_weight += session["inferences"]
-        totals.add_histogram(session["latency_histogram"])
-        if session["peak_rss_mb"]:
-            totals.add_histogram(LatencyHistogram.from_samples([session["peak_rss_mb"]]).to_wire(), rss=True)
-    if not totals.sessions:
-        return []
-    mine = Kpis.from_totals(totals, start=start, end=end)
-    cohort = kpis_get(start=start, end=end, filters={"device_model_id": device.device_model_id})
-
-    def fmt(value, pattern: str) -> str | None:
-        return None if value is None else pattern.format(value)
-
-    return [
-        {"label": label, "device": fmt(getattr(mine, attr), pattern), "cohort": fmt(getattr(cohort, attr), pattern)}
-        for label, attr, pattern in KPI_ROWS
-    ]
 
 
 CRASH_SORTS = {

@@ -16,7 +16,7 @@ from core.fleets import fleet_filter, fleets_allowed
 
 from ..kpi.scope import RANGE_CHOICES, catalog_options, scope_parse, time_range_parse
 from ..models import CrashGroup, CrashGroupStatus, Device
-from . import charts, crash_list, selectors, triage
+from . import charts, crash_list, devices, selectors, triage
 from .triage import TRIAGE_PERMISSION
 
 EXPORT_LIMIT = 10_000
@@ -106,11 +106,11 @@ def crash_group_triage(request, pk: int):
 
 def device_search(request):
     q = request.GET.get("q", "").strip()
-    devices = selectors.devices_search(q=q, fleets=fleets_allowed(request))
-    exact = bool(devices) and devices[0].uid.lower() == q.lower()
-    if (len(devices) == 1 or exact) and request.GET.get("go") != "list":
-        return redirect("fleet:device", uid=devices[0].uid)
-    return render(request, "telemetry/device_search.html", {"q": q, "devices": devices})
+    found = devices.devices_search(q=q, fleets=fleets_allowed(request))
+    exact = bool(found) and found[0].uid.lower() == q.lower()
+    if (len(found) == 1 or exact) and request.GET.get("go") != "list":
+        return redirect("fleet:device", uid=found[0].uid)
+    return render(request, "telemetry/device_search.html", {"q": q, "devices": found})
 
 
 def device_detail(request, uid: str):
@@ -118,10 +118,10 @@ def device_detail(request, uid: str):
     device = get_object_or_404(fleet_filter(Device.objects.select_related("device_model"), request), uid=uid)
     time_range = time_range_parse(params=request.GET, default="7d")
     page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
-    timeline = selectors.device_timeline_get(device=device, start=time_range.start, end=time_range.end, page=page)
+    timeline = devices.device_timeline_get(device=device, start=time_range.start, end=time_range.end, page=page)
     kept = request.GET.copy()
     kept.pop("page", None)
-    cells = selectors.device_cells_get(device=device, start=time_range.start, end=time_range.end)
+    cells = devices.device_cells_get(device=device, start=time_range.start, end=time_range.end)
     context = {
         "device": device,
         "time_range": time_range,
@@ -133,7 +133,7 @@ def device_detail(request, uid: str):
         # The cohort's figures are summed over every fleet: not for a fleet-limited user (core.fleets).
         "kpi_rows": None
         if fleets is not None
-        else selectors.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
+        else devices.device_kpis_vs_cohort(device=device, start=time_range.start, end=time_range.end),
     }
     return render(request, "telemetry/device_detail.html", context)
 
@@ -145,11 +145,11 @@ def device_timeline_export(request, uid: str, fmt: str):
         raise Http404("Export as timeline.csv or timeline.json.")
     device = get_object_or_404(fleet_filter(Device.objects.all(), request), uid=uid)
     time_range = time_range_parse(params=request.GET, default="7d")
-    rows = selectors.device_timeline_export_rows(
+    rows = devices.device_timeline_export_rows(
         device=device, start=time_range.start, end=time_range.end, limit=EXPORT_LIMIT
     )
     meta = {"device": device.uid, "from": time_range.start.isoformat(), "to": time_range.end.isoformat()}
-    return table_export(rows=rows, fields=selectors.TIMELINE_EXPORT_FIELDS, fmt=fmt, filename=f"timeline-{uid[:40]}",
+    return table_export(rows=rows, fields=devices.TIMELINE_EXPORT_FIELDS, fmt=fmt, filename=f"timeline-{uid[:40]}",
                         meta=meta)  # fmt: skip
 
 

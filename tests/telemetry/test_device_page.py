@@ -82,7 +82,8 @@ def test_timeline_is_paged_newest_first_across_sessions_and_crashes(client, view
     assert "range=24h&amp;page=2" in first.content.decode()
     assert client.get("/fleet/devices/pixel8-000042/?range=24h&page=99").context["timeline_page"].number == 2
     for page in (1, 2):  # a deeper page costs no more queries
-        with django_assert_num_queries(15):  # session, user, role, device, 2 counts + 2 reads, cells, KPIs
+        # session, user, role, device, 2 counts + 2 reads, cells, KPIs (the device's 2: sums, then histograms and RSS)
+        with django_assert_num_queries(16):
             client.get(f"/fleet/devices/pixel8-000042/?range=24h&page={page}")
 
 
@@ -113,3 +114,42 @@ def test_the_timeline_exports_every_event_of_the_range_as_csv_and_json(client, v
     assert body["device"] == "pixel8-000042" and len(body["results"]) == expected
     assert client.get("/fleet/devices/nobody/timeline.csv").status_code == 404
     assert client.get("/fleet/devices/pixel8-000042/timeline.xml").status_code == 404
+
+
+def test_device_kpis_are_summed_by_the_database_with_the_per_session_figures(c, django_assert_num_queries):
+    """The device's KPIs equal a brute force over its sessions' own samples (RSS repeated, zero and missing; the
+    accelerated fraction missing on some), in two queries whatever the number of sessions."""
+    import numpy as np
+
+    from edgeportal_client.histogram import LatencyHistogram
+    from telemetry.kpi.kpis import Kpis
+    from telemetry.support.devices import device_totals
+
+    device = device_make(c, uid="pixel8-000077")
+    other = device_make(c, uid="pixel8-000078")
+    now = hour_floor(timezone.now())
+    start, end = now - timedelta(days=2), now
+    rng = np.random.default_rng(5)
+    made = []
+    for i in range(40):
+        samples = [float(x) for x in rng.uniform(5.0, 80.0, size=int(rng.integers(1, 6)))]
+        rss = [150.0, 150.0, 0.0, None, 212.5][i % 5]
+        accelerated = None if i % 7 == 0 else float(rng.uniform(0.2, 1.0))
+        at = start + timedelta(minutes=50 * i)
+        made.append((samples, rss, accelerated, i % 9 == 0, i % 4))
+        session_make(c, device=device, at=at, samples=samples, rss=rss, accelerated=accelerated, crashed=i % 9 == 0,
+                     errors=i % 4)  # fmt: skip
+    session_make(c, device=device, at=start - timedelta(minutes=1), samples=[900.0])  # before the range
+    session_make(c, device=other, at=start + timedelta(hours=1), samples=[900.0], rss=900.0)  # another device
+    with django_assert_num_queries(2):
+        got = Kpis.from_totals(device_totals(device=device, start=start, end=end), start=start, end=end)
+    latency = LatencyHistogram.from_samples([x for samples, *_ in made for x in samples])
+    rss = LatencyHistogram.from_samples([r for _, r, *_ in made if r])
+    inferences = sum(len(samples) for samples, *_ in made)
+    weighted = [(a, len(s)) for s, _, a, *_ in made if a is not None]
+    assert got.sessions == 40
+    assert got.crash_free_sessions == 1 - sum(1 for *_, crashed, _ in made if crashed) / 40
+    assert got.errors_per_1k == pytest.approx(1000 * sum(e for *_, e in made) / inferences)
+    assert got.accelerator_utilization == pytest.approx(sum(a * n for a, n in weighted) / sum(n for _, n in weighted))
+    assert got.p95_latency_ms == pytest.approx(latency.quantile(0.95))
+    assert got.peak_rss_mb_p95 == pytest.approx(rss.quantile(0.95))
