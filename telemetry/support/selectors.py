@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Subquery, Sum
 from django.db.models.functions import TruncDay
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
@@ -112,10 +112,12 @@ def crash_group_detail_get(
     hit cost, not its crash count; only the sample report is raw (one index probe).
     """
     group = CrashGroup.objects.select_related("assignee").get(pk=group_id)
+    # The newest report's id as a subquery: joined to its six related tables in the same query as the newest-first
+    # scan, PostgreSQL spent ~10 ms planning the join orders over every index of the table (the scan takes 0.1 ms).
+    newest = CrashReport.objects.filter(group=group).order_by("-occurred_at").values("pk")[:1]
     sample = (
-        CrashReport.objects.filter(group=group)
+        CrashReport.objects.filter(pk=Subquery(newest))
         .select_related("device", "device_model", "model_version__ml_model", "runtime_version__runtime", "delegate")
-        .order_by("-occurred_at")
         .first()
     )
     hourly = end - start <= timedelta(days=2)

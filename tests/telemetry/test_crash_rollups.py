@@ -196,3 +196,19 @@ def test_a_rollup_and_a_batch_holding_its_crash_group_do_not_deadlock():
         thread.join(30)
     assert errors == []
     assert _rollup_counts(HourlyCrashGroupRollup) == _raw_counts()
+
+
+def test_the_sample_report_is_the_groups_newest_with_its_related_rows(c, django_assert_num_queries):
+    at = day_floor(timezone.now() - timedelta(days=2)) + timedelta(hours=5)
+    gpu, _ = _two_groups(c, at=at)
+    reports = list(CrashReport.objects.filter(group=gpu).order_by("occurred_at", "pk"))
+    newest = reports[len(reports) // 2]  # not the first nor the last by id
+    CrashReport.objects.filter(pk=newest.pk).update(occurred_at=at + timedelta(hours=3))
+    now = timezone.now()
+    detail = crash_group_detail_get(group_id=gpu.pk, start=now - timedelta(days=30), end=now)
+    assert detail.sample.pk == newest.pk
+    expected = (newest.device.uid, newest.model_version.ml_model.slug, newest.runtime_version.runtime.slug)
+    with django_assert_num_queries(0):  # the device, catalog rows and runtime came with it
+        sample = detail.sample
+        assert (sample.device.uid, sample.model_version.ml_model.slug, sample.runtime_version.runtime.slug) == expected
+        assert sample.delegate.slug and sample.device_model.slug
