@@ -366,18 +366,20 @@ def raw_rollups_fill() -> None:
     print(f"  fallback and thermal rollups filled from the raw hours in {time.perf_counter() - started:.0f} s")
 
 
-def busiest_cell() -> CompatEntry:
-    """The compat cell with the most sessions over the range (its page is the costliest to render)."""
+def compat_cells_make() -> CompatEntry:
+    """A compat entry for every cell the fleet ran (as the rollups' field evidence makes them), so the matrix shows
+    the fleet's cells; returns the one with the most sessions over the range (its page is the costliest)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT model_version_id, runtime_version_id, delegate_id, device_model_id FROM telemetry_dailyrollup"
-            " GROUP BY 1, 2, 3, 4 ORDER BY sum(sessions) DESC, 1, 2, 3, 4 LIMIT 1"
+            " GROUP BY 1, 2, 3, 4 ORDER BY sum(sessions) DESC, 1, 2, 3, 4"
         )
-        mv, rv, dl, dm = cursor.fetchone()
-    entry, _ = CompatEntry.objects.get_or_create(
-        model_version_id=mv, runtime_version_id=rv, delegate_id=dl, device_model_id=dm
+        cells = cursor.fetchall()
+    fields = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
+    CompatEntry.objects.bulk_create(
+        [CompatEntry(**dict(zip(fields, cell, strict=True))) for cell in cells], ignore_conflicts=True
     )
-    return entry
+    return CompatEntry.objects.get(**dict(zip(fields, cells[0], strict=True)))
 
 
 def windows_rebuild() -> None:
@@ -406,6 +408,7 @@ def pages_measure(*, device_model, model_version, repeat: int, only=(), profile_
         f"device_model={device_model.slug}&model={model_version.ml_model.slug}&model_version={model_version.version}"
     )
     device = Device.objects.filter(device_model=device_model).order_by("uid").first()
+    busiest = compat_cells_make()
     pages = {
         "api me": "/api/v1/me/",  # the trivial logged-in request every page is judged against
         "home": "/",
@@ -414,7 +417,8 @@ def pages_measure(*, device_model, model_version, repeat: int, only=(), profile_
         "crash group": f"/crashes/{biggest.pk}/",
         "compat matrix": "/compat/",
         "device page": f"/fleet/devices/{device.uid}/",
-        "compat cell": f"/compat/cell/{busiest_cell().pk}/",  # lab vs field: gap, thermal split, drift
+        "compat overlay": "/compat/?overlay=gap",  # the matrix coloured by field ÷ lab latency
+        "compat cell": f"/compat/cell/{busiest.pk}/",  # lab vs field: gap, thermal split, drift
     }
     if only:
         pages = {name: url for name, url in pages.items() if name == "api me" or name in only}
