@@ -46,6 +46,7 @@ from telemetry.models import (
     DailyThermalRollup,
     DeviceActivityDay,
     HourlyRollup,
+    ThermalDeviceLastDay,
 )
 
 # A compat cell, as the rollups, the activity rows, the raw sessions and the lab runs all name its columns.
@@ -195,17 +196,20 @@ def thermal_sums(
 
 
 def thermal_devices(*, q: Q, days: int, group: dict[str, object], now: datetime | None = None) -> dict[tuple, int]:
-    """Exact distinct devices per group over the last ``days`` UTC days (DailyThermalDevice, one query); ``group``:
-    aliases (not field names) of the expressions grouped by, keys in that order."""
+    """Exact distinct devices per group over the last ``days`` UTC days, one query; ``group``: aliases (not field
+    names) of the expressions grouped by, keys in that order.
+
+    A window that ends today reads ThermalDeviceLastDay (a device counts when its last day in the state is in the
+    window: one row per device and state, not per day); one ending earlier reads DailyThermalDevice's days.
+    """
     start, end = days_window(days, now=now)
+    if end == days_window(1)[1]:
+        rows = ThermalDeviceLastDay.objects.filter(q, last_day__gte=start.date())
+    else:
+        rows = DailyThermalDevice.objects.filter(q, day__gte=start.date(), day__lt=end.date())
     # The distinct (group, device) pairs first, then a count per group: PostgreSQL hashes the pairs once, where
     # COUNT(DISTINCT) sorts each group's rows (half the time on a cell of 5,000 devices × 5 states × 7 days).
-    pairs = (
-        DailyThermalDevice.objects.filter(q, day__gte=start.date(), day__lt=end.date())
-        .order_by()
-        .values(**group, thermal_device=F("device_id"))
-        .distinct()
-    )
+    pairs = rows.order_by().values(**group, thermal_device=F("device_id")).distinct()
     sql, params = pairs.query.sql_with_params()
     database = connections[pairs.db]  # on a dashboard request, the read replica
     columns = ", ".join(database.ops.quote_name(name) for name in group)

@@ -33,7 +33,7 @@ from .rollups import (
     HourlySessionPartial,
     RollupDirtyHour,
 )
-from .thermal import DailyThermalDevice, DailyThermalRollup, HourlyThermalRollup
+from .thermal import DailyThermalDevice, DailyThermalRollup, HourlyThermalRollup, ThermalDeviceLastDay
 from .trailing import TrailingClosedRollup, TrailingGrain, TrailingRollup, TrailingWindow
 from .triage import AuditAction, CrashGroupAlias, CrashGroupAuditEvent, CrashGroupNote
 
@@ -48,7 +48,7 @@ __all__ = [
     "DeviceLackingDay",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
     "HourlySessionPartial", "RollupDirtyHour",
-    "DailyThermalDevice", "DailyThermalRollup", "HourlyThermalRollup",
+    "DailyThermalDevice", "DailyThermalRollup", "HourlyThermalRollup", "ThermalDeviceLastDay",
     "TrailingClosedRollup", "TrailingGrain", "TrailingRollup", "TrailingWindow",
     "AuditAction", "CrashGroupAlias", "CrashGroupAuditEvent", "CrashGroupNote",
 ]  # fmt: skip

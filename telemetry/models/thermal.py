@@ -85,3 +85,24 @@ class DailyThermalDevice(FallbackCell):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.thermal_state or 'not reported'} on {self.day}"
+
+
+class ThermalDeviceLastDay(FallbackCell):
+    """The last UTC day a device had a session of the cell in a thermal state: the exact distinct devices of any
+    window that ends today, one row per device and state instead of one per day (sessions never start after now).
+
+    DailyThermalDevice still answers windows that end before today (a page's `now` in the past)."""
+
+    thermal_state = models.CharField(max_length=THERMAL_STATE_LENGTH, blank=True)
+    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[*CELL_COLUMNS, "thermal_state", "device"], name="thermaldevicelastday_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.thermal_state or 'not reported'} last on {self.last_day}"

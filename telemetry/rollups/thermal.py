@@ -12,14 +12,20 @@ from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast, Lower, TruncHour
 from django.utils import timezone
 
 from ..kpi.buckets import DAY, HOUR, hour_floor
 from ..kpi.totals import Totals
-from ..models import DailyThermalDevice, DailyThermalRollup, HourlyThermalRollup, InferenceSession
+from ..models import (
+    DailyThermalDevice,
+    DailyThermalRollup,
+    HourlyThermalRollup,
+    InferenceSession,
+    ThermalDeviceLastDay,
+)
 from ..models.thermal import THERMAL_CELL_FIELDS
 from .locks import LOCK_DAY, LOCK_HOUR, rollup_lock
 
@@ -120,7 +126,32 @@ def thermal_hour_replace(*, hour: datetime) -> bool:
             batch_size=BATCH_SIZE,
             ignore_conflicts=True,
         )
+        last_days_record(day=hour.date(), devices=devices)
     return True
+
+
+UPSERT_ROWS = 1000  # 7 parameters a row: within SQLite's 32,766 bound parameters
+
+
+def last_days_record(*, day: date, devices) -> None:
+    """Moves each (cell, state, device)'s ThermalDeviceLastDay to ``day`` unless it is already later (a late hour of
+    an earlier day leaves it): one upsert per 1,000 rows, GREATEST / MAX in the database."""
+    table = ThermalDeviceLastDay._meta.db_table
+    quote = connection.ops.quote_name
+    key = [*THERMAL_CELL_FIELDS, "thermal_state", "device_id"]
+    latest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's two-argument MAX is a scalar
+    value = connection.ops.adapt_datefield_value(day)
+    rows = [(*cell, state, device_id, value) for cell, state, device_id in devices]
+    with connection.cursor() as cursor:
+        for at in range(0, len(rows), UPSERT_ROWS):
+            batch = rows[at : at + UPSERT_ROWS]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(key) + 1)) + ")"] * len(batch))
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({', '.join(map(quote, [*key, 'last_day']))}) VALUES {placeholders} "  # noqa: S608
+                f"ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET "
+                f"{quote('last_day')} = {latest}({quote(table)}.{quote('last_day')}, excluded.{quote('last_day')})",
+                [v for row in batch for v in row],
+            )
 
 
 def thermal_day_replace(*, day: date) -> None:
