@@ -126,32 +126,23 @@ def thermal_hour_replace(*, hour: datetime) -> bool:
             batch_size=BATCH_SIZE,
             ignore_conflicts=True,
         )
-        last_days_record(day=hour.date(), devices=devices)
     return True
 
 
-UPSERT_ROWS = 1000  # 7 parameters a row: within SQLite's 32,766 bound parameters
-
-
-def last_days_record(*, day: date, devices) -> None:
-    """Moves each (cell, state, device)'s ThermalDeviceLastDay to ``day`` unless it is already later (a late hour of
-    an earlier day leaves it): one upsert per 1,000 rows, GREATEST / MAX in the database."""
-    table = ThermalDeviceLastDay._meta.db_table
+def last_days_record(*, day: date) -> None:
+    """Moves each (cell, state, device) with a DailyThermalDevice row on ``day`` to ThermalDeviceLastDay ``day``,
+    unless it is already later (a late hour of an earlier day leaves it); one set-based upsert in the database."""
     quote = connection.ops.quote_name
-    key = [*THERMAL_CELL_FIELDS, "thermal_state", "device_id"]
-    latest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's two-argument MAX is a scalar
-    value = connection.ops.adapt_datefield_value(day)
-    rows = [(*cell, state, device_id, value) for cell, state, device_id in devices]
+    table, source = quote(ThermalDeviceLastDay._meta.db_table), quote(DailyThermalDevice._meta.db_table)
+    key = ", ".join(map(quote, [*THERMAL_CELL_FIELDS, "thermal_state", "device_id"]))
+    last = quote("last_day")
     with connection.cursor() as cursor:
-        for at in range(0, len(rows), UPSERT_ROWS):
-            batch = rows[at : at + UPSERT_ROWS]
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(key) + 1)) + ")"] * len(batch))
-            cursor.execute(
-                f"INSERT INTO {quote(table)} ({', '.join(map(quote, [*key, 'last_day']))}) VALUES {placeholders} "  # noqa: S608
-                f"ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET "
-                f"{quote('last_day')} = {latest}({quote(table)}.{quote('last_day')}, excluded.{quote('last_day')})",
-                [v for row in batch for v in row],
-            )
+        cursor.execute(
+            f"INSERT INTO {table} ({key}, {last}) SELECT {key}, {quote('day')} FROM {source} "  # noqa: S608
+            f"WHERE {quote('day')} = %s ON CONFLICT ({key}) DO UPDATE SET {last} = excluded.{last} "
+            f"WHERE {table}.{last} < excluded.{last}",  # the other runs of the same day write nothing
+            [connection.ops.adapt_datefield_value(day)],
+        )
 
 
 def thermal_day_replace(*, day: date) -> None:
@@ -189,6 +180,7 @@ def thermal_day_replace(*, day: date) -> None:
             ],
             batch_size=BATCH_SIZE,
         )
+        last_days_record(day=day)
 
 
 def thermal_rollups_backfill() -> dict[str, int]:

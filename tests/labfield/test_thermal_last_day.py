@@ -25,7 +25,8 @@ def _cell(c) -> tuple:
 
 
 def _active(c, device, state: str, *days_ago: int) -> None:
-    """Rows as the hourly thermal roll-up writes them: the day row, then the last day, for each day given in order."""
+    """Rows as the thermal roll-up writes them: the day row (an hour's), then the day's last days, for each day in
+    the order given."""
     today = day_floor(timezone.now()).date()
     model_version, runtime_version, delegate, device_model = _cell(c)
     for ago in days_ago:
@@ -34,7 +35,7 @@ def _active(c, device, state: str, *days_ago: int) -> None:
             day=day, thermal_state=state, device=device, model_version_id=model_version,
             runtime_version_id=runtime_version, delegate_id=delegate, device_model_id=device_model,
         )  # fmt: skip
-        last_days_record(day=day, devices=[(_cell(c), state, device.pk)])
+        last_days_record(day=day)
 
 
 def test_a_late_earlier_day_never_moves_the_last_day_back(c):
