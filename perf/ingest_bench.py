@@ -13,6 +13,11 @@
    COPY of the same rows straight into the session table, no key table (the straight floor: the physical limit of
    storing them). Prints end to end against each; the target is ≥ 70 % of the straight floor.
 
+`--split-cores` runs the whole round with the PostgreSQL server on the last core and everything else (gunicorn, the
+worker, the clients, the floors' loaders) on the others: a database node and a web node, as production runs them, so
+the floors measure what one database core stores and end to end shows whether the stack makes that core do more than
+store the rows. Without it (the default) web and database take turns on the same cores. Affinity is restored after.
+
 Raw SQL here (S608) is built from the table's own column names and fixed table names only.
 """
 
@@ -42,7 +47,16 @@ sys.path.insert(0, str(ROOT))
 from edgeportal_client.events import crash_event, session_event, uuid7  # noqa: E402
 from edgeportal_client.histogram import LatencyHistogram  # noqa: E402
 from perf.ingest_floor import checkpoint, floor_phase  # noqa: E402
-from perf.procstat import CpuMeter, children, local_ports, machine_busy, peak_rss_mb, postgres_pids  # noqa: E402
+from perf.procstat import (  # noqa: E402
+    CpuMeter,
+    children,
+    local_ports,
+    machine_busy,
+    peak_rss_mb,
+    pin,
+    postgres_pids,
+    postgres_server_pids,
+)
 
 VENV_BIN = Path(sys.executable).parent
 DEVICE_MODELS = ("google-pixel-8", "samsung-galaxy-s24", "xiaomi-redmi-note-13", "apple-iphone-15", "rpi-5")
@@ -230,13 +244,31 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--db-prefix", default="ep_ingest_bench", help="name prefix of the throwaway database")
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker: what the rollups cost the web")
+    parser.add_argument("--split-cores", action="store_true", help="PostgreSQL on the last core, the rest on the "
+                        "others (module docstring)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="whole runs back to back, each on a fresh database; "
                         "prints the median ratio (one run swings ±8 points on a shared machine)")  # fmt: skip
     return parser.parse_args()
 
 
 def run(args: argparse.Namespace) -> tuple[float, float, float]:
-    """One whole run on a fresh database; prints its figures, returns (ratio, ratio per CPU-second)."""
+    """One whole run on a fresh database (cores split with --split-cores); prints its figures, returns its ratios."""
+    if not args.split_cores:
+        return _run(args)
+    every = os.sched_getaffinity(0)
+    if len(every) < 2:
+        raise SystemExit("--split-cores needs two cores")
+    database = {max(every)}
+    pin(postgres_server_pids(), database)  # the postmaster too: backends forked later inherit it
+    os.sched_setaffinity(0, every - database)  # before any thread or child: they inherit it
+    try:
+        return _run(args)
+    finally:
+        pin(postgres_server_pids(), every)
+        os.sched_setaffinity(0, every)
+
+
+def _run(args: argparse.Namespace) -> tuple[float, float, float]:
     db_name = f"{args.db_prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     db_url = f"{args.server.rstrip('/')}/{db_name}"
     queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -316,15 +348,17 @@ def run(args: argparse.Namespace) -> tuple[float, float, float]:
     e2e = http["accepted"] / http["wall"]
     floor_rate = floor["rows"] / floor["wall"]
     lat = http["latencies"]
+    cores = "database on 1 core, the rest on the other" if args.split_cores else "shared by web and database"
     print(f"\ningest bench: {args.workers} gunicorn workers, {args.clients} clients, {args.batch}-event gzip batches, "
-          f"{args.seconds:.0f} s; {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}")  # fmt: skip
+          f"{args.seconds:.0f} s; {os.cpu_count()} cores ({cores}), load avg {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"{'end to end (HTTP)':<28}{e2e:>12,.0f} events/s  ({http['accepted']:,} stored in {http['wall']:.1f} s, "
           f"statuses {http['statuses']}, duplicates {http['duplicates']}, rejected {http['rejected']})")  # fmt: skip
     print(f"{'database floor (COPY)':<28}{floor_rate:>12,.0f} rows/s    ({floor['rows']:,} rows in {floor['wall']:.1f} s, "
           f"{args.workers} connections)")  # fmt: skip
     straight_rate = floors["straight"]["rows"] / floors["straight"]["wall"]
+    straight_cpu = floors["straight"]["db_cpu"] / floors["straight"]["rows"] * 1e6
     print(f"{'straight floor (COPY)':<28}{straight_rate:>12,.0f} rows/s    (COPY into the session table itself, "
-          f"no key table, {floors['straight']['wall']:.1f} s)")  # fmt: skip
+          f"no key table, {floors['straight']['wall']:.1f} s, database {straight_cpu:.1f} µs per row)")  # fmt: skip
     print(f"{'ratio to the staged floor':<28}{e2e / floor_rate:>12.0%}")
     print(f"{'ratio to the straight floor':<28}{e2e / straight_rate:>12.0%}      (target ≥ 70 %)")
     print(f"{'request p50 / p99':<28}{statistics.median(lat) * 1000:>9.0f} ms / {lat[int(len(lat) * 0.99) - 1] * 1000:.0f} ms"  # noqa: E501
@@ -339,6 +373,10 @@ def run(args: argparse.Namespace) -> tuple[float, float, float]:
     per_cpu, floor_per_cpu = http["accepted"] / stack_cpu, floor["rows"] / floor["db_cpu"]
     print(f"{'per CPU-second':<28}{per_cpu:>12,.0f} events (web + db ingest) vs floor {floor_per_cpu:,.0f} rows (db): "
           f"{per_cpu / floor_per_cpu:.0%}  (independent of other load on the machine)")  # fmt: skip
+    db_event = (cpu["db (ingest)"] + cpu["db (rollups)"]) / http["accepted"] * 1e6
+    print(f"{'database per stored event':<28}{db_event:>9.1f} µs  (ingest + rollups) vs {straight_cpu:.1f} µs per row "
+          f"of the straight floor: {straight_cpu / db_event:.0%}; web {cpu['web'] / http['accepted'] * 1e6:.1f} µs, "
+          f"worker {cpu['worker'] / http['accepted'] * 1e6:.1f} µs")  # fmt: skip
     print(f"{'peak RSS per web worker':<28}{peak_rss:>9.0f} MiB")
     print(f"{'rollup lag after last post':<28}{lag:>12}")
     if http["exhausted"]:

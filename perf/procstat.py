@@ -118,3 +118,25 @@ class CpuMeter:
         for pid, (name, cpu) in self.last.items():
             spent[name] += cpu - self.before.get(pid, 0.0)
         return spent
+
+
+def postgres_server_pids() -> list[int]:
+    """Every PostgreSQL server process on the machine (postmaster, backends, WAL writer, checkpointer …)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() in ("postgres", "postmaster"):
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Restricts these processes to `cpus` (their threads and later forks inherit it); gone ones are skipped."""
+    for pid in pids:
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                os.sched_setaffinity(int(task.name), cpus)
+        except (OSError, ProcessLookupError):
+            continue

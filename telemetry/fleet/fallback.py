@@ -20,8 +20,7 @@ from ..kpi.buckets import range_snap
 from ..kpi.reads import range_pieces
 from ..kpi.scope import FILTER_LOOKUPS, filter_q
 from ..models import DailyFallbackRollup, HourlyFallbackRollup, InferenceSession
-from ..models.fallback import ALL_SESSIONS
-from ..rollups.fallback import fallback_ops_normalized
+from ..models.fallback import ALL_SESSIONS, fallback_ops_normalized
 
 # Filters the fallback rollups cannot apply: the rows are per compat cell × firmware, without app or OS version.
 NOT_IN_ROLLUPS = ("app_version", "os_version")

@@ -1,8 +1,9 @@
-"""Session partial aggregates: what one ingest batch adds to each hour × cohort, written in the batch's transaction.
+"""Session partial aggregates: what one ingest batch adds to each hour × cohort × thermal state, and per fallback op,
+written in the batch's transaction.
 
-The hourly rollup merges these (a handful of rows per batch) instead of re-reading the sessions they summarize;
-sessions written otherwise (test factories, direct loads, rows from before partials existed) keep
-`in_partial = False` and the rollup reads them raw.
+The hourly, thermal and fallback rollups merge these (a handful of rows per batch) instead of re-reading the sessions
+they summarize; sessions written otherwise (test factories, direct loads, rows from before partials existed) keep
+`in_partial = False` and the rollups read them raw.
 """
 
 from collections import defaultdict
@@ -17,8 +18,10 @@ from edgeportal_client.histogram import ZERO_THRESHOLD_MS
 
 from ..kpi.coverage import session_lacks_kpi_field
 from ..kpi.totals import SessionSums
-from ..models import HourlySessionPartial
+from ..models import HourlyFallbackPartial, HourlySessionPartial
+from ..models.fallback import fallback_ops_normalized
 from ..models.rollups import COHORT_FIELDS
+from ..models.thermal import thermal_state_key
 from .bulk import rows_insert
 from .histograms import bucket_keys, int_sums, keyed_counts
 
@@ -26,7 +29,12 @@ HOUR_S = 3600
 PARTIAL_COLUMNS = (
     "bucket_start", *COHORT_FIELDS, "device_id", "sessions", "crashed_sessions", "inferences", "errors",
     "accelerated_weighted_sum", "accelerated_weight", "latency_counts", "latency_zero", "rss_counts", "rss_zero",
-    "fallback_sessions", "lacking_sessions",
+    "fallback_sessions", "lacking_sessions", "thermal_state", "energy_sessions", "energy_inferences",
+    "energy_weighted_sum",
+)  # fmt: skip
+FALLBACK_PARTIAL_COLUMNS = (
+    "bucket_start", "model_version_id", "runtime_version_id", "delegate_id", "device_model_id", "device_id", "op",
+    "sessions", "accelerated_weighted_sum", "accelerated_weight",
 )  # fmt: skip
 
 
@@ -42,6 +50,7 @@ def sessions_sum(
     peak_rss_mb: Sequence[float | None],
     fallback: Sequence[bool],
     lacking: Sequence[bool],
+    energy: Sequence[float | None] | None = None,
 ) -> dict[Hashable, SessionSums]:
     """What the sessions add to their groups (session i to groups[i]): the one definition behind the partials and
     the raw hourly rollup. Columns in, one numpy pass per sum: summing session by session in Python was ~3.5 µs per
@@ -49,7 +58,8 @@ def sessions_sum(
 
     Sums are exact (integers in float64 only while below 2**53, else Python ints); the accelerated weighted sum adds
     each session's `fraction × inferences` in session order within its group, as a Python loop would. `fallback` and
-    `lacking` flag the sessions reporting CPU fallback ops and those lacking a KPI field (kpi.coverage).
+    `lacking` flag the sessions reporting CPU fallback ops and those lacking a KPI field (kpi.coverage); `energy`
+    (energy_mj_per_inference, None = not reported) adds the thermal rollup's energy sums, else they stay 0.
     """  # fmt: skip
     index: dict[Hashable, int] = {}
     owners = np.array([index.setdefault(group, len(index)) for group in groups], dtype=np.int64)
@@ -91,23 +101,38 @@ def sessions_sum(
     below = rss < ZERO_THRESHOLD_MS
     sums["rss_zero"] = np.bincount(rss_owners[below], minlength=size).tolist()
     sums["rss_counts"] = keyed_counts(rss_owners[~below], bucket_keys(rss[~below]), None, size)
+    _energy_sums(sums, owners, inferences_column, energy, size)
     names = SessionSums.__slots__
     return {group: SessionSums(*values) for group, *values in zip(index, *(sums[name] for name in names), strict=True)}
 
 
+def _energy_sums(sums: dict, owners, inferences, energy: Sequence[float | None] | None, size: int) -> None:
+    if energy is None:
+        sums["energy_sessions"] = sums["energy_inferences"] = [0] * size
+        sums["energy_weighted_sum"] = [0.0] * size
+        return
+    values = np.array(energy, dtype=np.float64)  # None → NaN
+    reported = ~np.isnan(values)
+    reporting, weights = owners[reported], inferences[reported]
+    sums["energy_sessions"] = np.bincount(reporting, minlength=size).tolist()
+    sums["energy_inferences"] = int_sums(reporting, weights, size).tolist()
+    sums["energy_weighted_sum"] = np.bincount(reporting, weights=values[reported] * weights, minlength=size).tolist()
+
+
 def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]) -> list[datetime]:
-    """Sums the batch's stored sessions per hour × cohort into HourlySessionPartial rows (one COPY or INSERT); their hours.
+    """Sums the batch's stored sessions per hour × cohort × thermal state into HourlySessionPartial rows, and per
+    hour × cell × fallback op into HourlyFallbackPartial rows (a COPY or INSERT each); their hours.
 
     `columns`: the sessions actually inserted, column by column, named as InferenceSession's (started_at,
-    has_crash, inferences, errors, accelerated_fraction, latency_histogram as its wire dict, peak_rss_mb and the
-    COHORT_FIELDS).
+    has_crash, inferences, errors, accelerated_fraction, latency_histogram as its wire dict, peak_rss_mb,
+    fallback_ops, thermal_state, energy_mj_per_inference and the COHORT_FIELDS).
     """
     if not columns["started_at"]:
         return []
+    hours = [int(at.timestamp()) // HOUR_S for at in columns["started_at"]]
     cohorts = zip(*(columns[name] for name in COHORT_FIELDS), strict=True)
-    groups = [
-        (int(at.timestamp()) // HOUR_S, cohort) for at, cohort in zip(columns["started_at"], cohorts, strict=True)
-    ]
+    states = map(thermal_state_key, columns["thermal_state"])
+    groups = list(zip(hours, cohorts, states, strict=True))
     histograms = columns["latency_histogram"]
     lacking = [
         session_lacks_kpi_field(model_version_id=version, latency_counts=histogram.get("counts"),
@@ -122,18 +147,44 @@ def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]
         accelerated=columns["accelerated_fraction"], latency_counts=[histogram["counts"] for histogram in histograms],
         latency_zero=[histogram.get("zero_count", 0) for histogram in histograms], peak_rss_mb=columns["peak_rss_mb"],
         fallback=[bool(ops) for ops in columns["fallback_ops"]], lacking=lacking,
+        energy=columns["energy_mj_per_inference"],
     )  # fmt: skip
-    starts = {hour: datetime.fromtimestamp(hour * HOUR_S, UTC) for hour, _ in summed}
+    starts = {hour: datetime.fromtimestamp(hour * HOUR_S, UTC) for hour, _, _ in summed}
     _insert([
         (
             starts[hour], *cohort, device_id, sums.sessions, sums.crashed_sessions,
             sums.inferences, sums.errors, sums.accelerated_weighted_sum, sums.accelerated_weight,
             sums.latency_counts, sums.latency_zero, sums.rss_counts, sums.rss_zero, sums.fallback_sessions,
-            sums.lacking_sessions,
+            sums.lacking_sessions, state, sums.energy_sessions, sums.energy_inferences, sums.energy_weighted_sum,
         )
-        for (hour, cohort), sums in summed.items()
+        for (hour, cohort, state), sums in summed.items()
     ])  # fmt: skip
+    _fallback_partials_insert(device_id=device_id, hours=hours, starts=starts, columns=columns)
     return list(starts.values())
+
+
+def _fallback_partials_insert(*, device_id: int, hours: list[int], starts: dict, columns: dict) -> None:
+    """Per hour × cell × op (upper-cased): the sessions falling back on it, and their accelerated sums."""
+    sums: dict[tuple, list] = {}
+    cells = zip(columns["model_version_id"], columns["runtime_version_id"], columns["delegate_id"],
+                columns["device_model_id"], strict=True)  # fmt: skip
+    for hour, cell, ops, fraction, inferences in zip(
+        hours, cells, columns["fallback_ops"], columns["accelerated_fraction"], columns["inferences"], strict=True
+    ):
+        if not ops:
+            continue
+        weighted, weight = (0.0, 0) if fraction is None else (fraction * inferences, inferences)
+        for op in fallback_ops_normalized(ops):
+            acc = sums.get((hour, cell, op))
+            if acc is None:
+                sums[(hour, cell, op)] = [1, weighted, weight]
+            else:
+                acc[0], acc[1], acc[2] = acc[0] + 1, acc[1] + weighted, acc[2] + weight
+    if sums:
+        rows_insert(model=HourlyFallbackPartial, columns=FALLBACK_PARTIAL_COLUMNS, rows=[
+            (starts[hour], *cell, device_id, op, n, weighted, weight) for (hour, cell, op), (n, weighted, weight)
+            in sums.items()
+        ])  # fmt: skip
 
 
 def crashed_partials_insert(*, flipped: list[tuple]) -> None:
@@ -145,7 +196,8 @@ def crashed_partials_insert(*, flipped: list[tuple]) -> None:
     for started_at, cohort, device_id in flipped:
         counts[(int(started_at.timestamp()) // HOUR_S, cohort, device_id)] += 1
     _insert([
-        (datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, 0, crashed, 0, 0, 0.0, 0, {}, 0, {}, 0, 0, 0)
+        (datetime.fromtimestamp(hour * HOUR_S, UTC), *cohort, device_id, 0, crashed, 0, 0, 0.0, 0, {}, 0, {}, 0, 0, 0,
+         "", 0, 0, 0.0)
         for (hour, cohort, device_id), crashed in counts.items()
     ])  # fmt: skip
 

@@ -5,7 +5,7 @@ The counts are kept by the hourly rollup (from the ingest partials and the raw s
 `session_lacks_kpi_field`, the one definition beside its raw-row form MISSING_FIELDS): HourlyFleetRollup /
 DailyFleetRollup.fallback_sessions and DeviceLackingDay (device × day). A read cuts its range as every KPI read
 does (kpi.reads.range_pieces): whole days from the daily rows, partial-day edges from fleet hours, and for distinct
-devices the edges' raw sessions (< 2 days), so the cost follows days and devices, not sessions.
+devices the edges' DeviceActivityHour / DeviceLackingHour rows, so the cost follows days and devices, not sessions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 
-from ..models import DailyFleetRollup, DeviceActivityDay, DeviceLackingDay, HourlyFleetRollup, InferenceSession
+from ..models import (
+    DailyFleetRollup,
+    DeviceActivityDay,
+    DeviceActivityHour,
+    DeviceLackingDay,
+    DeviceLackingHour,
+    HourlyFleetRollup,
+)
 from .buckets import range_snap, utc
 from .reads import device_pieces
 from .windows import range_pieces, trailing_rows_read
@@ -70,7 +77,7 @@ def fallback_sessions_by_month(*, start: datetime, end: datetime) -> dict[dateti
 def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     """(active devices, active devices none of whose sessions lacks a KPI field) over [start, end) snapped to hours.
 
-    Whole days read DeviceActivityDay and DeviceLackingDay, partial-day edges the raw sessions (as kpi.reads counts
+    Whole days read DeviceActivityDay and DeviceLackingDay, partial-day edges their hour rows (as kpi.reads counts
     devices; an edge past raw retention counts its whole day). An unfiltered preset window's fleet row holds both
     counts, made by this read ahead (rollups/trailing.py: no query when the request read the window already); else
     two queries for whole days, four with edges.
@@ -79,14 +86,13 @@ def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
     window = trailing_rows_read(start=start, end=end, filters=None)
     if window is not None:
         return window.fleet.devices, window.fleet.devices - window.lacking_devices
-    raw_q, days_q = device_pieces(start, end)
-    if not raw_q:
+    hours_q, days_q = device_pieces(start, end)
+    if not hours_q:
         if not days_q:
             return 0, 0
         active = DeviceActivityDay.objects.filter(days_q).aggregate(n=Count("device_id", distinct=True))["n"]
         return active, active - lacking_devices(start=start, end=end)
-    raw = InferenceSession.objects.filter(raw_q)
-    active_ids = set(raw.values_list("device_id", flat=True).distinct())
+    active_ids = set(DeviceActivityHour.objects.filter(hours_q).values_list("device_id", flat=True).distinct())
     if days_q:
         active_ids |= set(DeviceActivityDay.objects.filter(days_q).values_list("device_id", flat=True).distinct())
     return len(active_ids), len(active_ids) - lacking_devices(start=start, end=end)
@@ -94,14 +100,14 @@ def observability_devices(*, start: datetime, end: datetime) -> tuple[int, int]:
 
 def lacking_devices(*, start: datetime, end: datetime) -> int:
     """Distinct devices with a session lacking a KPI field in [start, end) snapped to hours (each is active): whole
-    days from DeviceLackingDay, partial-day edges from the raw sessions; one or two queries."""
+    days from DeviceLackingDay, partial-day edges from DeviceLackingHour; one or two queries."""
     start, end = range_snap(start, end)
-    raw_q, days_q = device_pieces(start, end)
-    if not raw_q:
+    hours_q, days_q = device_pieces(start, end)
+    if not hours_q:
         if not days_q:
             return 0
         return DeviceLackingDay.objects.filter(days_q).aggregate(n=Count("device_id", distinct=True))["n"]
-    lacking_ids = set(InferenceSession.objects.filter(raw_q).filter(missing_q()).values_list("device_id", flat=True))
+    lacking_ids = set(DeviceLackingHour.objects.filter(hours_q).values_list("device_id", flat=True).distinct())
     if days_q:
         lacking_ids |= set(DeviceLackingDay.objects.filter(days_q).values_list("device_id", flat=True).distinct())
     return len(lacking_ids)

@@ -4,7 +4,8 @@ Ranges are snapped to UTC hours (start floored, end ceiled). Whole UTC days insi
 the partial-day edges read hourly rows; a trailing partial day that reaches the present is read as its whole day
 (nothing starts after now, so the day's rows hold exactly that edge). Distinct devices are exact: whole days count
 distinct devices in DeviceActivityDay (or a grain row's exact count for one bucket), partial-day edges count
-distinct devices in the raw sessions of those (< 2 days of) hours.
+distinct devices in DeviceActivityHour rows of those (< 2 days of) hours, as the hours' rollups saw them (the edges'
+sums are rollups too).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from django.db import connection, connections
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
-from ..models import DailyRollup, DeviceActivityDay, DeviceModelDevice, HourlyRollup, InferenceSession
+from ..models import (
+    DailyRollup,
+    DeviceActivityDay,
+    DeviceActivityHour,
+    DeviceModelDevice,
+    HourlyRollup,
+)
 from .buckets import DAY, HOUR, day_floor
 from .histogram_sql import histogram_sums
 from .totals import SCALAR_SUM_COLUMNS, SUM_COLUMNS, Totals
@@ -112,7 +119,7 @@ def grouped_devices(
     key: Callable[[dict], object] | None = None,
     by_device_model: bool = False,
 ) -> dict[object, int]:
-    """Exact distinct devices per group: DeviceActivityDay for whole days, raw sessions for partial-day edges.
+    """Exact distinct devices per group: DeviceActivityDay for whole days, DeviceActivityHour for partial-day edges.
 
     ``by_device_model``: the filters and groups involve device-model columns only, so whole days can probe each
     DeviceModelDevice pair for one activity day in range instead of reading every activity row of the range.
@@ -122,9 +129,9 @@ def grouped_devices(
         window = trailing_rows_read(start=start, end=end, filters=None)
         if window is not None:
             return {key({}): window.fleet.devices}
-    raw_q, activity_days = device_pieces(start, end)
+    hours_q, activity_days = device_pieces(start, end)
     activity = DeviceActivityDay.objects.filter(activity_days, q) if activity_days else None
-    if not raw_q:
+    if not hours_q:
         if activity is None:
             return {}
         if by_device_model:
@@ -146,18 +153,19 @@ def grouped_devices(
 
 
 def device_pieces(start: datetime, end: datetime) -> tuple[Q, Q]:
-    """(raw sessions' time Q, DeviceActivityDay days' Q) whose distinct devices are those of [start, end)."""
+    """(hour rows' Q, day rows' Q) whose distinct devices are those of [start, end) snapped to hours: the partial-day
+    edges from DeviceActivityHour / DeviceLackingHour, whole days from DeviceActivityDay / DeviceLackingDay."""
     edges, (day_start, day_end) = range_pieces(start, end)
     retention_cutoff = timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS)
-    raw_q, activity_days = Q(), Q()
+    hours_q, activity_days = Q(), Q()
     for a, b in edges:
-        if a < retention_cutoff:  # raw rows are gone: count the edge's whole day (documented over-count)
+        if a < retention_cutoff:  # hour rows go with the raw rows: count the edge's whole day (documented over-count)
             activity_days |= Q(day__gte=day_floor(a).date(), day__lt=day_floor(b - HOUR).date() + DAY)
         else:
-            raw_q |= Q(started_at__gte=a, started_at__lt=b)
+            hours_q |= Q(hour__gte=a, hour__lt=b)
     if day_start < day_end:
         activity_days |= Q(day__gte=day_start.date(), day__lt=day_end.date())
-    return raw_q, activity_days
+    return hours_q, activity_days
 
 
 def grouped_device_pairs(
@@ -166,8 +174,8 @@ def grouped_device_pairs(
     """The (group, device id) pairs active in [start, end): what grouped_devices counts, for callers that count
     several coarser groupings from one read (the trailing windows: cells, device models and the fleet)."""
     key = key or (lambda row: tuple(row[f] for f in fields))
-    raw_q, activity_days = device_pieces(start, end)
-    sources = [InferenceSession.objects.filter(raw_q, q)] if raw_q else []
+    hours_q, activity_days = device_pieces(start, end)
+    sources = [DeviceActivityHour.objects.filter(hours_q, q)] if hours_q else []
     if activity_days:
         sources.append(DeviceActivityDay.objects.filter(activity_days, q))
     pairs: set[tuple[object, int]] = set()

@@ -44,6 +44,11 @@ class SessionSums:
     rss_zero: int
     fallback_sessions: int = 0
     lacking_sessions: int = 0
+    # The thermal rollup's energy sums (rollups/thermal.py): sessions reporting energy_mj_per_inference, Σ their
+    # inferences, Σ energy × inferences. Cohort Totals do not carry them.
+    energy_sessions: int = 0
+    energy_inferences: int = 0
+    energy_weighted_sum: float = 0.0
 
 
 @dataclass

@@ -1,7 +1,15 @@
 """Telemetry models, one module per kind: raw rows, rollups, triage, alerts. Django finds them through this face."""
 
+from .activity import (
+    DailyModelVersionDevices,
+    DeviceActivityDay,
+    DeviceActivityHour,
+    DeviceLackingDay,
+    DeviceLackingHour,
+    DeviceModelDevice,
+)
 from .alerts import Alert, AlertKpi, AlertRule, AlertStatus
-from .fallback import DailyFallbackDevice, DailyFallbackRollup, HourlyFallbackRollup
+from .fallback import DailyFallbackDevice, DailyFallbackRollup, HourlyFallbackPartial, HourlyFallbackRollup
 from .partitions import CrashEventKey, RawTableCopy, RawTableCopyStatus, SessionEventKey
 from .raw import (
     ClockFlag,
@@ -21,11 +29,7 @@ from .rollups import (
     DailyCrashGroupRollup,
     DailyDeviceModelRollup,
     DailyFleetRollup,
-    DailyModelVersionDevices,
     DailyRollup,
-    DeviceActivityDay,
-    DeviceLackingDay,
-    DeviceModelDevice,
     GrainSums,
     HourlyCrashGroupRollup,
     HourlyFleetRollup,
@@ -41,11 +45,11 @@ __all__ = [
     "Alert", "AlertKpi", "AlertRule", "AlertStatus",
     "ClockFlag", "CrashGroup", "CrashGroupDevice", "CrashGroupStatus", "CrashKind", "CrashReport", "Device",
     "InferenceSession",
-    "DailyFallbackDevice", "DailyFallbackRollup", "HourlyFallbackRollup",
+    "DailyFallbackDevice", "DailyFallbackRollup", "HourlyFallbackPartial", "HourlyFallbackRollup",
     "CrashEventKey", "RawTableCopy", "RawTableCopyStatus", "SessionEventKey",
     "CohortColumns", "CohortRollup", "CrashGroupRollup", "DailyCoarseRollup", "DailyCrashGroupRollup",
     "DailyDeviceModelRollup", "DailyFleetRollup", "DailyModelVersionDevices", "DailyRollup", "DeviceActivityDay",
-    "DeviceLackingDay",
+    "DeviceActivityHour", "DeviceLackingDay", "DeviceLackingHour",
     "DeviceModelDevice", "GrainSums", "HourlyCrashGroupRollup", "HourlyFleetRollup", "HourlyRollup",
     "HourlySessionPartial", "RollupDirtyHour",
     "DailyThermalDevice", "DailyThermalRollup", "HourlyThermalRollup", "ThermalDeviceLastDay",

@@ -11,6 +11,11 @@ FALLBACK_CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id",
 ALL_SESSIONS = ""  # the op of the row counting every session of its cell × firmware, whatever it fell back on
 
 
+def fallback_ops_normalized(fallback_ops) -> set[str]:
+    """A session's fallback ops as the rollups key them: upper-cased, each once."""
+    return {str(op).upper() for op in fallback_ops or []}
+
+
 class FallbackCell(models.Model):
     """The compat cell a row counts for."""
 
@@ -88,3 +93,25 @@ class DailyFallbackDevice(FallbackCell):
 
     def __str__(self) -> str:
         return f"{self.device_id} fell back on {self.op} on {self.day}"
+
+
+class HourlyFallbackPartial(FallbackCell):
+    """What one ingest batch's sessions of one hour × cell added per fallback op (upper-cased), written in the batch's
+    transaction beside its HourlySessionPartial rows.
+
+    The hourly fallback rollup merges these (and the session partials for its all-sessions rows) instead of
+    re-reading the hour's raw sessions; firmware is joined from the device at the rollup, as for raw sessions.
+    """
+
+    bucket_start = models.DateTimeField(help_text="UTC start of the sessions' hour")
+    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    op = models.CharField(max_length=200)
+    sessions = models.PositiveIntegerField(default=0)
+    accelerated_weighted_sum = models.FloatField(default=0.0)
+    accelerated_weight = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket_start"], name="fallbackpartial_bucket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} device {self.device_id} fell back on {self.op}"

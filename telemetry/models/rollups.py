@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from .thermal import THERMAL_STATE_LENGTH
+
 COHORT_FIELDS = (
     "device_model_id",
     "model_version_id",
@@ -94,6 +96,12 @@ class HourlySessionPartial(CohortColumns):
     # The release KPIs' counts (docs/rollouts.md): sessions reporting CPU fallback ops, sessions lacking a KPI field.
     fallback_sessions = models.PositiveIntegerField(default=0)
     lacking_sessions = models.PositiveIntegerField(default=0)
+    # The thermal rollup's grain (rollups/thermal.py): the sessions' state key and energy sums. NULL marks a row
+    # written before partials carried them: its hour's thermal and fallback rows are then read from raw sessions.
+    thermal_state = models.CharField(max_length=THERMAL_STATE_LENGTH, null=True, blank=True)
+    energy_sessions = models.PositiveIntegerField(default=0)
+    energy_inferences = models.PositiveBigIntegerField(default=0)
+    energy_weighted_sum = models.FloatField(default=0.0)
 
     class Meta:
         indexes = [models.Index(fields=["bucket_start"], name="sessionpartial_bucket_idx")]
@@ -229,83 +237,6 @@ class HourlyFleetRollup(GrainSums):
 
     def __str__(self) -> str:
         return f"{self.bucket_start:%Y-%m-%d %H:00} fleet"
-
-
-class DailyModelVersionDevices(models.Model):
-    """Distinct devices that ran a model version on a UTC day (exact): adoption without scanning DeviceActivityDay."""
-
-    day = models.DateField()
-    model_version = models.ForeignKey("compat.ModelVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
-    devices = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["day", "model_version"], name="dailymodelversiondevices_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.day} model version {self.model_version_id}: {self.devices}"
-
-
-class DeviceActivityDay(CohortColumns):
-    """A device was active in a cohort on a UTC day: exact distinct-device counts across days without raw scans."""
-
-    day = models.DateField()
-    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "device", *[f.removesuffix("_id") for f in COHORT_FIELDS]],
-                name="deviceactivityday_unique",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["day", "device_model", "model_version"], name="deviceactivity_day_idx"),
-            # Unfiltered distinct-device counts over a range read only this index (index-only scan).
-            models.Index(fields=["day", "device"], name="deviceactivity_day_device_idx"),
-            # Distinct devices per device model over many days: one probe per DeviceModelDevice pair (EXISTS).
-            models.Index(fields=["device", "device_model", "day"], name="deviceactivity_dev_dm_day_idx"),
-            # One cell's or one cohort's distinct devices over days (a regression's field impact, the fleet page's
-            # cohort counts): a range of this index alone, not every row of the days.
-            models.Index(
-                fields=["device_model", "model_version", "runtime_version", "delegate", "day", "device"],
-                name="deviceactivity_cell_day_idx",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.device_id} on {self.day}"
-
-
-class DeviceLackingDay(models.Model):
-    """A device sent a session lacking a KPI field on a UTC day: observability coverage over days without raw scans."""
-
-    day = models.DateField()
-    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "device"], name="devicelackingday_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.device_id} lacked a KPI field on {self.day}"
-
-
-class DeviceModelDevice(models.Model):
-    """A device was active as this device model (in practice one row per device), recorded by the hourly rollup.
-
-    Distinct devices per device model (or fleet-wide) over a range probe each pair's DeviceActivityDay rows for one
-    day in the range (an index seek each): the cost follows the number of devices, not devices × days.
-    """
-
-    device = models.ForeignKey("telemetry.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
-    device_model = models.ForeignKey("compat.DeviceModel", on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["device", "device_model"], name="devicemodeldevice_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.device_id} as device model {self.device_model_id}"
 
 
 # What a crash group is broken down by (its page) and the compat cell it implicates: the crash's cohort without

@@ -14,7 +14,14 @@ from .fallback import FallbackCell
 
 THERMAL_CELL_FIELDS = ("model_version_id", "runtime_version_id", "delegate_id", "device_model_id")
 CELL_COLUMNS = ("model_version", "runtime_version", "delegate", "device_model")
-THERMAL_STATE_LENGTH = 20  # InferenceSession.thermal_state's; lower-casing keeps the length
+THERMAL_STATE_LENGTH = 20  # InferenceSession.thermal_state's; ASCII lower-casing keeps the length
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def thermal_state_key(state: str | None) -> str:
+    """The state a thermal row keys a session by: ASCII lower-cased ('' = not reported). The same in ingest's
+    partials and in the raw rollup, whatever the database's collation (str.lower could lengthen a non-ASCII state)."""
+    return state.translate(_ASCII_LOWER) if state else ""
 
 
 class ThermalRollup(FallbackCell):

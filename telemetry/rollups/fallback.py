@@ -17,27 +17,79 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ..kpi.buckets import DAY, HOUR, hour_floor
-from ..models import DailyFallbackDevice, DailyFallbackRollup, HourlyFallbackRollup, InferenceSession
-from ..models.fallback import ALL_SESSIONS, FALLBACK_CELL_FIELDS
+from ..models import (
+    DailyFallbackDevice,
+    DailyFallbackRollup,
+    HourlyFallbackPartial,
+    HourlyFallbackRollup,
+    HourlySessionPartial,
+    InferenceSession,
+)
+from ..models.fallback import ALL_SESSIONS, FALLBACK_CELL_FIELDS, fallback_ops_normalized
 from .locks import LOCK_DAY, LOCK_HOUR, rollup_lock
+from .rows import hour_partials_complete
 
 BATCH_SIZE = 1000
-
-
-def fallback_ops_normalized(fallback_ops) -> set[str]:
-    """A session's fallback ops as the rollups key them: upper-cased, each once."""
-    return {str(op).upper() for op in fallback_ops or []}
 
 
 def _cell_keys(cell: tuple) -> dict:
     return dict(zip(FALLBACK_CELL_FIELDS, cell, strict=True))
 
 
-def fallback_hour_replace(*, hour: datetime) -> bool:
-    """Replaces one hour's HourlyFallbackRollup rows from raw sessions and records its days' devices that fell back.
+def _add(sums: dict, cell: tuple, firmware: str | None, op: str, n: int, weighted, weight) -> None:
+    acc = sums[(cell, firmware or "", op)]
+    acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + (weighted or 0.0), acc[2] + (weight or 0)
 
-    One grouped scan of the hour: (cell, device, firmware, fallback list) with sessions and accelerated sums. Hours
-    whose raw rows retention is removing keep their rows (as rollups/hourly.py does); returns whether it ran.
+
+def _partials_add(hour: datetime, sums: dict, devices: set[tuple]) -> None:
+    """Adds the hour's partials: every session from the session partials, each op from the fallback partials;
+    firmware joined from the device now, as for raw sessions."""
+    totals = Sum("sessions"), Sum("accelerated_weighted_sum"), Sum("accelerated_weight")
+    every = (
+        HourlySessionPartial.objects.filter(bucket_start=hour, sessions__gt=0)
+        .order_by()
+        .values_list(*FALLBACK_CELL_FIELDS, "device__firmware")
+        .annotate(*totals)
+    )
+    for *cell_ids, firmware, n, weighted, weight in every.iterator(chunk_size=5000):
+        _add(sums, tuple(cell_ids), firmware, ALL_SESSIONS, n, weighted, weight)
+    ops = (
+        HourlyFallbackPartial.objects.filter(bucket_start=hour)
+        .order_by()
+        .values_list(*FALLBACK_CELL_FIELDS, "device_id", "device__firmware", "op")
+        .annotate(*totals)
+    )
+    for *cell_ids, device_id, firmware, op, n, weighted, weight in ops.iterator(chunk_size=5000):
+        _add(sums, tuple(cell_ids), firmware, op, n, weighted, weight)
+        devices.add((tuple(cell_ids), op, device_id))
+
+
+def _sessions_add(sessions, sums: dict, devices: set[tuple]) -> None:
+    """Adds raw sessions: one grouped scan, (cell, device, firmware, fallback list) with sessions and accelerated sums."""
+    reporting = Q(accelerated_fraction__isnull=False)
+    rows = (
+        sessions.order_by()
+        .values_list(*FALLBACK_CELL_FIELDS, "device_id", "device__firmware", "fallback_ops")
+        .annotate(
+            n=Count("id"),
+            ws=Sum(F("accelerated_fraction") * F("inferences"), filter=reporting, output_field=FloatField()),
+            w=Sum("inferences", filter=reporting),
+        )
+    )
+    for *cell_ids, device_id, firmware, fallback_ops, n, weighted, weight in rows.iterator(chunk_size=5000):
+        cell = tuple(cell_ids)
+        for op in (ALL_SESSIONS, *fallback_ops_normalized(fallback_ops)):
+            _add(sums, cell, firmware, op, n, weighted, weight)
+            if op != ALL_SESSIONS:
+                devices.add((cell, op, device_id))
+
+
+def fallback_hour_replace(*, hour: datetime) -> bool:
+    """Replaces one hour's HourlyFallbackRollup rows and records its days' devices that fell back.
+
+    From the hour's partials plus the raw sessions no partial covers; from every raw session of the hour when a
+    partial predates the fallback grain (rows.hour_partials_complete). Hours whose raw rows retention is removing
+    keep their rows (as rollups/hourly.py does); returns whether it ran.
     """
     hour = hour_floor(hour)
     now = timezone.now()
@@ -45,26 +97,13 @@ def fallback_hour_replace(*, hour: datetime) -> bool:
         return False
     with transaction.atomic():
         rollup_lock(LOCK_HOUR, hour)  # read under the lock: a concurrent recompute of the hour waits
-        reporting = Q(accelerated_fraction__isnull=False)
-        rows = (
-            InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR)
-            .order_by()
-            .values_list(*FALLBACK_CELL_FIELDS, "device_id", "device__firmware", "fallback_ops")
-            .annotate(
-                n=Count("id"),
-                ws=Sum(F("accelerated_fraction") * F("inferences"), filter=reporting, output_field=FloatField()),
-                w=Sum("inferences", filter=reporting),
-            )
-        )
         sums: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0])  # (cell, firmware, op) -> sessions, weighted, weight
         devices: set[tuple] = set()  # (cell, op, device id)
-        for *cell_ids, device_id, firmware, fallback_ops, n, weighted, weight in rows.iterator(chunk_size=5000):
-            cell = tuple(cell_ids)
-            for op in (ALL_SESSIONS, *fallback_ops_normalized(fallback_ops)):
-                acc = sums[(cell, firmware or "", op)]
-                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + (weighted or 0.0), acc[2] + (weight or 0)
-                if op != ALL_SESSIONS:
-                    devices.add((cell, op, device_id))
+        sessions = InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR)
+        if hour_partials_complete(hour):
+            _partials_add(hour, sums, devices)
+            sessions = sessions.filter(in_partial=False)
+        _sessions_add(sessions, sums, devices)
         HourlyFallbackRollup.objects.filter(bucket_start=hour).delete()
         HourlyFallbackRollup.objects.bulk_create(
             [

@@ -29,7 +29,9 @@ from ..kpi.totals import SessionSums, Totals
 from ..models import (
     CrashReport,
     DeviceActivityDay,
+    DeviceActivityHour,
     DeviceLackingDay,
+    DeviceLackingHour,
     HourlyRollup,
     HourlySessionPartial,
     InferenceSession,
@@ -208,11 +210,18 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> HourResu
             batch_size=1000,
             ignore_conflicts=True,
         )
-        DeviceLackingDay.objects.bulk_create(
-            [DeviceLackingDay(day=hour.date(), device_id=device_id) for device_id in lacking],
+        DeviceActivityHour.objects.bulk_create(
+            [
+                DeviceActivityHour(hour=hour, device_id=device_id, **dict(zip(COHORT_FIELDS, cohort, strict=True)))
+                for device_id, cohort in activity
+            ],
             batch_size=1000,
             ignore_conflicts=True,
         )
+        for model, key in ((DeviceLackingDay, {"day": hour.date()}), (DeviceLackingHour, {"hour": hour})):
+            model.objects.bulk_create(
+                [model(device_id=device_id, **key) for device_id in lacking], batch_size=1000, ignore_conflicts=True
+            )
         hour_fleet_replace(
             hour=hour, cohort_totals=per_cohort.values(), device_ids={device_id for device_id, _ in activity}, now=now
         )

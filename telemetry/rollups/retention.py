@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from ..models import HourlySessionPartial
+from ..models import DeviceActivityHour, DeviceLackingHour, HourlyFallbackPartial, HourlySessionPartial
 from ..models.partitions import RAW_TABLES
 from .partitions import default_partition_older_delete, raw_partitions_drop, table_partitioned
 
@@ -23,9 +23,11 @@ KEY_GRACE = timedelta(days=1)  # a key outlives its row's partition by a day: it
 
 
 def raw_retention_enforce(*, now: datetime | None = None, chunk_size: int = 5000) -> dict[str, int]:
-    """Removes raw sessions, crashes, their event keys and session partials older than RAW_RETENTION_DAYS."""
+    """Removes raw sessions, crashes, their event keys and partials (session and fallback) older than RAW_RETENTION_DAYS."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.RAW_RETENTION_DAYS)
-    deleted = {"crashes": 0, "sessions": 0, "session_partials": 0, "event_keys": 0}
+    deleted = dict.fromkeys(
+        ("crashes", "sessions", "session_partials", "fallback_partials", "activity_hours", "event_keys"), 0
+    )
     dropped = raw_partitions_drop(cutoff=cutoff)
     # Crashes first: they point at sessions (SET_NULL would otherwise rewrite rows we are about to delete). A
     # partial goes with its hour's sessions: an hour before the cutoff is never rolled up again.
@@ -39,8 +41,12 @@ def raw_retention_enforce(*, now: datetime | None = None, chunk_size: int = 5000
         deleted["event_keys"] += rows_older_delete(
             model=raw.key_model, column="day", cutoff=(cutoff - KEY_GRACE).date(), chunk_size=chunk_size
         )
-    deleted["session_partials"] = rows_older_delete(
-        model=HourlySessionPartial, column="bucket_start", cutoff=cutoff, chunk_size=chunk_size
+    for key, model in (("session_partials", HourlySessionPartial), ("fallback_partials", HourlyFallbackPartial)):
+        deleted[key] = rows_older_delete(model=model, column="bucket_start", cutoff=cutoff, chunk_size=chunk_size)
+    # Range edges before the cutoff count their whole days (kpi.reads.device_pieces): the hour rows go too.
+    deleted["activity_hours"] = sum(
+        rows_older_delete(model=model, column="hour", cutoff=cutoff, chunk_size=chunk_size)
+        for model in (DeviceActivityHour, DeviceLackingHour)
     )
     logger.info("raw retention: removed %s older than %s", deleted, cutoff.isoformat())
     return deleted

@@ -1,8 +1,10 @@
-"""Rollup rows of any grain built from Totals, and the cohort key of a grouped row."""
+"""Rollup rows of any grain built from Totals, the cohort key of a grouped row, and whether an hour's partials carry
+the thermal and fallback grains."""
 
 from datetime import datetime
 
 from ..kpi.totals import Totals
+from ..models import HourlySessionPartial
 from ..models.rollups import COHORT_FIELDS
 
 Cohort = tuple  # (device_model_id, model_version_id, runtime_version_id, delegate_id, app_version, os_version)
@@ -28,3 +30,10 @@ def cohort_row(model, bucket_start: datetime, cohort: Cohort, totals: Totals, no
         now=now,
         **dict(zip(COHORT_FIELDS, cohort, strict=True)),
     )
+
+
+def hour_partials_complete(hour: datetime) -> bool:
+    """Whether every session partial of the hour carries the thermal and fallback grains (none written before they
+    did, thermal_state NULL): the thermal and fallback rollups then merge partials and read raw only the sessions
+    no partial covers, else they read every raw session of the hour."""
+    return not HourlySessionPartial.objects.filter(bucket_start=hour, thermal_state__isnull=True).exists()

@@ -11,7 +11,7 @@ from django.test import override_settings
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS, bucket_key
 from telemetry.ingest.partials import sessions_sum
 from telemetry.kpi.buckets import hour_floor
-from telemetry.models import HourlyRollup, HourlySessionPartial, InferenceSession
+from telemetry.models import HourlyFallbackPartial, HourlyRollup, HourlySessionPartial, InferenceSession
 from telemetry.models.rollups import COHORT_FIELDS
 from telemetry.rollups.compute import rollup_hours_compute
 from telemetry.rollups.retention import raw_retention_enforce
@@ -134,8 +134,10 @@ def test_retention_deletes_partials_with_their_sessions(client, raw_key):
     assert raw_retention_enforce(now=now() + timedelta(days=29))["session_partials"] == 0
     deleted = raw_retention_enforce(now=now() + timedelta(days=31))
 
-    assert deleted == {"crashes": 0, "sessions": 1, "session_partials": 1, "event_keys": 0}
+    assert deleted == {"crashes": 0, "sessions": 1, "session_partials": 1, "fallback_partials": 1, "activity_hours": 0,
+                       "event_keys": 0}
     assert not HourlySessionPartial.objects.exists()
+    assert not HourlyFallbackPartial.objects.exists()
 
 
 def test_sessions_sum_adds_each_session_to_its_group_like_a_loop():
