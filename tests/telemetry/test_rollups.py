@@ -189,8 +189,14 @@ def test_retention_deletes_only_old_raw_rows_and_keeps_rollups(c):
     with override_settings(RAW_RETENTION_DAYS=36_500):  # rolled up while the old hour was still within retention
         rollup_hours_compute(hours=[old.started_at, kept.started_at], push_evidence=False)
     deleted = raw_retention_enforce(now=now, chunk_size=1)
-    assert deleted == {"crashes": 1, "sessions": 1, "session_partials": 0, "fallback_partials": 0, "activity_hours": 1,
-                       "event_keys": 0}
+    assert deleted == {
+        "crashes": 1,
+        "sessions": 1,
+        "session_partials": 0,
+        "fallback_partials": 0,
+        "activity_hours": 1,
+        "event_keys": 0,
+    }
     assert list(InferenceSession.objects.values_list("id", flat=True)) == [kept.id]
     assert HourlyRollup.objects.aggregate(n=Sum("sessions"))["n"] == 2
     assert kpis_get(start=old.started_at - timedelta(days=1), end=now, filters={}).sessions == 2

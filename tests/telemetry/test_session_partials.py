@@ -134,8 +134,14 @@ def test_retention_deletes_partials_with_their_sessions(client, raw_key):
     assert raw_retention_enforce(now=now() + timedelta(days=29))["session_partials"] == 0
     deleted = raw_retention_enforce(now=now() + timedelta(days=31))
 
-    assert deleted == {"crashes": 0, "sessions": 1, "session_partials": 1, "fallback_partials": 1, "activity_hours": 0,
-                       "event_keys": 0}
+    assert deleted == {
+        "crashes": 0,
+        "sessions": 1,
+        "session_partials": 1,
+        "fallback_partials": 1,
+        "activity_hours": 0,
+        "event_keys": 0,
+    }
     assert not HourlySessionPartial.objects.exists()
     assert not HourlyFallbackPartial.objects.exists()
 
