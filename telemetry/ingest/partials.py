@@ -131,7 +131,8 @@ def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]
         return []
     hours = [int(at.timestamp()) // HOUR_S for at in columns["started_at"]]
     cohorts = zip(*(columns[name] for name in COHORT_FIELDS), strict=True)
-    states = map(thermal_state_key, columns["thermal_state"])
+    keys = {state: thermal_state_key(state) for state in set(columns["thermal_state"])}  # a batch has a few states
+    states = map(keys.__getitem__, columns["thermal_state"])
     groups = list(zip(hours, cohorts, states, strict=True))
     histograms = columns["latency_histogram"]
     lacking = [
@@ -166,6 +167,7 @@ def session_partials_insert(*, device_id: int, columns: dict[str, Sequence[Any]]
 def _fallback_partials_insert(*, device_id: int, hours: list[int], starts: dict, columns: dict) -> None:
     """Per hour × cell × op (upper-cased): the sessions falling back on it, and their accelerated sums."""
     sums: dict[tuple, list] = {}
+    normalized: dict[tuple, set[str]] = {}  # a batch repeats a few op lists: each normalized once
     cells = zip(columns["model_version_id"], columns["runtime_version_id"], columns["delegate_id"],
                 columns["device_model_id"], strict=True)  # fmt: skip
     for hour, cell, ops, fraction, inferences in zip(
@@ -174,7 +176,10 @@ def _fallback_partials_insert(*, device_id: int, hours: list[int], starts: dict,
         if not ops:
             continue
         weighted, weight = (0.0, 0) if fraction is None else (fraction * inferences, inferences)
-        for op in fallback_ops_normalized(ops):
+        listed = tuple(ops)
+        if (batch_ops := normalized.get(listed)) is None:
+            batch_ops = normalized[listed] = fallback_ops_normalized(ops)
+        for op in batch_ops:
             acc = sums.get((hour, cell, op))
             if acc is None:
                 sums[(hour, cell, op)] = [1, weighted, weight]
