@@ -31,7 +31,6 @@ from .dirty_hours import rollup_hours_mark_dirty
 from .histograms import NeedsRaw, samples_histograms, session_histogram
 from .partials import crashed_partials_insert, session_partials_insert
 from .raw_insert import EventsAlreadyStored, rows_insert_skipping_stored
-from .statements import constraints_immediate
 
 SESSION_COLUMNS = (
     "event_id", "device_id", "session_id", "device_model_id", "model_version_id", "runtime_version_id",
@@ -229,7 +228,6 @@ def _reject(result: IngestResult, index: int, event: wire.SessionIn | wire.Crash
 def _batch_store(
     *, api_key, envelope, sessions, crashes, clock: Clock, result: IngestResult, expect_stored: bool
 ) -> None:
-    constraints_immediate()  # no shared row (dirty hours, crash groups) held through COMMIT's checks
     info = envelope.device
     # Each event's stack once (a 5-tuple built by attrgetter): the catalog read, the rejections and the rows.
     session_stacks = list(map(stack_of, [event for _, event, _ in sessions]))

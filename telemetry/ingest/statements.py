@@ -57,18 +57,3 @@ def rows_cte(name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Seque
         return f"{name} ({names}) AS (SELECT * FROM unnest({arrays}))", values  # noqa: S608
     placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
     return f"{name} ({names}) AS (VALUES {placeholders})", [value for row in rows for value in row]
-
-
-def constraints_immediate() -> None:
-    """Checks this transaction's foreign keys as each row goes in, not at COMMIT (PostgreSQL; a no-op elsewhere).
-
-    Both writers of shared rows run so. An ingest batch marks its hours dirty last (RollupDirtyHour, one row per hour
-    for every batch of that hour): deferred, the ~25 µs per row of foreign-key checks of its COPYs ran at COMMIT while
-    it held that row, so concurrent batches of one hour queued behind each other's checks (cores idle in
-    perf/ingest_bench.py). A rollup clears the mark last: deferred, its checks (crash-group rollup rows → crash
-    group, activity rows → device) waited at COMMIT for a batch holding that group or device, while the batch waited
-    for the cleared mark — a deadlock. Checked early, neither holds the mark while it waits.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

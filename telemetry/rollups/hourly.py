@@ -23,7 +23,6 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..ingest.partials import sessions_sum
-from ..ingest.statements import constraints_immediate
 from ..kpi.buckets import HOUR, hour_floor
 from ..kpi.coverage import session_lacks_kpi_field
 from ..kpi.totals import SessionSums, Totals
@@ -41,7 +40,7 @@ from ..models import (
 from ..models.rollups import COHORT_FIELDS
 from .crash_groups import crash_group_hours_replace
 from .grains import device_models_seen_record, hour_fleet_replace
-from .locks import LOCK_HOUR, rollup_lock
+from .locks import LOCK_HOUR, constraints_immediate, rollup_lock
 from .rows import Cohort, cohort_of, cohort_row
 
 # Test-only hook for the worker-kill test: while this file exists the rollup sleeps inside its transaction.
