@@ -2,6 +2,7 @@
 field as the plain multi-select; an open dropdown never makes a phone's page scroll sideways."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.benchmarks.conftest import catalog  # noqa: F401
 
@@ -23,7 +24,8 @@ def test_a_matrix_filter_is_searched_and_ticked_from_the_keyboard(logged_in_page
     search.press("ArrowDown")
     page.keyboard.press("Space")
     choices = page.get_by_role("group", name="Runtime choices")
-    assert choices.get_by_label("ONNX Runtime").is_checked()
+    # Waits for the box (up to 5 s) instead of reading it once: under CI load the Space's toggle lagged the read.
+    expect(choices.get_by_label("ONNX Runtime")).to_be_checked()
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"an open dropdown makes the matrix {scroll_width} px wide at {width} px"
     page.keyboard.press("Escape")
