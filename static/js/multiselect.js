@@ -116,7 +116,8 @@
       if (panel.getBoundingClientRect().right > document.documentElement.clientWidth) {
         details.classList.add("multiselect-flip");
       }
-      search.focus();
+      // The toggle event comes after the click that opened it: a keyboard user already in the list keeps its place.
+      if (!panel.contains(document.activeElement)) search.focus();
     });
 
     if (label) {
