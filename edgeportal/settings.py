@@ -1,7 +1,6 @@
-"""EdgePortal settings: one module, every knob from the environment through strict helpers."""
+"""EdgePortal settings: one module, every knob from the environment through the strict helpers of edgeportal/env.py."""
 
 import ipaddress
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -9,57 +8,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from edgeportal.env import env_bool, env_float, env_int, env_list, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = env_str(name)
-    if value is None:
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    value = env_str(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
-    if number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}")
-    return number
-
-
-def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
-    value = env_str(name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
-    if not number >= minimum or number == float("inf"):  # `not >=` also refuses NaN
-        raise ImproperlyConfigured(f"{name}={number} is not a finite number of at least {minimum}")
-    return number
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = env_str(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -359,13 +310,13 @@ LAB_FIELD_GAP_RATIO = env_float("LAB_FIELD_GAP_RATIO", 1.5, minimum=1.0)
 LAB_FIELD_MIN_SESSIONS = env_int("LAB_FIELD_MIN_SESSIONS", 100, minimum=1)
 LAB_FIELD_LAB_RUNS = env_int("LAB_FIELD_LAB_RUNS", 5, minimum=1)
 LAB_FIELD_LAB_DAYS = env_int("LAB_FIELD_LAB_DAYS", 90, minimum=1)
-# Session thermal states that count as throttled: iOS ProcessInfo.ThermalState (serious, critical) and Android
-# PowerManager's thermal status (moderate and worse); "nominal", "fair", "none", "light" run at full speed.
 # Delegate-fallback drift (docs/lab-field.md): a part of a cell (all of it, an OS / app / firmware version) drifts when
 # its field accelerated fraction over the last 7 days is more than LAB_FIELD_DRIFT_POINTS percentage points below
 # the lab's, over at least LAB_FIELD_DRIFT_MIN_SESSIONS sessions.
 LAB_FIELD_DRIFT_POINTS = env_float("LAB_FIELD_DRIFT_POINTS", 10.0, minimum=0.0)
 LAB_FIELD_DRIFT_MIN_SESSIONS = env_int("LAB_FIELD_DRIFT_MIN_SESSIONS", 50, minimum=1)
+# Session thermal states that count as throttled: iOS ProcessInfo.ThermalState (serious, critical) and Android
+# PowerManager's thermal status (moderate and worse); "nominal", "fair", "none", "light" run at full speed.
 LAB_FIELD_THROTTLED_STATES = [
     state.lower()
     for state in env_list(

@@ -37,6 +37,7 @@ from benchmarks.importers.base import (
     number_from_text,
     shares_by_delegate,
 )
+from benchmarks.importers.tflite_log_lines import Stat, prefix_strip, stat_parse, timings_parse
 from benchmarks.importers.tflite_op_tables import (
     TABLE_TITLE,
     OpTable,
@@ -48,39 +49,18 @@ from benchmarks.importers.tflite_op_tables import (
 
 SOURCE_FORMAT = "tflite_benchmark_model"
 
-_PREFIXES = (
-    # Android logcat: "05-31 10:38:42.583 22206 22206 I tflite  : "
-    re.compile(r"^\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+\d+\s+(?P<level>[VDIWEF])\s+[^:]*?\s*: ?"),
-    # iOS console: "2020-10-28 14:41:14.151361+0800 TFLiteBenchmark[3921:935759] "
-    re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+[+-]\d{4} \S+\[\d+:\d+\] "),
-    # glog: "I1122 04:40:27.123456  1234 benchmark_model.cc:123] "
-    re.compile(r"^(?P<level>[IWEF])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] "),
-    # TFLite's own logger: "INFO: "
-    re.compile(r"^(?P<level>INFO|WARNING|WARN|ERROR|FATAL|VERBOSE|DEBUG): "),
-)
-_ERROR_LEVELS = {"E", "F", "ERROR", "FATAL"}
-
 _FAILURES = re.compile(
     r"^(Failed to apply .*delegate|Failed to invoke|Benchmarking failed|Failed to allocate tensors"
     r"|Failed to construct interpreter|Failed to initialize the interpreter|Failed to mmap model"
     r"|Disallowed CPU fallback detected)"
     r"|Node number \d+ \(.*\) failed to (invoke|prepare)"
 )
-_STAT = re.compile(
-    r"^count=(?P<count>\S+)"
-    r"(?: first=(?P<first>\S+) curr=(?P<curr>\S+) min=(?P<min>\S+) max=(?P<max>\S+)"
-    r" avg=(?P<avg>\S+) std=(?P<std>\S+)| curr=(?P<same>[^\s(]+)(?:\(all same\))?)?(?P<extra>(?: [a-z0-9_.]+=\S+)*)$"
-)
-# Newer stats lines carry percentiles after std= ("p5=.. median=.. p95=..", xla/tsl/util/stats_calculator.h
-# PercentileStat::OutputToStream): the ones a summary holds are kept.
-_PERCENTILE_KEYS = {"median": "p50_ms", "p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms"}
 # LiteRT 2.x benchmark_litert_model.h BenchmarkLoggingListener: "Inference (avg):      7430.20 ms (10 runs)".
 _LITERT_RESULT = re.compile(
     r"^(?P<key>Model initialization|Warmup \(first\)|Warmup \(avg\)|Inference \((?:avg|min|max|std)\)"
     r"|Init footprint|Overall footprint|Peak memory):\s+(?P<value>\S+)(?: ms| MB)?(?: \((?P<runs>\d+) runs\))?$"
 )
 _STATS_TABLES = ("Run Order", "Top by Computation Time", "Top by Memory Use", "Summary by node type")
-_SOURCE_LOCATION = re.compile(r"^\[[\w./-]+\.(?:h|cc|cpp):\d+\] ")
 _TIMINGS = re.compile(r"^(Average )?[Ii]nference timings in us: (?P<pairs>.*)$")
 _MEMORY = re.compile(
     r"^(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
@@ -100,25 +80,12 @@ _PARAM = re.compile(r"^(?P<key>[#A-Za-z][^:\[\]]{0,80}): \[(?P<value>[^\]]*)\]$"
 
 
 @dataclass
-class _Stat:
-    line: int
-    phase: int  # 1 = warm-up, 2 = measured, by the "Running benchmark for at least" lines before it; 0 unknown
-    count: int
-    first_us: float | None
-    mean_us: float | None
-    std_us: float | None
-    min_us: float | None
-    max_us: float | None
-    percentiles_us: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
 class _Log:
-    stats: list[_Stat] = field(default_factory=list)
+    stats: list[Stat] = field(default_factory=list)
     phases: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     timings_line: int | None = None
-    profile_stat: _Stat | None = None
+    profile_stat: Stat | None = None
     tables: dict[str, OpTable] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     error_lines: list[str] = field(default_factory=list)
@@ -135,52 +102,6 @@ class _Log:
     litert_runs: dict[str, int] = field(default_factory=dict)
 
 
-def _strip_prefix(raw: str) -> tuple[str, bool]:
-    """The message part of a log line and whether it was logged at error level."""
-    is_error = False
-    for pattern in _PREFIXES:
-        match = pattern.match(raw)
-        if match:
-            is_error = is_error or match.groupdict().get("level") in _ERROR_LEVELS
-            raw = raw[match.end() :]
-    return _SOURCE_LOCATION.sub("", raw, count=1), is_error
-
-
-def _stat(text: str, line: int, phase: int = 0) -> _Stat:
-    match = _STAT.match(text)
-    if match is None:
-        raise ArtifactError(f"unreadable run statistics {text!r}", line=line)
-    count = number_from_text(match["count"], line=line)
-    if not count.is_integer():
-        raise ArtifactError(f"count must be a whole number, got {match['count']!r}", line=line)
-    extra = dict(pair.split("=", 1) for pair in match["extra"].split())
-    percentiles = {
-        _PERCENTILE_KEYS[k]: number_from_text(v, line=line) for k, v in extra.items() if k in _PERCENTILE_KEYS
-    }
-    if match["avg"] is not None:
-        values = {key: number_from_text(match[key], line=line) for key in ("first", "min", "max", "avg", "std")}
-        return _Stat(
-            line, phase, int(count), values["first"], values["avg"], values["std"], values["min"], values["max"],
-            percentiles,
-        )  # fmt: skip
-    if match["same"] is not None:
-        same = number_from_text(match["same"], line=line)
-        return _Stat(line, phase, int(count), same, same, 0.0, same, same, percentiles)
-    if count != 0:
-        raise ArtifactError(f"run statistics with count={int(count)} but no times", line=line)
-    return _Stat(line, phase, 0, None, None, None, None, None)
-
-
-def _timings(pairs: str, line: int) -> dict[str, float]:
-    values = {}
-    for part in pairs.split(","):
-        key, sep, value = part.partition(":")
-        if not sep:
-            raise ArtifactError(f"unreadable inference timing {part.strip()!r}", line=line)
-        values[key.strip()] = number_from_text(value.strip(), line=line)
-    return values
-
-
 def _read(text: str) -> _Log:
     log = _Log()
     # 2019-2020 tools print the op tables with no "Operator-wise Profiling Info" heading: they are the runs'.
@@ -190,7 +111,7 @@ def _read(text: str) -> _Log:
     table: OpTable | None = None
     expect_header = False
     for number, raw in enumerate(text.splitlines(), start=1):
-        message, is_error = _strip_prefix(raw.rstrip("\r"))
+        message, is_error = prefix_strip(raw.rstrip("\r"))
         stripped = message.strip()
         if table is not None and expect_header:
             expect_header = False
@@ -227,11 +148,11 @@ def _read(text: str) -> _Log:
             expect_header = True
         elif stripped.startswith("Timings (microseconds): "):
             if section == "run" and subgraph == 0:
-                log.profile_stat = _stat(stripped.removeprefix("Timings (microseconds): "), number)
+                log.profile_stat = stat_parse(stripped.removeprefix("Timings (microseconds): "), number)
         elif stripped.startswith("Running benchmark for at least "):
             log.phases += 1
         elif stripped.startswith("count="):
-            log.stats.append(_stat(stripped, number, log.phases))
+            log.stats.append(stat_parse(stripped, number, log.phases))
             if len(log.stats) > 2:
                 raise ArtifactError("a third run-statistics line: upload one benchmark run per artifact", line=number)
         elif match := _LITERT_RESULT.match(stripped):
@@ -241,7 +162,7 @@ def _read(text: str) -> _Log:
         elif match := _TIMINGS.match(stripped):
             if log.timings_line is not None:
                 raise ArtifactError("a second 'Inference timings' line: upload one run per artifact", line=number)
-            log.timings, log.timings_line = _timings(match["pairs"], number), number
+            log.timings, log.timings_line = timings_parse(match["pairs"], number), number
         elif match := _MEMORY.match(stripped):
             log.init_memory_mb = number_from_text(match["init"], line=number)
             log.peak_memory_mb = number_from_text(match["overall"], line=number)
@@ -272,7 +193,7 @@ def _add_delegate(log: _Log, name: str) -> None:
         log.delegates.append(name)
 
 
-def _latency(stat: _Stat) -> LatencySummary:
+def _latency(stat: Stat) -> LatencySummary:
     return LatencySummary(
         count=stat.count,
         mean_ms=stat.mean_us / 1000,
@@ -309,7 +230,7 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= max(1e-5 * max(abs(a), abs(b)), 0.5)
 
 
-def _split_stats(log: _Log) -> tuple[_Stat | None, _Stat | None]:
+def _split_stats(log: _Log) -> tuple[Stat | None, Stat | None]:
     """The warm-up and the measured run-statistics lines."""
     stats = [stat for stat in log.stats if stat.count > 0]
     if any(stat.phase for stat in stats):
