@@ -1,6 +1,7 @@
 """Web-process CPU per ingested event, in process: session_batch_ingest on ingest_bench's batches, no HTTP.
 
-    .venv/bin/python perf/ingest_cpu.py [--batches 40] [--size 1000] [--repeat 3] [--view] [--profile] [--server postgres://...]
+    .venv/bin/python perf/ingest_cpu.py [--batches 40] [--size 1000] [--repeat 3] [--view] [--profile [--sort cumulative]]
+        [--statements] [--server postgres://...]
 
 Creates a throwaway PostgreSQL database (ep_wti_<hex>, --db-prefix), migrates it, seeds ingest_bench's catalog, then ingests
 `--batches` gzip batches built exactly like perf/ingest_bench.py's (fresh event ids every round) and prints, per
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace, raw_key: str) -> None:
     if args.statements:
         statements.report(stored=stored, db_ns=db_ns)
     if profiler:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
 
 
 def main() -> None:
@@ -197,7 +198,13 @@ def main() -> None:
     parser.add_argument("--view", action="store_true", help="post through the DRF view (test client)")
     parser.add_argument("--db-prefix", default="ep_wti", help="name prefix of the throwaway database")
     parser.add_argument("--statements", action="store_true", help="database CPU of the last round by statement")
-    parser.add_argument("--profile", action="store_true", help="cProfile the last round: top 30 by own time")
+    parser.add_argument("--profile", action="store_true", help="cProfile the last round: its top 30 (--sort)")
+    parser.add_argument(
+        "--sort",
+        default="tottime",
+        choices=["tottime", "cumulative"],
+        help="--profile's order: own time, or time including callees (which phase costs what)",
+    )
     args = parser.parse_args()
     db_name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     server = args.server.rstrip("/")

@@ -46,6 +46,16 @@ def test_json_of_every_control_character_stays_on_one_field_of_one_line():
     assert text.count("\n") == 1 and text.endswith("\n") and "\t" not in text and "\r" not in text
 
 
+def test_a_json_column_of_many_rows_keeps_one_value_per_line_whatever_its_strings_hold():
+    controls = "".join(map(chr, range(32)))
+    values = [[controls], {"k\nv": controls}, None, [HOSTILE], [], {"counts": {"3": 1}}, "\\n"]
+    fields = _fields(InferenceSession, "fallback_ops")
+    text = copy_text(fields=fields, rows=[(value,) for value in values])
+
+    assert text == "".join(copy_text(fields=fields, rows=[(value,)]) for value in values)
+    assert text.count("\n") == len(values)
+
+
 def test_none_is_null_in_a_nullable_column_and_refused_in_another():
     fields = _fields(InferenceSession, "accelerated_fraction", "peak_rss_mb", "inferences")
 
