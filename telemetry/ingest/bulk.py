@@ -118,12 +118,15 @@ def _aliases_resolve(fingerprints: set[str]) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
-def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
-    """Creates missing groups (counters at 0) and locks every group of the batch until commit; by crash fingerprint.
+def crash_groups_resolve(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
+    """Each crash fingerprint's group, created (counters at 0) if missing; by crash fingerprint.
 
-    The no-op DO UPDATE takes the row lock, so a concurrent batch counts its crashes only after this one
-    commits; the counters are then added for the crashes actually inserted (crash_groups_count). A fingerprint
-    merged into another group (CrashGroupAlias) resolves to that group.
+    The groups found are share-locked (FOR KEY SHARE) until commit: a merge or a triage change waits for the batch,
+    so the status read here still holds when crash_groups_count decides a regression, while other batches go on
+    (their counter updates do not conflict with that lock). Batches wait on each other for a group only in
+    crash_groups_count, at the end of the transaction: locking the groups here held every batch with a crash behind
+    the one before it for the rest of its transaction. A fingerprint merged into another group (CrashGroupAlias)
+    resolves to that group.
     """
     if not seeds:
         return {}
@@ -137,12 +140,32 @@ def crash_groups_lock(*, seeds: list[GroupSeed]) -> dict[str, GroupState]:
             min(seed.first_seen_at, other.first_seen_at) if other else seed.first_seen_at,
             max(seed.last_seen_at, other.last_seen_at) if other else seed.last_seen_at,
         )  # fmt: skip
-    locked = _groups_upsert(sorted(by_group.values(), key=lambda seed: seed.fingerprint))
-    return {seed.fingerprint: locked[aliases.get(seed.fingerprint, seed.fingerprint)] for seed in seeds}
+    found = _groups_share_lock(sorted(by_group))
+    missing = [by_group[fingerprint] for fingerprint in sorted(by_group) if fingerprint not in found]
+    if missing:  # new groups (or ones created by a batch that committed since): created, or locked if they exist now
+        found.update(_groups_upsert(missing))
+    return {seed.fingerprint: found[aliases.get(seed.fingerprint, seed.fingerprint)] for seed in seeds}
+
+
+def _groups_share_lock(fingerprints: list[str]) -> dict[str, GroupState]:
+    matching, params = any_of(fingerprints)
+    # SQLite has no row locks: a batch holds its write lock from its first statement (transaction_mode IMMEDIATE).
+    lock = " ORDER BY id FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, fingerprint, status, resolved_in_version FROM {_quote(CrashGroup._meta.db_table)} "  # noqa: S608
+            f"WHERE fingerprint {matching}{lock}",
+            params,
+        )
+        return {
+            fp: GroupState(id=pk, fingerprint=fp, status=status, resolved_in_version=rv)
+            for pk, fp, status, rv in cursor.fetchall()
+        }
 
 
 def _groups_upsert(seeds: list[GroupSeed]) -> dict[str, GroupState]:
-    # Sorted by fingerprint by the caller: same lock order in every batch, no deadlock.
+    # Sorted by fingerprint by the caller: same lock order in every batch, no deadlock. The no-op DO UPDATE returns
+    # (and locks) a group another batch created meanwhile.
     seeded, params = rows_cte(
         "s",
         [("fingerprint", "text"), ("title", "text"), ("culprit", "text"), ("kind", "text"), ("status", "text"),
@@ -156,7 +179,8 @@ def _groups_upsert(seeds: list[GroupSeed]) -> dict[str, GroupState]:
         f"first_seen_at, last_seen_at, event_count, device_count) "
         # WHERE true: SQLite's parser needs it between an INSERT's SELECT and ON CONFLICT.
         f"SELECT fingerprint, title, culprit, kind, status, '', first_seen, last_seen, 0, 0 FROM s WHERE true "
-        f"ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint "
+        # A non-key column: the row lock taken is FOR NO KEY UPDATE, which the other batches' share locks do not block.
+        f"ON CONFLICT (fingerprint) DO UPDATE SET kind = {table}.kind "
         f"RETURNING id, fingerprint, status, resolved_in_version"
     )
     with prepared_cursor() as cursor:
@@ -179,7 +203,10 @@ class GroupCount:
 
 
 def crash_groups_count(*, device_id: int, counts: list[GroupCount], seen_at: datetime) -> None:
-    """Adds event counts, exact affected-device counts and first/last seen; re-opens regressed groups."""
+    """Adds event counts, exact affected-device counts and first/last seen; re-opens regressed groups.
+
+    Row-locks the groups until commit: call it last in the batch's transaction (see crash_groups_resolve).
+    """
     if not counts:
         return
     counts = sorted(counts, key=lambda count: count.group_id)  # same row-lock order in every batch

@@ -19,7 +19,7 @@ from .bulk import (
     GroupCount,
     GroupSeed,
     crash_groups_count,
-    crash_groups_lock,
+    crash_groups_resolve,
     device_upsert,
     session_crash_link,
     session_ids_by_event,
@@ -279,11 +279,14 @@ def _batch_store(
                                        crashed=crashed, expect_stored=expect_stored)  # fmt: skip
     # Their crashes are stored linked to them: linking afterwards would update each crash row and its indexes.
     linked = session_ids_by_event(device_id=device_id, sessions=flagged) if flagged else {}
-    touched += _crashes_store(crashes=stored_crashes, cohort=cohort, clock=clock, result=result,
-                              linked=linked, expect_stored=expect_stored)  # fmt: skip
+    crash_hours, counts = _crashes_store(crashes=stored_crashes, cohort=cohort, clock=clock, result=result,
+                                         linked=linked, expect_stored=expect_stored)  # fmt: skip
     flipped = session_crash_link(device_id=device_id)
     crashed_partials_insert(flipped=[(started, cohort, device_id) for started, cohort, summed in flipped if summed])
-    touched += [started for started, _, _ in flipped]
+    touched += crash_hours + [started for started, _, _ in flipped]
+    # The two writes every batch makes to the same few rows (its groups' counters, its hours' dirty marks) come
+    # last: their row locks are held until commit, so concurrent batches queue only for the end of each other.
+    crash_groups_count(device_id=device_id, counts=counts, seen_at=clock.received_at)
     # Marks the hours dirty in this transaction; the caller queues the rollup of those that were clean.
     result.hours_to_roll_up = rollup_hours_mark_dirty(hours=touched)
 
@@ -329,11 +332,11 @@ def _sessions_store(
 
 def _crashes_store(
     *, crashes, cohort, clock: Clock, result: IngestResult, linked: dict[str, int], expect_stored: bool
-) -> list[datetime]:
-    """Scrubs and groups each crash (event, stack ids, corrected time) whose stack resolved, stores them and counts
-    them in their groups.
+) -> tuple[list[datetime], list[GroupCount]]:
+    """Scrubs and groups each crash (event, stack ids, corrected time) whose stack resolved and stores them.
 
-    `linked`: {session_id: InferenceSession id} of the sessions this batch stored, for their crashes.
+    `linked`: {session_id: InferenceSession id} of the sessions this batch stored, for their crashes. Returns the
+    times of the crashes inserted and what they add to their groups (for crash_groups_count, at the batch's end).
     """
     device_id, device_model_id, app_version, os_version = cohort
     prepared, seeds = [], {}
@@ -352,8 +355,8 @@ def _crashes_store(
             identity.fingerprint, identity.title, identity.culprit, event.kind, first, last
         )
     if not prepared:
-        return []
-    groups = crash_groups_lock(seeds=list(seeds.values()))
+        return [], []
+    groups = crash_groups_resolve(seeds=list(seeds.values()))
     rows = []
     for ids, event, fingerprint, occurred_at, clock_flag, offset_s, message, frames in prepared:
         model_version_id, runtime_version_id, delegate_id = ids
@@ -387,5 +390,4 @@ def _crashes_store(
             or (bool(app_version) and version_newer(app_version, state.resolved_in_version))
         )
         counts.append(GroupCount(state.id, len(times), min(times), max(times), regressed))
-    crash_groups_count(device_id=device_id, counts=counts, seen_at=clock.received_at)
-    return [time for times in per_group.values() for time in times]
+    return [time for times in per_group.values() for time in times], counts

@@ -148,7 +148,8 @@ def test_per_batch_statements_are_prepared_once_whatever_the_batch_holds(client,
 
 
 def test_query_count_does_not_grow_with_batch_size(client, raw_key):
-    post(client, raw_key, batch([session(), crash()]))  # device, versions and key's last_used_at already written
+    # Device, versions, both crash groups and the key's last_used_at already written.
+    post(client, raw_key, batch([session(), crash(), crash(frames=[])]))
 
     def queries_for(size: int) -> int:
         events = [session() for _ in range(size)] + [crash(), crash(frames=[])]
@@ -160,6 +161,6 @@ def test_query_count_does_not_grow_with_batch_size(client, raw_key):
     # Pinned: auth, savepoint and release, one catalog read, device, sessions and crashes (PostgreSQL: a COPY of the
     # event keys and one of the rows each; SQLite: key check, key insert, row insert each), the sessions' partials
     # and their fallback-op partials,
-    # group aliases, group lock, pairs + counters and session-crash links (PostgreSQL: one statement each; SQLite:
-    # two each), dirty hours (PostgreSQL: one upsert; SQLite: the marked hours, the ones due a re-queue, the write).
+    # group aliases, groups read (one upsert more for a batch bringing new groups), pairs + counters and
+    # session-crash links (PostgreSQL: one statement each; SQLite: two each), dirty hours (PostgreSQL: one upsert; SQLite: the marked hours, the ones due a re-queue, the write).
     assert small == large == (16 if connection.vendor == "postgresql" else 22)
