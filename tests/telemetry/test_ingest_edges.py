@@ -160,7 +160,7 @@ def test_query_count_does_not_grow_with_batch_size(client, raw_key):
     small, large = queries_for(5), queries_for(300)
     # Pinned: auth, savepoint and release, one catalog read, device, sessions and crashes (PostgreSQL: a COPY of the
     # event keys and one of the rows each; SQLite: key check, key insert, row insert each), the sessions' partials
-    # and their fallback-op partials,
-    # group aliases, groups read (one upsert more for a batch bringing new groups), pairs + counters and
-    # session-crash links (PostgreSQL: one statement each; SQLite: two each), dirty hours (PostgreSQL: one upsert; SQLite: the marked hours, the ones due a re-queue, the write).
+    # and their fallback-op partials, group aliases, groups read (one upsert more for a batch bringing new groups),
+    # pairs + counters and session-crash links (PostgreSQL: one statement each; SQLite: two each), dirty hours
+    # (PostgreSQL: one upsert; SQLite: the marked hours, the ones due a re-queue, the write).
     assert small == large == (16 if connection.vendor == "postgresql" else 22)

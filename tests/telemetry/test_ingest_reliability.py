@@ -104,3 +104,31 @@ def test_database_unreachable_is_503_with_retry_after(raw_key):
     assert response.json()["error"] == "database unavailable, retry later"
     assert int(response["Retry-After"]) > 0
     assert not InferenceSession.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_holds_its_crash_groups_against_triage_but_not_against_other_batches_until_its_end(raw_key):
+    client = APIClient()
+    post(client, raw_key, batch([crash()], uid="first-1"))  # the group exists, committed
+    group_id = CrashGroup.objects.get().pk
+    probes = []
+
+    def probe_locks_once_crashes_are_stored(execute, sql, params, many, context):
+        if sql.startswith("WITH linked AS") and not probes:  # the batch's crashes are in, its counters not yet
+            with psycopg.connect(database_url_for_test_db(), autocommit=True) as other:
+                for mode in ("FOR NO KEY UPDATE", "FOR UPDATE"):  # another batch's counters; a merge or triage
+                    try:
+                        other.execute(f"SELECT id FROM telemetry_crashgroup WHERE id = %s {mode} NOWAIT", [group_id])
+                        probes.append((mode, "free"))
+                    except psycopg.errors.LockNotAvailable:
+                        probes.append((mode, "held"))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(probe_locks_once_crashes_are_stored):
+        response = post(client, raw_key, batch([session(), crash(), crash()], uid="second-1"))
+
+    assert response.json()["accepted"] == 3
+    assert probes == [("FOR NO KEY UPDATE", "free"), ("FOR UPDATE", "held")]
+    group = CrashGroup.objects.get()
+    assert (group.event_count, group.device_count) == (3, 2)
