@@ -301,19 +301,29 @@ def device_upsert(
 def session_ids_by_event(*, device_id: int, sessions: list[tuple[uuid.UUID, str, datetime]]) -> dict[str, int]:
     """{session_id: id} of the stored sessions among (event_id, session_id, started_at) of this device.
 
-    By the (device, session_id) index within the sessions' started_at range: on PostgreSQL that range prunes the
-    day partitions to those the batch wrote (event_id has no index of its own: SessionEventKey is its dedupe).
+    One probe of the (device, session_id) index per session, within the sessions' started_at range: on PostgreSQL
+    that range prunes the day partitions to those the batch wrote (event_id has no index of its own:
+    SessionEventKey is its dedupe). A lateral probe, because given the ids as one `= ANY` list PostgreSQL scanned
+    the whole range by the (device, started_at) index instead (the batch's rows are newer than the table's
+    statistics, so it counts the range as near empty): the batch's every row, not its crashed sessions.
     """
-    event_ids, session_ids, started = zip(*sessions, strict=True)
     event_id = InferenceSession._meta.get_field("event_id")
-    events, event_params = any_of([event_id.get_db_prep_value(value, connection) for value in event_ids])
-    matching, session_params = any_of(sorted(set(session_ids)))
+    keys, key_params = rows_cte(
+        "k", [("session_id", "text"), ("event_id", "uuid")],
+        [(session_id, event_id.get_db_prep_value(value, connection)) for value, session_id, _ in sessions],
+    )  # fmt: skip
+    table = _quote(InferenceSession._meta.db_table)
+    match = (
+        "s.device_id = %s AND s.session_id = k.session_id AND s.event_id = k.event_id "
+        "AND s.started_at >= %s AND s.started_at <= %s"
+    )
+    if connection.vendor == "postgresql":  # LIMIT 1 changes nothing (event_id is unique); it keeps the plan a probe
+        sql = f"WITH {keys} SELECT k.session_id, f.id FROM k CROSS JOIN LATERAL (SELECT s.id FROM {table} s WHERE {match} LIMIT 1) f"  # noqa: E501,S608
+    else:  # SQLite probes the index for each row of k by itself
+        sql = f"WITH {keys} SELECT k.session_id, s.id FROM k JOIN {table} s ON {match}"  # noqa: S608
+    started = [at for *_, at in sessions]
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT session_id, id FROM {_quote(InferenceSession._meta.db_table)} WHERE device_id = %s "  # noqa: S608
-            f"AND session_id {matching} AND event_id {events} AND started_at >= %s AND started_at <= %s",
-            [device_id, *session_params, *event_params, _db_datetime(min(started)), _db_datetime(max(started))],
-        )
+        cursor.execute(sql, [*key_params, device_id, _db_datetime(min(started)), _db_datetime(max(started))])
         return dict(cursor.fetchall())
 
 

@@ -4,6 +4,7 @@ and event limits, the rate limit, and the statements a batch costs."""
 import gzip
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -11,8 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from telemetry.api.throttling import IngestRateThrottle
+from telemetry.ingest import service
 from telemetry.models import Device, InferenceSession
-from tests.telemetry.ingest_factories import INGEST_URL, batch, crash, post, session
+from tests.telemetry.ingest_factories import INGEST_URL, batch, crash, now, post, session
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +143,7 @@ def test_per_batch_statements_are_prepared_once_whatever_the_batch_holds(client,
 
     # One prepared text each, although the two batches differ in stacks, crashes and their sessions (arrays, not
     # a placeholder per value).
-    for start in ("SELECT 'm', '', slug, id", "SELECT session_id, id", "SELECT a.fingerprint", "WITH linked AS",
+    for start in ("SELECT 'm', '', slug, id", "WITH k (session_id", "SELECT a.fingerprint", "WITH linked AS",
                   'INSERT INTO "telemetry_device"', "WITH s (fingerprint", "WITH c (id, events",
                   'INSERT INTO "telemetry_rollupdirtyhour"'):  # fmt: skip
         assert sum(statement.startswith(start) for statement in prepared) == 1, (start, prepared)
@@ -164,3 +166,38 @@ def test_query_count_does_not_grow_with_batch_size(client, raw_key):
     # pairs + counters and session-crash links (PostgreSQL: one statement each; SQLite: two each), dirty hours
     # (PostgreSQL: one upsert; SQLite: the marked hours, the ones due a re-queue, the write).
     assert small == large == (16 if connection.vendor == "postgresql" else 22)
+
+
+@pytest.mark.postgres
+def test_linking_a_batchs_crashes_to_its_sessions_reads_those_sessions_not_the_batch(client, raw_key, monkeypatch):
+    post(client, raw_key, batch([session(at=now() - timedelta(hours=3, minutes=i % 60)) for i in range(300)]))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE telemetry_inferencesession")  # statistics that end before the next batch's rows
+    lookups, lookup = [], service.session_ids_by_event
+
+    def captured(**kwargs):
+        def capture(execute, sql, params, many, context):
+            lookups.append((sql, params))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(capture):
+            return lookup(**kwargs)
+
+    monkeypatch.setattr(service, "session_ids_by_event", captured)
+    sessions = [session(at=now() - timedelta(minutes=i % 60)) for i in range(400)]
+    crashes = [crash(session_id=sessions[i]["session_id"]) for i in (0, 59, 399)]  # spanning the batch's hour
+    assert post(client, raw_key, batch(sessions + crashes)).json()["accepted"] == 403
+
+    ((sql, params),) = lookups
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def rows_read(node: dict) -> float:
+        own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
+        scanned = own if "Scan" in node["Node Type"] and "Function" not in node["Node Type"] else 0
+        return scanned + sum(rows_read(child) for child in node.get("Plans", []))
+
+    assert InferenceSession.objects.filter(crashes__isnull=False).distinct().count() == 3  # linked as stored
+    assert rows_read(plan[0]["Plan"]) <= 6, plan  # the three crashed sessions, not the batch's 400
