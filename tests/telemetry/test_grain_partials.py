@@ -4,6 +4,7 @@ sessions no partial covers in the same hour; a whole rollup run (hours, days, tr
 raw session a partial covers; an hour holding a partial from before the grains existed is read raw; firmware is the
 device's at the rollup."""
 
+import json
 import random
 from collections import Counter, defaultdict
 from datetime import timedelta
@@ -197,3 +198,56 @@ def test_fallback_firmware_is_the_devices_at_the_rollup(client, ingest_key, c, h
 
     assert_equal_raw(hour)
     assert {key[1] for key in stored_fallback(hour)[0]} == {"AP4A.250105.002", "BP1A.250305.019"}
+
+
+def plan_nodes(node: dict) -> list[dict]:
+    return [node, *(child for plan in node.get("Plans", []) for child in plan_nodes(plan))]
+
+
+def rows_read(nodes: list[dict], table: str) -> float:
+    """Rows the plan's nodes read from `table`'s partitions (returned or filtered away, every loop)."""
+    return sum(
+        (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
+        for node in nodes
+        if node.get("Relation Name", "").startswith(table)
+    )
+
+
+@pytest.mark.postgres
+def test_a_runs_raw_session_reads_join_no_table_and_read_no_covered_session(client, ingest_key, c, hour):
+    # The planner's view of a new day's partition (or of any with autovacuum off): statistics from before its rows.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE telemetry_inferencesession")
+    for number in range(4):
+        events = [session(at=hour + timedelta(seconds=i * 7), fallback_ops=OPS[i % 4]) for i in range(300)]
+        assert post(client, ingest_key[1], batch(events, uid=f"pixel-{number}")).json()["accepted"] == 300
+    loaded = Device.objects.create(uid="loaded-1", device_model=c.galaxy, firmware="UP1A")
+    for minute in (3, 17, 44):
+        session_make(c, device=loaded, at=hour + timedelta(minutes=minute), samples=[9.0, 30.0])
+
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        rollup_hours_compute(hours=[hour], push_evidence=False)
+
+    assert_equal_raw(hour)
+    table = InferenceSession._meta.db_table
+    reads = [(sql, params) for sql, params in statements if table in sql and sql.lstrip().startswith("SELECT")]
+    assert reads
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass", [table])
+        partitions = [table, *(name for (name,) in cursor.fetchall())]
+        for sql, params in reads:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            nodes = plan_nodes(plan[0]["Plan"])
+            # The three sessions no partial covers, not the 1,200 a partial does; and no other table joined in, which
+            # could drive the scan: on 1.7 M rows without statistics, PostgreSQL looped over the devices joined
+            # for their firmware and read each one's sessions of the hour through (device, started_at), ~2.4 s.
+            assert rows_read(nodes, table) <= 3, (sql, plan)
+            assert {node["Relation Name"] for node in nodes if "Relation Name" in node} <= set(partitions), (sql, plan)
