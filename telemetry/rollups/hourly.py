@@ -38,6 +38,7 @@ from ..models import (
     RollupDirtyHour,
 )
 from ..models.rollups import COHORT_FIELDS
+from .compaction import hour_partials_compact
 from .crash_groups import crash_group_hours_replace
 from .grains import device_models_seen_record, hour_fleet_replace
 from .locks import LOCK_HOUR, constraints_immediate, rollup_lock
@@ -190,6 +191,7 @@ def rollup_hour_compute(*, hour: datetime, only_dirty: bool = False) -> HourResu
         mark = RollupDirtyHour.objects.filter(hour=hour).values_list("marked_at", flat=True).first()
         if only_dirty and mark is None:
             return None
+        hour_partials_compact(hour)  # the partials read below, and by the thermal and fallback hours after it
         old_cells = set(
             HourlyRollup.objects.filter(bucket_start=hour).values_list(
                 "model_version_id", "runtime_version_id", "delegate_id", "device_model_id"

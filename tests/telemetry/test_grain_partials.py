@@ -6,27 +6,33 @@ device's at the rollup."""
 
 import json
 import random
+import threading
 from collections import Counter, defaultdict
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.db.models import Sum
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from telemetry.kpi.buckets import hour_floor
+from telemetry.kpi.buckets import HOUR, hour_floor
 from telemetry.models import (
     DailyFallbackDevice,
     DailyThermalDevice,
     Device,
     HourlyFallbackPartial,
     HourlyFallbackRollup,
+    HourlyRollup,
     HourlySessionPartial,
     HourlyThermalRollup,
     InferenceSession,
 )
+from telemetry.rollups import hourly
 from telemetry.rollups.compute import rollup_hours_compute
 from telemetry.rollups.fallback import fallback_hour_replace
 from telemetry.rollups.thermal import thermal_hour_replace
+from telemetry.tasks import rollups_deferred
 from tests.telemetry.fleet_factories import catalog_make
 from tests.telemetry.ingest_factories import batch, now, post, session
 from tests.telemetry.rollup_factories import session_make
@@ -251,3 +257,97 @@ def test_a_runs_raw_session_reads_join_no_table_and_read_no_covered_session(clie
             # for their firmware and read each one's sessions of the hour through (device, started_at), ~2.4 s.
             assert rows_read(nodes, table) <= 3, (sql, plan)
             assert {node["Relation Name"] for node in nodes if "Relation Name" in node} <= set(partitions), (sql, plan)
+
+
+ROLLUP_VALUES = (
+    "device_model_id", "model_version_id", "runtime_version_id", "delegate_id", "app_version", "os_version",
+    "sessions", "crashed_sessions", "crashes", "inferences", "errors", "latency_histogram", "accelerated_weight",
+    "peak_rss_histogram", "devices",
+)  # fmt: skip
+
+
+def hour_rows(hour) -> dict:
+    """Every rollup row of the hour (cohort, thermal, fallback), floats compared approximately."""
+    cohorts = {
+        tuple(row[name] for name in ROLLUP_VALUES[:6]): (
+            *(row[name] for name in ROLLUP_VALUES[6:]), pytest.approx(row["accelerated_weighted_sum"])
+        )
+        for row in HourlyRollup.objects.filter(bucket_start=hour).values(*ROLLUP_VALUES, "accelerated_weighted_sum")
+    }  # fmt: skip
+    (thermal, thermal_devices), (fallback, fallback_devices) = stored_thermal(hour), stored_fallback(hour)
+    thermal = {key: (*row[:4], pytest.approx(row[4]), *row[5:]) for key, row in thermal.items()}
+    fallback = {key: (n, pytest.approx(ws), w) for key, (n, ws, w) in fallback.items()}
+    return {"cohorts": cohorts, "thermal": (thermal, thermal_devices), "fallback": (fallback, fallback_devices)}
+
+
+def partial_sums(hour) -> dict:
+    """Sessions, inferences and latency counts per device × cohort × state, summed over the hour's partials."""
+    sums = defaultdict(lambda: [0, 0, Counter()])
+    for p in HourlySessionPartial.objects.filter(bucket_start=hour):
+        key = (p.device_id, p.model_version_id, p.delegate_id, p.app_version, p.os_version, p.thermal_state)
+        sums[key][0] += p.sessions
+        sums[key][1] += p.inferences
+        sums[key][2].update(p.latency_counts)
+    return {key: (n, inferences, dict(counts)) for key, (n, inferences, counts) in sums.items()}
+
+
+def test_a_recompute_merges_the_hours_partials_per_device_and_rolls_up_the_same_rows(
+    client, ingest_key, c, hour, monkeypatch
+):
+    with rollups_deferred():  # no rollup per batch (tests run tasks eagerly): six per device wait for the run below
+        for seed in (5, 6, 7):
+            ingest_hour(client, ingest_key[1], hour, seed=seed)
+    before = HourlySessionPartial.objects.filter(bucket_start=hour).count()
+    fallback_before = HourlyFallbackPartial.objects.filter(bucket_start=hour).count()
+    sums = partial_sums(hour)
+    monkeypatch.setattr(hourly, "hour_partials_compact", lambda hour: 0)
+    rollup_hours_compute(hours=[hour], push_evidence=False)
+    uncompacted = hour_rows(hour)
+    monkeypatch.undo()
+
+    rollup_hours_compute(hours=[hour], push_evidence=False)
+
+    assert HourlySessionPartial.objects.filter(bucket_start=hour).count() == len(sums) < before
+    assert HourlyFallbackPartial.objects.filter(bucket_start=hour).count() < fallback_before
+    assert partial_sums(hour) == sums
+    assert hour_rows(hour) == uncompacted
+    assert_equal_raw(hour)
+    rollup_hours_compute(hours=[hour], push_evidence=False)  # nothing left to merge: the same rows again
+    assert HourlySessionPartial.objects.filter(bucket_start=hour).count() == len(sums)
+    assert hour_rows(hour) == uncompacted
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_committed_while_its_hour_is_compacted_keeps_its_partial(c, hour, ingest_key, monkeypatch):
+    with rollups_deferred():  # tests run tasks eagerly: no rollup per batch, two per device left to merge
+        ingest_hour(Client(), ingest_key[1], hour, seed=5)
+    late = [session(at=hour + timedelta(minutes=30), inferences=77) for _ in range(5)]
+    posted, thread_alive = [], []
+
+    def post_late():
+        try:
+            with rollups_deferred():
+                posted.append(post(Client(), ingest_key[1], batch(late)))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def post_after_the_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not posted and sql.startswith("SELECT") and HourlySessionPartial._meta.db_table in sql:
+            # Another connection, committed between the compaction's read and its delete.
+            thread = threading.Thread(target=post_late)
+            thread.start()
+            thread.join(30)
+            thread_alive.append(thread.is_alive())
+        return result
+
+    with connection.execute_wrapper(post_after_the_read):
+        rollup_hours_compute(hours=[hour], push_evidence=False)
+
+    assert posted and posted[0].status_code == 202 and thread_alive == [False], posted
+    assert HourlySessionPartial.objects.filter(bucket_start=hour, inferences=5 * 77).count() == 1
+    rollup_hours_compute(hours=[hour], push_evidence=False)  # the next recompute counts it
+    assert_equal_raw(hour)
+    total = HourlyRollup.objects.filter(bucket_start=hour).aggregate(n=Sum("sessions"))["n"]
+    assert total == InferenceSession.objects.filter(started_at__gte=hour, started_at__lt=hour + HOUR).count()

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 import pytest
+from django.db.models import Sum
 from django.test import override_settings
 
 from edgeportal_client.histogram import ZERO_THRESHOLD_MS, bucket_key
@@ -91,8 +92,9 @@ def test_ingested_sessions_roll_up_from_their_partials_exactly_like_raw_rows(cli
 
     assert InferenceSession.objects.filter(in_partial=True).count() == 6
     assert InferenceSession.objects.filter(in_partial=False).count() == 1
-    # One partial per batch × cohort (the first batch has two delegates).
-    assert HourlySessionPartial.objects.filter(bucket_start=hour).count() == 5
+    # One partial per batch × cohort (the first batch has two delegates), merged by the rollup per device × cohort:
+    # pixel8-000042's three batches on the GPU delegate make one row, its CPU session one, pixel8-7's one.
+    assert HourlySessionPartial.objects.filter(bucket_start=hour).count() == 3
     _assert_rollup_equals_raw(hour)
 
 
@@ -106,8 +108,9 @@ def test_a_crash_arriving_after_its_session_corrects_the_partial(client, raw_key
     post(client, raw_key, batch([crash(session_id=event["session_id"], at=hour + timedelta(minutes=12))]))
     rollup_hours_compute(hours=[hour], push_evidence=False)
 
-    correction = HourlySessionPartial.objects.get(bucket_start=hour, sessions=0)
-    assert correction.crashed_sessions == 1
+    # A partial of the crash alone (crashed_sessions = 1, no session), merged into the session's by the rollup.
+    partials = HourlySessionPartial.objects.filter(bucket_start=hour)
+    assert partials.aggregate(n=Sum("sessions"), crashed=Sum("crashed_sessions")) == {"n": 1, "crashed": 1}
     rollup = HourlyRollup.objects.get(bucket_start=hour)
     assert (rollup.sessions, rollup.crashed_sessions, rollup.devices) == (1, 1, 1)
     _assert_rollup_equals_raw(hour)
