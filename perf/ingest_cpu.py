@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -206,12 +207,18 @@ def main() -> None:
         help="--profile's order: own time, or time including callees (which phase costs what)",
     )
     args = parser.parse_args()
-    db_name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
-    server = args.server.rstrip("/")
+    on_throwaway_database(server=args.server, prefix=args.db_prefix, run=lambda raw_key: run(args, raw_key))
+
+
+def on_throwaway_database(*, server: str, prefix: str, run: Callable[[str], None]) -> None:
+    """Creates <prefix>_<hex> on `server`, migrates and seeds it (Django pointed at it), calls run(the raw `ingest`
+    key) and drops the database, however run ends."""
+    db_name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    server = server.rstrip("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db_name}"')
     try:
-        run(args, _setup(f"{server}/{db_name}"))
+        run(_setup(f"{server}/{db_name}"))
     finally:
         from django.apps import apps
 

@@ -20,19 +20,17 @@ import os
 import random
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgeportal_client.events import uuid7  # noqa: E402
 from perf.ingest_bench import DEVICE_MODELS, _templates  # noqa: E402
-from perf.ingest_cpu import _setup  # noqa: E402
+from perf.ingest_cpu import on_throwaway_database  # noqa: E402
 from perf.procstat import cpu_seconds  # noqa: E402
 
 
@@ -123,21 +121,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=50, help="events per batch (a device's few minutes)")
     parser.add_argument("--devices", type=int, default=30)
     args = parser.parse_args()
-    db_name = f"ep_rollup_growth_{uuid.uuid4().hex[:8]}"
-    server = args.server.rstrip("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db_name}"')
-    try:
-        run(args, _setup(f"{server}/{db_name}"))
-    finally:
-        from django.apps import apps
-
-        if apps.ready:
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    on_throwaway_database(server=args.server, prefix="ep_rollup_growth", run=lambda raw_key: run(args, raw_key))
 
 
 if __name__ == "__main__":
