@@ -29,7 +29,7 @@ from ..models.rollups import COHORT_FIELDS
 _counts_decode = msgspec.json.Decoder(dict[str, int]).decode
 DELETE_CHUNK = 900  # ids per DELETE: under SQLite's bound on parameters of one statement
 
-# Columns by role, in PARTIAL_COLUMNS order: the key a merged row keeps, the sums, the histogram counts (JSON).
+# A merged row keeps its key columns, merges its histogram counts (JSON) key-wise and sums every other column.
 _SESSION_COUNTS = ("latency_counts", "rss_counts")
 _SESSION_KEY = ("bucket_start", *COHORT_FIELDS, "device_id", "thermal_state")
 _FALLBACK_KEY = ("bucket_start", *FALLBACK_CELL_FIELDS, "device_id", "op")

@@ -51,7 +51,7 @@ def _firmware_of(device_ids: set[int]) -> dict[int, str]:
 
 def _partials_add(hour: datetime, sums: dict, devices: set[tuple]) -> None:
     """Adds the hour's partials: every session from the session partials, each op from the fallback partials;
-    firmware joined from the device now, as for raw sessions."""
+    firmware the device's now (looked up after the grouped reads), as for raw sessions."""
     totals = Sum("sessions"), Sum("accelerated_weighted_sum"), Sum("accelerated_weight")
     every = list(
         HourlySessionPartial.objects.filter(bucket_start=hour, sessions__gt=0)
